@@ -1,0 +1,280 @@
+package ecs
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Event is one ECS-shaped event. Its fields are indexed by Field; a field
+// that was never set reads as Missing.
+type Event struct {
+	// Time is the event time in Unix milliseconds: the ordering key of
+	// sequences and the clock of every window.
+	Time int64
+	// Seq is the event's position in the input stream: the tiebreaker for
+	// events that share a Time.
+	Seq uint64
+
+	vals []Value
+	set  []Field // fields in the order they were first set, for iteration
+}
+
+// Get returns the value of f, or a Missing value.
+func (e *Event) Get(f Field) Value {
+	if int(f) < len(e.vals) {
+		return e.vals[f]
+	}
+	return Value{}
+}
+
+// Ref returns a pointer to the stored value of f, or nil when f is unset.
+// It avoids copying on hot paths; the pointer is valid until the next Set.
+func (e *Event) Ref(f Field) *Value {
+	if int(f) < len(e.vals) && e.vals[f].Kind != Missing {
+		return &e.vals[f]
+	}
+	return nil
+}
+
+// Set stores v in f. Setting a Missing value removes the field.
+func (e *Event) Set(f Field, v Value) {
+	if int(f) >= len(e.vals) {
+		if v.Kind == Missing {
+			return
+		}
+		n := NumFields()
+		if n <= int(f) {
+			n = int(f) + 1
+		}
+		if cap(e.vals) >= n {
+			e.vals = e.vals[:n]
+		} else {
+			grown := make([]Value, n)
+			copy(grown, e.vals)
+			e.vals = grown
+		}
+	}
+	if e.vals[f].Kind == Missing && v.Kind != Missing {
+		e.set = append(e.set, f)
+	}
+	e.vals[f] = v
+}
+
+// SetStr is Set with a string value; an empty string leaves the field unset.
+func (e *Event) SetStr(f Field, s string) {
+	if s != "" {
+		e.Set(f, Str(s))
+	}
+}
+
+// Reset clears every field, keeping the storage for reuse.
+func (e *Event) Reset() {
+	for _, f := range e.set {
+		e.vals[f] = Value{}
+	}
+	e.set = e.set[:0]
+	e.Time, e.Seq = 0, 0
+}
+
+// Clone returns a deep enough copy: values are immutable once set, so they
+// are shared.
+func (e *Event) Clone() *Event {
+	c := &Event{Time: e.Time, Seq: e.Seq}
+	if len(e.set) > 0 {
+		max := 0
+		for _, f := range e.set {
+			if int(f) > max {
+				max = int(f)
+			}
+		}
+		c.vals = make([]Value, max+1)
+		c.set = make([]Field, 0, len(e.set))
+		for _, f := range e.set {
+			if v := e.vals[f]; v.Kind != Missing {
+				c.vals[f] = v
+				c.set = append(c.set, f)
+			}
+		}
+	}
+	return c
+}
+
+// Range calls fn for every present field in the order they were set.
+func (e *Event) Range(fn func(Field, Value)) {
+	for _, f := range e.set {
+		if v := e.vals[f]; v.Kind != Missing {
+			fn(f, v)
+		}
+	}
+}
+
+// Len returns how many fields are set.
+func (e *Event) Len() int {
+	n := 0
+	for _, f := range e.set {
+		if e.vals[f].Kind != Missing {
+			n++
+		}
+	}
+	return n
+}
+
+// MarshalJSON renders the event as nested ECS JSON with sorted keys, the
+// shape Elasticsearch stores. "@timestamp" is always present.
+func (e *Event) MarshalJSON() ([]byte, error) {
+	root := map[string]any{}
+	if e.Get(Timestamp).Kind == Missing {
+		root["@timestamp"] = time.UnixMilli(e.Time).UTC().Format("2006-01-02T15:04:05.000Z")
+	}
+	e.Range(func(f Field, v Value) {
+		insertNested(root, f.Name(), toAny(v))
+	})
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(root); err != nil {
+		return nil, fmt.Errorf("encoding event: %w", err)
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+func insertNested(root map[string]any, name string, v any) {
+	parts := strings.Split(name, ".")
+	m := root
+	for i, p := range parts[:len(parts)-1] {
+		next, ok := m[p]
+		if !ok {
+			child := map[string]any{}
+			m[p] = child
+			m = child
+			continue
+		}
+		child, ok := next.(map[string]any)
+		if !ok {
+			// A scalar already sits where an object would go: keep the
+			// rest of the name dotted under the last object.
+			m[strings.Join(parts[i:], ".")] = v
+			return
+		}
+		m = child
+	}
+	last := parts[len(parts)-1]
+	if _, clash := m[last].(map[string]any); clash {
+		root[name] = v
+		return
+	}
+	m[last] = v
+}
+
+func toAny(v Value) any {
+	switch v.Kind {
+	case String:
+		return v.Str
+	case Int:
+		return v.num
+	case Float:
+		f := v.Float()
+		if math.IsInf(f, 0) || math.IsNaN(f) {
+			return nil
+		}
+		return f
+	case Bool:
+		return v.num != 0
+	case Array:
+		out := make([]any, len(v.Arr))
+		for i, x := range v.Arr {
+			out[i] = toAny(x)
+		}
+		return out
+	}
+	return nil
+}
+
+// FromJSON builds an event from a decoded JSON object (decoded with
+// UseNumber, or plain float64s). Nested objects and dotted keys both map to
+// dotted field names.
+func FromJSON(obj map[string]any) (*Event, error) {
+	e := &Event{}
+	if err := flatten(e, "", obj); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func flatten(e *Event, prefix string, obj map[string]any) error {
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		name := k
+		if prefix != "" {
+			name = prefix + "." + k
+		}
+		raw := obj[k]
+		if child, ok := raw.(map[string]any); ok {
+			if err := flatten(e, name, child); err != nil {
+				return err
+			}
+			continue
+		}
+		v, err := fromAny(raw)
+		if err != nil {
+			return fmt.Errorf("field %q: %w", name, err)
+		}
+		f, ok := FieldOf(name)
+		if !ok {
+			return fmt.Errorf("field %q: more than %d distinct field names", name, MaxFields)
+		}
+		e.Set(f, v)
+	}
+	return nil
+}
+
+func fromAny(raw any) (Value, error) {
+	switch x := raw.(type) {
+	case nil:
+		return NullVal(), nil
+	case string:
+		return Str(x), nil
+	case bool:
+		return BoolVal(x), nil
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return IntVal(int64(x)), nil
+		}
+		return FloatVal(x), nil
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return IntVal(i), nil
+		}
+		f, err := x.Float64()
+		if err != nil {
+			return Value{}, fmt.Errorf("bad number %q", x.String())
+		}
+		return FloatVal(f), nil
+	case []any:
+		elems := make([]Value, 0, len(x))
+		for _, el := range x {
+			if _, nested := el.(map[string]any); nested {
+				return Value{}, fmt.Errorf("arrays of objects are not supported")
+			}
+			v, err := fromAny(el)
+			if err != nil {
+				return Value{}, err
+			}
+			elems = append(elems, v)
+		}
+		return ArrayOf(elems...), nil
+	}
+	return Value{}, fmt.Errorf("unsupported JSON value of type %T", raw)
+}
+
+// Predicate is a compiled condition over one event.
+type Predicate func(*Event) bool
