@@ -1,0 +1,98 @@
+// Command osqdetect runs Elastic-format detection rules over osquery events.
+//
+// Started by osqueryd (argv carries --socket) it is the osquery extension;
+// otherwise the first argument names a subcommand.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// Exit codes shared by every subcommand.
+const (
+	exitOK      = 0
+	exitFailure = 1 // runtime failure
+	exitUsage   = 2 // bad usage or bad input
+)
+
+// stdio carries the streams a subcommand writes to, so tests can capture them.
+type stdio struct {
+	in  io.Reader
+	out io.Writer
+	err io.Writer
+}
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, io stdio) int
+}
+
+var commands = map[string]command{}
+
+// register adds a subcommand; each subcommand's file calls it from init.
+func register(name, summary string, run func(ctx context.Context, args []string, io stdio) int) {
+	commands[name] = command{summary: summary, run: run}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr})
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, io stdio) int {
+	if isExtensionInvocation(args) {
+		if ext, ok := commands["extension"]; ok {
+			return ext.run(ctx, args, io)
+		}
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(io.err)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(io.err, "osqdetect: unknown command %q (run 'osqdetect help')\n", args[0])
+		return exitUsage
+	}
+	return cmd.run(ctx, args[1:], io)
+}
+
+// isExtensionInvocation reports whether osqueryd started us: its argv always
+// carries --socket (as "--socket PATH" or "--socket=PATH").
+func isExtensionInvocation(args []string) bool {
+	for _, a := range args {
+		if a == "--socket" || a == "-socket" || strings.HasPrefix(a, "--socket=") || strings.HasPrefix(a, "-socket=") {
+			return true
+		}
+	}
+	return false
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: osqdetect COMMAND [flags] [args]")
+	fmt.Fprintln(w, "       osqdetect.ext --socket PATH [--timeout N] [--interval N] [--verbose]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		if n != "extension" {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+	}
+}
