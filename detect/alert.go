@@ -60,7 +60,7 @@ type Alert struct {
 	Reason             string          `json:"reason"`
 	Events             json.RawMessage `json:"events"` // JSON array of the matched ECS events
 	// TimeMillis keeps the sub-second event time for ordering; not a column.
-	TimeMillis int64 `json:"time_ms,omitempty"`
+	TimeMillis int64 `json:"-"`
 }
 
 // AlertColumns lists the alerts table columns in their documented order.

@@ -1,0 +1,137 @@
+package detect
+
+import (
+	"sort"
+	"strconv"
+
+	"github.com/osqdetect/osqdetect/detect/ecs"
+	"github.com/osqdetect/osqdetect/detect/normalize"
+)
+
+// SensorOptions tune a Sensor.
+type SensorOptions struct {
+	Engine Options
+	// MaxProcesses bounds the process cache (default 100,000).
+	MaxProcesses int
+}
+
+// SensorStats are a Sensor's counters: the engine's plus normalization's.
+type SensorStats struct {
+	Stats
+	Rows             int64           `json:"rows"`
+	Rejected         int64           `json:"rejected"`
+	LastRejectReason string          `json:"last_reject_reason,omitempty"`
+	Normalize        normalize.Stats `json:"normalize"`
+}
+
+// Sensor turns osquery rows into alerts: it orders the rows of each host
+// and second, normalizes them into ECS events with the process cache, and
+// runs the engine. One goroutine owns a Sensor.
+type Sensor struct {
+	norm   *normalize.Normalizer
+	engine *Engine
+	ev     ecs.Event
+	seq    uint64
+	rows   int64
+	reject int64
+	last   string
+}
+
+// NewSensor builds a sensor running rules.
+func NewSensor(rules []*Rule, opts SensorOptions) *Sensor {
+	return &Sensor{
+		norm:   normalize.New(normalize.Options{MaxProcesses: opts.MaxProcesses}),
+		engine: NewEngine(rules, opts.Engine),
+	}
+}
+
+// Engine returns the sensor's engine.
+func (s *Sensor) Engine() *Engine { return s.engine }
+
+// Seed fills the process cache from rows of osquery's processes table.
+func (s *Sensor) Seed(host string, processRows []map[string]string) {
+	s.norm.Seed(host, processRows)
+}
+
+// Ingest runs rows through the rules. rows must hold every row of the
+// seconds they cover (the newest second is complete), in any order: the
+// sensor sorts them by host and second and orders each second's rows
+// (normalize.OrderSecond). Rejected rows are counted and returned.
+func (s *Sensor) Ingest(rows []normalize.Row, emit func(*Alert)) []error {
+	sortRows(rows)
+	var errs []error
+	for start := 0; start < len(rows); {
+		end := start + 1
+		for end < len(rows) && rows[end].Host == rows[start].Host && rowSecond(rows[end]) == rowSecond(rows[start]) {
+			end++
+		}
+		normalize.OrderSecond(rows[start:end])
+		for i := start; i < end; i++ {
+			if err := s.Process(rows[i], emit); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		start = end
+	}
+	return errs
+}
+
+// Process runs one row, already in order, through the rules.
+func (s *Sensor) Process(row normalize.Row, emit func(*Alert)) error {
+	s.rows++
+	s.ev.Reset()
+	if err := s.norm.Normalize(row, &s.ev); err != nil {
+		s.reject++
+		s.last = err.Error()
+		return err
+	}
+	s.seq++
+	s.ev.Seq = s.seq
+	s.engine.Process(&s.ev, emit)
+	return nil
+}
+
+// sortRows orders rows by host, then second, keeping arrival order inside
+// a second (OrderSecond refines it).
+func sortRows(rows []normalize.Row) {
+	sort.SliceStable(rows, func(i, j int) bool {
+		if rows[i].Host != rows[j].Host {
+			return rows[i].Host < rows[j].Host
+		}
+		return rowSecond(rows[i]) < rowSecond(rows[j])
+	})
+}
+
+func rowSecond(r normalize.Row) int64 {
+	t, _ := strconv.ParseInt(r.Cols["time"], 10, 64)
+	return t
+}
+
+// Stats returns the sensor's counters.
+func (s *Sensor) Stats() SensorStats {
+	return SensorStats{
+		Stats:            s.engine.Stats(),
+		Rows:             s.rows,
+		Rejected:         s.reject,
+		LastRejectReason: s.last,
+		Normalize:        s.norm.Stats(),
+	}
+}
+
+// DirtyTerms returns the new-terms history entries changed since the last call.
+func (s *Sensor) DirtyTerms() []TermEntry { return s.engine.DirtyTerms() }
+
+// LoadTerms restores new-terms history.
+func (s *Sensor) LoadTerms(entries []TermEntry) { s.engine.LoadTerms(entries) }
+
+// SequenceState serializes pending sequences.
+func (s *Sensor) SequenceState() ([]byte, error) { return s.engine.SequenceState() }
+
+// RestoreSequences restores pending sequences.
+func (s *Sensor) RestoreSequences(b []byte) error { return s.engine.RestoreSequences(b) }
+
+// ProcessState serializes the process cache.
+func (s *Sensor) ProcessState() ([]byte, error) { return s.norm.Snapshot() }
+
+// RestoreProcesses restores the process cache.
+func (s *Sensor) RestoreProcesses(b []byte) error { return s.norm.Restore(b) }
