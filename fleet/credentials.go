@@ -1,0 +1,213 @@
+package fleet
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Environment variables read by LoadCredentials.
+const (
+	EnvURL   = "FLEET_URL"
+	EnvToken = "FLEET_API_TOKEN"
+)
+
+// Credentials say where Fleet is and how to authenticate. Printing them
+// with fmt never shows the token.
+type Credentials struct {
+	Address       string
+	Token         string
+	TLSSkipVerify bool
+	RootCA        string // path to a PEM file
+	URLPrefix     string
+	CustomHeaders map[string]string
+	// Source says where they came from: "environment" or
+	// "<config path> (context <name>)".
+	Source string
+}
+
+// String describes the credentials without the token.
+func (c Credentials) String() string {
+	tok := "none"
+	if c.Token != "" {
+		tok = "<redacted>"
+	}
+	return fmt.Sprintf("fleet %s token %s from %s", c.Address, tok, c.Source)
+}
+
+// GoString is String, so %#v does not print the token either.
+func (c Credentials) GoString() string { return c.String() }
+
+// Options turns the credentials into client options.
+func (c Credentials) Options() []Option {
+	opts := []Option{WithToken(c.Token)}
+	if c.RootCA != "" {
+		opts = append(opts, WithRootCA(c.RootCA))
+	}
+	if c.TLSSkipVerify {
+		opts = append(opts, WithInsecureSkipVerify())
+	}
+	if c.URLPrefix != "" {
+		opts = append(opts, WithURLPrefix(c.URLPrefix))
+	}
+	names := make([]string, 0, len(c.CustomHeaders))
+	for k := range c.CustomHeaders {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		opts = append(opts, WithHeader(k, c.CustomHeaders[k]))
+	}
+	return opts
+}
+
+// CredentialSource says where LoadCredentials looks.
+type CredentialSource struct {
+	// ConfigPath is fleetctl's config file; empty means ~/.fleet/config.
+	ConfigPath string
+	// Context is the fleetctl context; empty means "default".
+	Context string
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
+	// HomeDir is used for the default config path; empty means the user's.
+	HomeDir string
+}
+
+// ErrNoCredentials is returned when neither the environment nor a fleetctl
+// config file gives an address and a token.
+var ErrNoCredentials = errors.New("no Fleet credentials: set FLEET_URL and FLEET_API_TOKEN, or log in with fleetctl (fleetctl login / fleetctl config set)")
+
+// LoadCredentials finds Fleet credentials. An explicit config path or
+// context means fleetctl's config file. Otherwise FLEET_API_TOKEN (with
+// FLEET_URL) wins, and fleetctl's default config file is the fallback, so a
+// fleetctl user needs no setup.
+func LoadCredentials(src CredentialSource) (Credentials, error) {
+	getenv := src.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	explicit := src.ConfigPath != "" || src.Context != ""
+	if !explicit && getenv(EnvToken) != "" {
+		addr := getenv(EnvURL)
+		if addr == "" {
+			return Credentials{}, fmt.Errorf("%s is set but %s is not", EnvToken, EnvURL)
+		}
+		return Credentials{Address: addr, Token: getenv(EnvToken), Source: "environment"}, nil
+	}
+	path := src.ConfigPath
+	if path == "" {
+		home := src.HomeDir
+		if home == "" {
+			var err error
+			if home, err = os.UserHomeDir(); err != nil {
+				return Credentials{}, ErrNoCredentials
+			}
+		}
+		path = filepath.Join(home, ".fleet", "config")
+	}
+	name := src.Context
+	if name == "" {
+		name = "default"
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) && !explicit {
+			return Credentials{}, ErrNoCredentials
+		}
+		return Credentials{}, fmt.Errorf("reading fleetctl config: %w", err)
+	}
+	creds, err := ParseFleetctlConfig(data, name)
+	if err != nil {
+		return Credentials{}, fmt.Errorf("fleetctl config %s: %w", path, err)
+	}
+	creds.Source = fmt.Sprintf("%s (context %s)", path, name)
+	if creds.Address == "" || creds.Token == "" {
+		return Credentials{}, fmt.Errorf("fleetctl config %s, context %q: no address or token (run fleetctl login)", path, name)
+	}
+	return creds, nil
+}
+
+// ParseFleetctlConfig reads one context from the contents of fleetctl's
+// config file:
+//
+//	contexts:
+//	  default:
+//	    address: https://fleet.example.com
+//	    token: ...
+//	    tls-skip-verify: false
+//	    rootca: /path/ca.pem
+//	    url-prefix: ""
+//	    custom-headers:
+//	      X-Proxy-Auth: ...
+func ParseFleetctlConfig(data []byte, contextName string) (Credentials, error) {
+	doc, err := parseYAMLMap(data)
+	if err != nil {
+		return Credentials{}, err
+	}
+	ctxs, ok := doc["contexts"].(map[string]any)
+	if !ok {
+		return Credentials{}, errors.New(`no "contexts" mapping`)
+	}
+	raw, ok := ctxs[contextName]
+	if !ok {
+		names := make([]string, 0, len(ctxs))
+		for n := range ctxs {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return Credentials{}, fmt.Errorf("no context %q (contexts: %s)", contextName, strings.Join(names, ", "))
+	}
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return Credentials{}, fmt.Errorf("context %q is not a mapping", contextName)
+	}
+	str := func(k string) (string, error) {
+		switch v := m[k].(type) {
+		case nil:
+			return "", nil
+		case string:
+			return v, nil
+		default:
+			return "", fmt.Errorf("context %q: %s is not a string", contextName, k)
+		}
+	}
+	var c Credentials
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{{"address", &c.Address}, {"token", &c.Token}, {"rootca", &c.RootCA}, {"url-prefix", &c.URLPrefix}} {
+		if *f.dst, err = str(f.key); err != nil {
+			return Credentials{}, err
+		}
+	}
+	skip, err := str("tls-skip-verify")
+	if err != nil {
+		return Credentials{}, err
+	}
+	if skip != "" {
+		if c.TLSSkipVerify, err = strconv.ParseBool(skip); err != nil {
+			return Credentials{}, fmt.Errorf("context %q: tls-skip-verify %q is not a boolean", contextName, skip)
+		}
+	}
+	switch h := m["custom-headers"].(type) {
+	case nil:
+	case string:
+		if h != "" {
+			return Credentials{}, fmt.Errorf("context %q: custom-headers is not a mapping", contextName)
+		}
+	case map[string]any:
+		c.CustomHeaders = make(map[string]string, len(h))
+		for k, v := range h {
+			s, ok := v.(string)
+			if !ok {
+				return Credentials{}, fmt.Errorf("context %q: custom header %q is not a string", contextName, k)
+			}
+			c.CustomHeaders[k] = s
+		}
+	}
+	return c, nil
+}
