@@ -1,0 +1,739 @@
+// Package normalize turns osquery event rows (process_events, socket_events
+// and, where present, bpf_process_events and bpf_socket_events) into
+// ECS-shaped events, the way Elastic Defend fills them, so that Elastic
+// detection rules run on them unchanged.
+//
+// osquery rows carry only what one syscall saw. The parent of a process, the
+// process behind a socket and a stable process identity come from a process
+// cache that the normalizer keeps: keyed by (host, pid), seeded from the
+// processes table, updated by every exec and fork row, bounded by LRU
+// eviction and serializable across restarts.
+//
+// process.entity_id is synthetic: a hash of the host, the pid, the second the
+// process began and the eid of the row that revealed it. It survives exec, as
+// Elastic Defend's does; an exec whose parent differs from the cached one is
+// taken as pid reuse and starts a new process.
+//
+// A Normalizer is not safe for concurrent use: call all of its methods from
+// one goroutine or under one lock.
+package normalize
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"sort"
+	"unsafe"
+
+	"github.com/osqdetect/osqdetect/detect/ecs"
+)
+
+// Row is one osquery row as osquery-go delivers it.
+type Row struct {
+	// Table is the osquery table the row came from ("process_events").
+	Table string
+	// Host identifies the host: its system uuid. It becomes host.id.
+	Host string
+	// Cols holds the columns, every value a string. The normalizer reads
+	// it and keeps references to its strings, never to the map.
+	Cols map[string]string
+	// Seq is the row's arrival (or file) order. It becomes Event.Seq and
+	// breaks ties between rows of one second.
+	Seq uint64
+}
+
+// The tables the normalizer maps.
+const (
+	TableProcessEvents    = "process_events"
+	TableSocketEvents     = "socket_events"
+	TableBPFProcessEvents = "bpf_process_events"
+	TableBPFSocketEvents  = "bpf_socket_events"
+	// TableProcesses rows seed the process cache and yield no event.
+	TableProcesses = "processes"
+)
+
+// Options tune a Normalizer.
+type Options struct {
+	// MaxProcesses bounds the process cache across all hosts; the least
+	// recently used process is evicted beyond it. Default 100000.
+	MaxProcesses int
+}
+
+// DefaultMaxProcesses is the process cache bound when Options leaves it 0.
+const DefaultMaxProcesses = 100000
+
+// Normalizer turns rows into events and keeps the process cache.
+type Normalizer struct {
+	cache *procCache
+	arena arena
+	stats counters
+}
+
+type counters struct {
+	rows, events, stateOnly, rejected uint64
+	byReason                          map[string]uint64
+	lastReject                        string
+}
+
+// Stats are the normalizer's own numbers.
+type Stats struct {
+	// Rows is how many rows Normalize was given.
+	Rows uint64
+	// Events is how many of them became events.
+	Events uint64
+	// StateOnly is how many only updated the process cache (processes rows).
+	StateOnly uint64
+	// Rejected is how many were rejected; RejectedBy counts them by
+	// "<field> <reason>", and LastReject is the last rejection's message.
+	Rejected   uint64
+	RejectedBy map[string]uint64
+	LastReject string
+
+	// The process cache: entries, bound, and lookups.
+	CacheSize      int
+	CacheCapacity  int
+	CacheHits      uint64
+	CacheMisses    uint64
+	CacheEvictions uint64
+}
+
+// New returns a Normalizer with an empty process cache.
+func New(opts Options) *Normalizer {
+	max := opts.MaxProcesses
+	if max <= 0 {
+		max = DefaultMaxProcesses
+	}
+	return &Normalizer{
+		cache: newProcCache(max),
+		stats: counters{byReason: map[string]uint64{}},
+	}
+}
+
+// Stats returns a copy of the counters.
+func (n *Normalizer) Stats() Stats {
+	by := make(map[string]uint64, len(n.stats.byReason))
+	for k, v := range n.stats.byReason {
+		by[k] = v
+	}
+	return Stats{
+		Rows:           n.stats.rows,
+		Events:         n.stats.events,
+		StateOnly:      n.stats.stateOnly,
+		Rejected:       n.stats.rejected,
+		RejectedBy:     by,
+		LastReject:     n.stats.lastReject,
+		CacheSize:      n.cache.size(),
+		CacheCapacity:  int(n.cache.max),
+		CacheHits:      n.cache.hits,
+		CacheMisses:    n.cache.misses,
+		CacheEvictions: n.cache.evictions,
+	}
+}
+
+// Constant values, built once.
+var (
+	vEvent      = ecs.Str("event")
+	vProcess    = ecs.Str("process")
+	vNetwork    = ecs.Str("network")
+	vStart      = ecs.Str("start")
+	vInfo       = ecs.Str("info")
+	vExec       = ecs.Str("exec")
+	vFork       = ecs.Str("fork")
+	vAttempted  = ecs.Str("connection_attempted")
+	vAccepted   = ecs.Str("connection_accepted")
+	vBind       = ecs.Str("bind")
+	vListen     = ecs.Str("listen")
+	vOsquery    = ecs.Str("osquery")
+	vLinux      = ecs.Str("linux")
+	vEgress     = ecs.Str("egress")
+	vIngress    = ecs.Str("ingress")
+	vIPv4       = ecs.Str("ipv4")
+	vIPv6       = ecs.Str("ipv6")
+	vTCP        = ecs.Str("tcp")
+	vUDP        = ecs.Str("udp")
+	vSuccess    = ecs.Str("success")
+	vFailure    = ecs.Str("failure")
+	vUnknown    = ecs.Str("unknown")
+	vSysExecve  = ecs.Str("execve")
+	vSysExecat  = ecs.Str("execveat")
+	vSysExec    = ecs.Str("exec")
+	vSysFork    = ecs.Str("fork")
+	vSysVfork   = ecs.Str("vfork")
+	vSysClone   = ecs.Str("clone")
+	vSysConnect = ecs.Str("connect")
+	vSysAccept  = ecs.Str("accept")
+	vSysBind    = ecs.Str("bind")
+	vSysListen  = ecs.Str("listen")
+)
+
+type tableKind uint8
+
+const (
+	kindProcess tableKind = iota + 1
+	kindSocket
+	kindProcesses
+)
+
+type tableInfo struct {
+	kind    tableKind
+	name    ecs.Value
+	dataset ecs.Value
+}
+
+var (
+	tProcessEvents    = tableInfo{kindProcess, ecs.Str(TableProcessEvents), ecs.Str("osquery." + TableProcessEvents)}
+	tSocketEvents     = tableInfo{kindSocket, ecs.Str(TableSocketEvents), ecs.Str("osquery." + TableSocketEvents)}
+	tBPFProcessEvents = tableInfo{kindProcess, ecs.Str(TableBPFProcessEvents), ecs.Str("osquery." + TableBPFProcessEvents)}
+	tBPFSocketEvents  = tableInfo{kindSocket, ecs.Str(TableBPFSocketEvents), ecs.Str("osquery." + TableBPFSocketEvents)}
+	tProcesses        = tableInfo{kind: kindProcesses}
+)
+
+func lookupTable(name string) *tableInfo {
+	switch name {
+	case TableProcessEvents:
+		return &tProcessEvents
+	case TableSocketEvents:
+		return &tSocketEvents
+	case TableBPFProcessEvents:
+		return &tBPFProcessEvents
+	case TableBPFSocketEvents:
+		return &tBPFSocketEvents
+	case TableProcesses:
+		return &tProcesses
+	}
+	return nil
+}
+
+// KnownTable reports whether the normalizer maps rows of the table.
+func KnownTable(name string) bool { return lookupTable(name) != nil }
+
+// Normalize fills ev (which the caller has Reset) from one row and updates
+// the process cache. It returns a *RowError when the row cannot become an
+// event (ev is then left empty), and ErrStateOnly for processes rows, which
+// only update the cache. It never panics.
+func (n *Normalizer) Normalize(r Row, ev *ecs.Event) error {
+	n.stats.rows++
+	err := n.normalize(&r, ev)
+	if err == nil {
+		n.stats.events++
+		return nil
+	}
+	ev.Reset()
+	if err == ErrStateOnly {
+		n.stats.stateOnly++
+		return err
+	}
+	if re, ok := err.(*RowError); ok {
+		n.countReject(re)
+	}
+	return err
+}
+
+func (n *Normalizer) countReject(e *RowError) {
+	n.stats.rejected++
+	key := e.Field + " " + e.Reason
+	if _, ok := n.stats.byReason[key]; ok || len(n.stats.byReason) < 256 {
+		n.stats.byReason[key]++
+	}
+	n.stats.lastReject = e.Error()
+}
+
+func (n *Normalizer) normalize(r *Row, ev *ecs.Event) error {
+	tbl := lookupTable(r.Table)
+	if tbl == nil {
+		return rowErr(r.Table, "table", reasonTable, r.Table)
+	}
+	if r.Host == "" {
+		return rowErr(r.Table, "host", reasonHostMissing, "")
+	}
+	if tbl.kind == kindProcesses {
+		if e := n.seedRow(r.Host, r.Cols); e != nil {
+			return e
+		}
+		return ErrStateOnly
+	}
+	pid, e := requiredInt(r, "pid")
+	if e != nil {
+		return e
+	}
+	t, e := requiredInt(r, "time")
+	if e != nil {
+		return e
+	}
+	switch tbl.kind {
+	case kindProcess:
+		return n.processRow(r, tbl, ev, pid, t)
+	default:
+		return n.socketRow(r, tbl, ev, pid, t)
+	}
+}
+
+// requiredInt reads a non-negative integer column that must be present.
+func requiredInt(r *Row, col string) (int64, *RowError) {
+	s, ok := r.Cols[col]
+	if !ok || s == "" {
+		return 0, rowErr(r.Table, col, reasonMissing, "")
+	}
+	v, ok := parseInt(s)
+	if !ok {
+		return 0, rowErr(r.Table, col, reasonNotNumber, s)
+	}
+	if v < 0 {
+		return 0, rowErr(r.Table, col, reasonNegative, s)
+	}
+	return v, nil
+}
+
+// optionalInt reads an integer column that may be absent; absent, empty and
+// negative values (osquery's -1 for "unknown") read as -1.
+func optionalInt(r *Row, col string) (int64, *RowError) {
+	s := r.Cols[col]
+	if s == "" {
+		return -1, nil
+	}
+	v, ok := parseInt(s)
+	if !ok {
+		return 0, rowErr(r.Table, col, reasonNotNumber, s)
+	}
+	if v < 0 {
+		return -1, nil
+	}
+	return v, nil
+}
+
+// setCommon fills the fields every event has.
+func (n *Normalizer) setCommon(r *Row, tbl *tableInfo, ev *ecs.Event, t int64, eid string) {
+	ev.Time = t * 1000
+	ev.Seq = r.Seq
+	ev.Set(ecs.EventKind, vEvent)
+	ev.Set(ecs.EventModule, vOsquery)
+	ev.Set(ecs.EventDataset, tbl.dataset)
+	ev.Set(ecs.OsqueryTable, tbl.name)
+	ev.Set(ecs.HostID, ecs.Str(r.Host))
+	ev.Set(ecs.HostOSType, vLinux)
+	ev.Set(ecs.OsqueryTime, ecs.IntVal(t))
+	if eid != "" {
+		ev.Set(ecs.OsqueryEID, ecs.Str(eid))
+		ev.Set(ecs.EventID, ecs.Str(n.arena.join3(r.Host, ':', r.Table, eid)))
+	} else {
+		ev.Set(ecs.EventID, ecs.Str(n.rowHash(r)))
+	}
+}
+
+// rowHash identifies a row without an eid: a SHA-256 of its host, table and
+// sorted columns, as 32 hex digits.
+func (n *Normalizer) rowHash(r *Row) string {
+	keys := make([]string, 0, len(r.Cols))
+	for k := range r.Cols {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	sep := []byte{0}
+	h.Write([]byte(r.Host))
+	h.Write(sep)
+	h.Write([]byte(r.Table))
+	for _, k := range keys {
+		h.Write(sep)
+		h.Write([]byte(k))
+		h.Write(sep)
+		h.Write([]byte(r.Cols[k]))
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	var out [32]byte
+	hex.Encode(out[:], sum[:16])
+	return n.arena.bytesStr(out[:])
+}
+
+// entityID derives a process identity from the host, the pid, the second
+// the process began and the eid of the row that revealed it (which tells
+// apart two processes that reused a pid within one second): an FNV-1a hash
+// as 16 hex digits.
+func (n *Normalizer) entityID(host string, pid, start int64, eid string) string {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	mix := func(s string) {
+		for i := 0; i < len(s); i++ {
+			h ^= uint64(s[i])
+			h *= prime
+		}
+		h ^= 0xff
+		h *= prime
+	}
+	mixInt := func(v int64) {
+		u := uint64(v)
+		for i := 0; i < 8; i++ {
+			h ^= u & 0xff
+			h *= prime
+			u >>= 8
+		}
+	}
+	mix(host)
+	mixInt(pid)
+	mixInt(start)
+	mix(eid)
+	const digits = "0123456789abcdef"
+	b := n.arena.alloc(16)
+	for i := 15; i >= 0; i-- {
+		b[i] = digits[h&0xf]
+		h >>= 4
+	}
+	return unsafe.String(&b[0], 16)
+}
+
+// processRow maps a process_events or bpf_process_events row.
+func (n *Normalizer) processRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t int64) error {
+	var sys ecs.Value
+	fork := false
+	switch s := r.Cols["syscall"]; s {
+	case "execve", "":
+		// osquery before 4.0 had no syscall column: every row was an execve.
+		sys = vSysExecve
+	case "execveat":
+		sys = vSysExecat
+	case "exec":
+		sys = vSysExec
+	case "fork":
+		sys, fork = vSysFork, true
+	case "vfork":
+		sys, fork = vSysVfork, true
+	case "clone":
+		sys, fork = vSysClone, true
+	case "kill", "tkill", "tgkill":
+		return rowErr(r.Table, "syscall", reasonKill, s)
+	default:
+		return rowErr(r.Table, "syscall", reasonSyscall, s)
+	}
+	ppid, e := optionalInt(r, "parent")
+	if e != nil {
+		return e
+	}
+	path := r.Cols["path"]
+	eid := r.Cols["eid"]
+	if fork {
+		return n.forkRow(r, tbl, ev, sys, pid, ppid, t, path, eid)
+	}
+	if path == "" {
+		return rowErr(r.Table, "path", reasonExecNoPath, "")
+	}
+
+	host := r.Host
+	prevExe := ""
+	p := n.cache.get(host, pid)
+	if p == nil || (ppid >= 0 && p.ppid >= 0 && p.ppid != ppid) {
+		// A process we have not seen, or a reused pid.
+		p = n.cache.put(host, pid)
+		p.start = t
+		p.entityID = n.entityID(host, pid, t, eid)
+	} else if p.exe != path {
+		prevExe = p.exe
+	}
+	if ppid >= 0 && p.ppid != ppid {
+		p.ppid = ppid
+		p.parentEntityID = ""
+	}
+	cmdline := r.Cols["cmdline"]
+	p.exe = path
+	p.name = baseName(path)
+	p.cmdline = cmdline
+	p.args, p.argsCount = splitArgs(cmdline)
+	p.cwd = r.Cols["cwd"]
+	uid, gid, euid, egid := r.Cols["uid"], r.Cols["gid"], r.Cols["euid"], r.Cols["egid"]
+	p.uid, p.gid = uid, gid
+	if euid != "" {
+		p.euid, p.egid = euid, egid
+	} else {
+		p.euid, p.egid = uid, gid // bpf rows carry only uid and gid
+	}
+
+	n.setCommon(r, tbl, ev, t, eid)
+	ev.Set(ecs.EventCategory, vProcess)
+	ev.Set(ecs.EventType, vStart)
+	ev.Set(ecs.EventAction, vExec)
+	ev.Set(ecs.OsquerySyscall, sys)
+	n.setProcess(ev, p, path)
+	ev.SetStr(ecs.ProcessPreviousExe, prevExe)
+	n.setIDs(ev, r, uid, gid, euid, egid)
+	n.setParent(ev, host, p)
+	return nil
+}
+
+// forkRow maps a fork, vfork or clone row: pid is the child, parent the
+// caller, path the caller's image, which the child inherits.
+func (n *Normalizer) forkRow(r *Row, tbl *tableInfo, ev *ecs.Event, sys ecs.Value, pid, ppid, t int64, path, eid string) error {
+	host := r.Host
+	var par proc
+	havePar := false
+	if ppid >= 0 {
+		if pp := n.cache.get(host, ppid); pp != nil {
+			par, havePar = *pp, true
+		}
+	}
+	c := n.cache.put(host, pid)
+	c.start = t
+	c.entityID = n.entityID(host, pid, t, eid)
+	c.ppid = ppid
+	if havePar {
+		c.parentEntityID = par.entityID
+	}
+	if havePar && par.exe != "" && (path == "" || path == par.exe) {
+		c.exe, c.name = par.exe, par.name
+		c.cmdline, c.args, c.argsCount, c.cwd = par.cmdline, par.args, par.argsCount, par.cwd
+	} else if path != "" {
+		c.exe, c.name = path, baseName(path)
+	}
+	uid, gid, euid, egid := r.Cols["uid"], r.Cols["gid"], r.Cols["euid"], r.Cols["egid"]
+	if uid == "" && havePar {
+		uid, gid = par.uid, par.gid
+	}
+	if euid == "" {
+		euid, egid = uid, gid
+	}
+	c.uid, c.gid, c.euid, c.egid = uid, gid, euid, egid
+
+	n.setCommon(r, tbl, ev, t, eid)
+	ev.Set(ecs.EventCategory, vProcess)
+	ev.Set(ecs.EventType, vStart)
+	ev.Set(ecs.EventAction, vFork)
+	ev.Set(ecs.OsquerySyscall, sys)
+	n.setProcess(ev, c, c.exe)
+	n.setIDs(ev, r, uid, gid, euid, egid)
+	if ppid >= 0 {
+		ev.Set(ecs.ParentPid, ecs.IntVal(ppid))
+		if havePar {
+			setParentFields(ev, &par)
+		}
+	}
+	return nil
+}
+
+// setProcess fills process.* from a cache entry; exe is what the row says
+// the executable is.
+func (n *Normalizer) setProcess(ev *ecs.Event, p *proc, exe string) {
+	ev.Set(ecs.ProcessPid, ecs.IntVal(p.key.pid))
+	ev.SetStr(ecs.ProcessEntityID, p.entityID)
+	ev.SetStr(ecs.ProcessExecutable, exe)
+	ev.SetStr(ecs.ProcessName, baseName(exe))
+	if p.exe != exe {
+		return
+	}
+	if p.cmdline != "" {
+		v := ecs.Str(p.cmdline)
+		ev.Set(ecs.ProcessCommandLine, v)
+		ev.Set(ecs.ProcessTitle, v)
+		ev.Set(ecs.ProcessArgs, p.args)
+		ev.Set(ecs.ProcessArgsCount, ecs.IntVal(p.argsCount))
+	}
+	ev.SetStr(ecs.ProcessWorkingDirectory, p.cwd)
+}
+
+// setIDs fills the user and group ids of a process row.
+func (n *Normalizer) setIDs(ev *ecs.Event, r *Row, uid, gid, euid, egid string) {
+	if uid != "" {
+		v := ecs.Str(uid)
+		ev.Set(ecs.UserID, v)
+		ev.Set(ecs.UserExtRealID, v)
+		ev.Set(ecs.ProcessRealUserID, v)
+	}
+	if gid != "" {
+		v := ecs.Str(gid)
+		ev.Set(ecs.GroupID, v)
+		ev.Set(ecs.GroupExtRealID, v)
+		ev.Set(ecs.ProcessRealGroupID, v)
+	}
+	if euid != "" {
+		v := ecs.Str(euid)
+		ev.Set(ecs.ProcessUserID, v)
+		ev.Set(ecs.UserEffectiveID, v)
+	}
+	if egid != "" {
+		v := ecs.Str(egid)
+		ev.Set(ecs.ProcessGroupID, v)
+		ev.Set(ecs.GroupEffectiveID, v)
+	}
+	ev.SetStr(ecs.ProcessSavedUserID, r.Cols["suid"])
+	ev.SetStr(ecs.ProcessSavedGroupID, r.Cols["sgid"])
+	ev.SetStr(ecs.AuditUserID, r.Cols["auid"])
+}
+
+// setParent fills process.parent.* for p from the cache. A cached entry for
+// the parent pid that is not the process p recorded as its parent (the pid
+// was reused) contributes only the pid and the recorded entity id.
+func (n *Normalizer) setParent(ev *ecs.Event, host string, p *proc) {
+	if p.ppid < 0 {
+		return
+	}
+	ev.Set(ecs.ParentPid, ecs.IntVal(p.ppid))
+	par := n.cache.get(host, p.ppid)
+	if par != nil && p.parentEntityID == "" {
+		p.parentEntityID = par.entityID
+	}
+	if par == nil || par.entityID != p.parentEntityID {
+		ev.SetStr(ecs.ParentEntityID, p.parentEntityID)
+		return
+	}
+	setParentFields(ev, par)
+}
+
+func setParentFields(ev *ecs.Event, par *proc) {
+	ev.SetStr(ecs.ParentEntityID, par.entityID)
+	ev.SetStr(ecs.ParentExecutable, par.exe)
+	ev.SetStr(ecs.ParentName, par.name)
+	if par.cmdline != "" {
+		ev.Set(ecs.ParentCommandLine, ecs.Str(par.cmdline))
+		ev.Set(ecs.ParentArgs, par.args)
+		ev.Set(ecs.ParentArgsCount, ecs.IntVal(par.argsCount))
+	}
+	ev.SetStr(ecs.ParentWorkingDirectory, par.cwd)
+	ev.SetStr(ecs.ParentUserID, par.euid)
+	ev.SetStr(ecs.ParentGroupID, par.egid)
+}
+
+// socketRow maps a socket_events or bpf_socket_events row.
+func (n *Normalizer) socketRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t int64) error {
+	actionCol := "action"
+	if tbl == &tBPFSocketEvents {
+		actionCol = "syscall"
+	}
+	var action, sys, typ, dir ecs.Value
+	switch s := r.Cols[actionCol]; s {
+	case "connect":
+		action, sys, typ, dir = vAttempted, vSysConnect, vStart, vEgress
+	case "accept", "accept4":
+		action, sys, typ, dir = vAccepted, vSysAccept, vStart, vIngress
+	case "bind":
+		action, sys, typ = vBind, vSysBind, vInfo
+	case "listen":
+		action, sys, typ = vListen, vSysListen, vInfo
+	case "":
+		return rowErr(r.Table, actionCol, reasonMissing, "")
+	default:
+		return rowErr(r.Table, actionCol, reasonAction, s)
+	}
+	ppid, e := optionalInt(r, "parent") // bpf rows only
+	if e != nil {
+		return e
+	}
+	host := r.Host
+	path := r.Cols["path"]
+	eid := r.Cols["eid"]
+	p := n.cache.get(host, pid)
+	if p == nil || (ppid >= 0 && p.ppid >= 0 && p.ppid != ppid) {
+		p = n.cache.put(host, pid)
+		p.start = t
+		p.entityID = n.entityID(host, pid, t, eid)
+		p.ppid = ppid
+		p.exe, p.name = path, baseName(path)
+	} else if p.exe == "" && path != "" {
+		p.exe, p.name = path, baseName(path)
+	}
+	if ppid >= 0 && p.ppid < 0 {
+		p.ppid = ppid
+	}
+
+	n.setCommon(r, tbl, ev, t, eid)
+	ev.Set(ecs.EventCategory, vNetwork)
+	ev.Set(ecs.EventType, typ)
+	ev.Set(ecs.EventAction, action)
+	ev.Set(ecs.OsquerySyscall, sys)
+	if dir.Kind != ecs.Missing {
+		ev.Set(ecs.NetworkDirection, dir)
+	}
+	exe := path
+	if exe == "" {
+		exe = p.exe
+	}
+	n.setProcess(ev, p, exe)
+	ev.SetStr(ecs.AuditUserID, r.Cols["auid"])
+	if uid := r.Cols["uid"]; uid != "" { // bpf rows
+		ev.Set(ecs.UserID, ecs.Str(uid))
+		ev.SetStr(ecs.GroupID, r.Cols["gid"])
+	}
+
+	remote := n.canonicalIP(r.Cols["remote_address"])
+	local := n.canonicalIP(r.Cols["local_address"])
+	if remote != "" {
+		ev.Set(ecs.DestinationIP, ecs.Str(remote))
+	}
+	if port, ok := parseInt(r.Cols["remote_port"]); ok && port > 0 {
+		ev.Set(ecs.DestinationPort, ecs.IntVal(port))
+	}
+	if local != "" {
+		ev.Set(ecs.SourceIP, ecs.Str(local))
+	}
+	if port, ok := parseInt(r.Cols["local_port"]); ok && port > 0 {
+		ev.Set(ecs.SourcePort, ecs.IntVal(port))
+	}
+	switch r.Cols["family"] {
+	case "2":
+		ev.Set(ecs.NetworkType, vIPv4)
+	case "10":
+		ev.Set(ecs.NetworkType, vIPv6)
+	case "1":
+		// A unix domain socket: ECS has no network.type for it; the
+		// socket path is kept in osquery.socket_path.
+	default:
+		// Old osquery reported IPv6 as family 11; trust the address.
+		if addr := remote + local; addr != "" {
+			if containsColon(addr) {
+				ev.Set(ecs.NetworkType, vIPv6)
+			} else {
+				ev.Set(ecs.NetworkType, vIPv4)
+			}
+		}
+	}
+	ev.SetStr(ecs.OsquerySocketPath, r.Cols["socket"])
+	switch r.Cols["protocol"] {
+	case "6":
+		ev.Set(ecs.NetworkTransport, vTCP)
+	case "17":
+		ev.Set(ecs.NetworkTransport, vUDP)
+	}
+	if o := outcome(r, tbl); o.Kind != ecs.Missing {
+		ev.Set(ecs.EventOutcome, o)
+	}
+	n.setParent(ev, host, p)
+	return nil
+}
+
+func containsColon(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ':' {
+			return true
+		}
+	}
+	return false
+}
+
+// outcome maps osquery's status (audit), success (old audit) or exit_code
+// (bpf) to event.outcome.
+func outcome(r *Row, tbl *tableInfo) ecs.Value {
+	switch r.Cols["status"] {
+	case "succeeded":
+		return vSuccess
+	case "failed", "no_client":
+		return vFailure
+	case "in_progress":
+		return vUnknown
+	}
+	if tbl == &tBPFSocketEvents {
+		if code, ok := parseInt(r.Cols["exit_code"]); ok {
+			switch {
+			case code == -115: // EINPROGRESS
+				return vUnknown
+			case code < 0:
+				return vFailure
+			default:
+				return vSuccess
+			}
+		}
+		return ecs.Value{}
+	}
+	switch r.Cols["success"] {
+	case "1":
+		return vSuccess
+	case "0":
+		return vFailure
+	}
+	return ecs.Value{}
+}

@@ -1,0 +1,173 @@
+package normalize
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Seed loads rows of osquery's processes table (pid, name, path, cmdline,
+// cwd, parent, uid, gid, euid, egid, start_time) for one host into the
+// process cache, so that events of processes that started before osquery
+// saw them still get parent details. A process already cached keeps its
+// entity id unless the row shows a different process behind the pid. Seed
+// returns how many rows it loaded and, when some were skipped, an error
+// naming the first bad row and the count.
+func (n *Normalizer) Seed(host string, rows []map[string]string) (int, error) {
+	if host == "" {
+		return 0, rowErr(TableProcesses, "host", reasonHostMissing, "")
+	}
+	loaded, skipped := 0, 0
+	var first error
+	for _, cols := range rows {
+		if e := n.seedRow(host, cols); e != nil {
+			skipped++
+			n.countReject(e)
+			if first == nil {
+				first = e
+			}
+			continue
+		}
+		loaded++
+	}
+	if skipped > 0 {
+		return loaded, fmt.Errorf("seeding processes of host %s: %d of %d rows skipped, first: %w", host, skipped, len(rows), first)
+	}
+	return loaded, nil
+}
+
+func (n *Normalizer) seedRow(host string, cols map[string]string) *RowError {
+	r := Row{Table: TableProcesses, Host: host, Cols: cols}
+	pid, e := requiredInt(&r, "pid")
+	if e != nil {
+		return e
+	}
+	ppid, e := optionalInt(&r, "parent")
+	if e != nil {
+		return e
+	}
+	start, e := optionalInt(&r, "start_time")
+	if e != nil {
+		return e
+	}
+	if start < 0 {
+		start = 0
+	}
+	p := n.cache.peek(host, pid)
+	samePid := p != nil &&
+		(p.ppid < 0 || ppid < 0 || p.ppid == ppid) &&
+		(start == 0 || p.start == 0 || start <= p.start)
+	if samePid {
+		p = n.cache.get(host, pid)
+	} else {
+		p = n.cache.put(host, pid)
+		p.start = start
+		p.entityID = n.entityID(host, pid, start, "")
+	}
+	if ppid >= 0 && p.ppid != ppid {
+		p.ppid = ppid
+		p.parentEntityID = ""
+	}
+	path := cols["path"]
+	switch {
+	case path != "":
+		p.exe, p.name = path, baseName(path)
+	case cols["name"] != "" && p.exe == "":
+		p.name = cols["name"]
+	}
+	if cmdline := strings.TrimRight(cols["cmdline"], " "); cmdline != "" {
+		p.cmdline = cmdline
+		p.args, p.argsCount = splitArgs(cmdline)
+	}
+	if cwd := cols["cwd"]; cwd != "" {
+		p.cwd = cwd
+	}
+	if uid := cols["uid"]; uid != "" {
+		p.uid, p.gid = uid, cols["gid"]
+	}
+	if euid := cols["euid"]; euid != "" {
+		p.euid, p.egid = euid, cols["egid"]
+	} else if p.euid == "" {
+		p.euid, p.egid = p.uid, p.gid
+	}
+	return nil
+}
+
+// snapshot is the serialized process cache, least recently used first.
+type snapshot struct {
+	Version   int            `json:"v"`
+	Processes []snapshotProc `json:"procs"`
+}
+
+type snapshotProc struct {
+	Host           string `json:"h"`
+	Pid            int64  `json:"p"`
+	PPid           int64  `json:"pp"`
+	Start          int64  `json:"s,omitempty"`
+	EntityID       string `json:"e"`
+	ParentEntityID string `json:"pe,omitempty"`
+	Exe            string `json:"x,omitempty"`
+	Name           string `json:"n,omitempty"`
+	Cmdline        string `json:"c,omitempty"`
+	Cwd            string `json:"w,omitempty"`
+	UID            string `json:"u,omitempty"`
+	GID            string `json:"g,omitempty"`
+	EUID           string `json:"eu,omitempty"`
+	EGID           string `json:"eg,omitempty"`
+}
+
+const snapshotVersion = 1
+
+// Snapshot serializes the process cache as compact JSON, for Restore after
+// a restart.
+func (n *Normalizer) Snapshot() ([]byte, error) {
+	s := snapshot{Version: snapshotVersion, Processes: make([]snapshotProc, 0, n.cache.size())}
+	n.cache.each(func(p *proc) {
+		s.Processes = append(s.Processes, snapshotProc{
+			Host: p.key.host, Pid: p.key.pid, PPid: p.ppid, Start: p.start,
+			EntityID: p.entityID, ParentEntityID: p.parentEntityID,
+			Exe: p.exe, Name: p.name, Cmdline: p.cmdline, Cwd: p.cwd,
+			UID: p.uid, GID: p.gid, EUID: p.euid, EGID: p.egid,
+		})
+	})
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("serializing process cache: %w", err)
+	}
+	return b, nil
+}
+
+// Restore replaces the process cache with a Snapshot. On error the cache is
+// left as it was.
+func (n *Normalizer) Restore(data []byte) error {
+	var s snapshot
+	if err := json.Unmarshal(data, &s); err != nil {
+		return fmt.Errorf("restoring process cache: %w", err)
+	}
+	if s.Version != snapshotVersion {
+		return fmt.Errorf("restoring process cache: snapshot version %d, want %d", s.Version, snapshotVersion)
+	}
+	for i, sp := range s.Processes {
+		if sp.Host == "" || sp.Pid < 0 || sp.EntityID == "" {
+			return fmt.Errorf("restoring process cache: entry %d: %w", i, errors.New("needs a host, a pid and an entity id"))
+		}
+	}
+	n.cache.reset()
+	for _, sp := range s.Processes {
+		p := n.cache.put(sp.Host, sp.Pid)
+		p.ppid = sp.PPid
+		if p.ppid < 0 {
+			p.ppid = -1
+		}
+		p.start = sp.Start
+		p.entityID, p.parentEntityID = sp.EntityID, sp.ParentEntityID
+		p.exe, p.name, p.cmdline, p.cwd = sp.Exe, sp.Name, sp.Cmdline, sp.Cwd
+		if p.name == "" && p.exe != "" {
+			p.name = baseName(p.exe)
+		}
+		p.args, p.argsCount = splitArgs(p.cmdline)
+		p.uid, p.gid, p.euid, p.egid = sp.UID, sp.GID, sp.EUID, sp.EGID
+	}
+	return nil
+}

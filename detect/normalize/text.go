@@ -1,0 +1,148 @@
+package normalize
+
+import (
+	"net/netip"
+	"strings"
+	"unsafe"
+
+	"github.com/osqdetect/osqdetect/detect/ecs"
+)
+
+// arena hands out small immutable strings carved from shared chunks, so that
+// the strings every event needs (event.id, entity ids) cost an allocation per
+// chunk instead of one per event. A string keeps its whole chunk alive, so
+// chunks stay small.
+type arena struct {
+	buf []byte
+}
+
+const arenaChunk = 2048
+
+// alloc returns n writable bytes that must be filled before str is called on
+// them and never written again afterwards.
+func (a *arena) alloc(n int) []byte {
+	if n > arenaChunk/4 {
+		return make([]byte, n)
+	}
+	if cap(a.buf)-len(a.buf) < n {
+		a.buf = make([]byte, 0, arenaChunk)
+	}
+	start := len(a.buf)
+	a.buf = a.buf[:start+n]
+	return a.buf[start : start+n : start+n]
+}
+
+// join3 returns a+sep+b+sep+c as an arena string.
+func (a *arena) join3(x string, sep byte, y string, z string) string {
+	n := len(x) + 1 + len(y) + 1 + len(z)
+	b := a.alloc(n)
+	i := copy(b, x)
+	b[i] = sep
+	i++
+	i += copy(b[i:], y)
+	b[i] = sep
+	i++
+	copy(b[i:], z)
+	return unsafe.String(&b[0], n)
+}
+
+// bytesStr copies p into the arena.
+func (a *arena) bytesStr(p []byte) string {
+	if len(p) == 0 {
+		return ""
+	}
+	b := a.alloc(len(p))
+	copy(b, p)
+	return unsafe.String(&b[0], len(b))
+}
+
+// parseInt parses a base-10 integer made only of ASCII digits with an
+// optional leading '-'. It never allocates.
+func parseInt(s string) (int64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	neg := false
+	if s[0] == '-' {
+		neg = true
+		s = s[1:]
+		if s == "" {
+			return 0, false
+		}
+	}
+	if len(s) > 18 {
+		// Beyond what fits without overflow checks; accept only leading
+		// zeros (padded eids).
+		t := strings.TrimLeft(s, "0")
+		if len(t) > 18 {
+			return 0, false
+		}
+		s = t
+		if s == "" {
+			return 0, true
+		}
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// baseName returns the last element of a slash-separated path.
+func baseName(path string) string {
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		return path[i+1:]
+	}
+	return path
+}
+
+// splitArgs splits a command line on single spaces, the separator osquery
+// used to join argv, in one allocation. Empty elements are kept: "a  b" was
+// the argv ["a", "", "b"]. It returns the args value and its length.
+func splitArgs(cmdline string) (ecs.Value, int64) {
+	if cmdline == "" {
+		return ecs.Value{}, 0
+	}
+	n := strings.Count(cmdline, " ") + 1
+	arr := make([]ecs.Value, n)
+	s := cmdline
+	for i := 0; ; i++ {
+		j := strings.IndexByte(s, ' ')
+		if j < 0 {
+			arr[i] = ecs.Value{Kind: ecs.String, Str: s}
+			break
+		}
+		arr[i] = ecs.Value{Kind: ecs.String, Str: s[:j]}
+		s = s[j+1:]
+	}
+	return ecs.Value{Kind: ecs.Array, Arr: arr}, int64(n)
+}
+
+// canonicalIP returns the address in the form Elasticsearch prints an ip
+// field (IPv6 compressed and lower case, IPv4-mapped IPv6 as IPv4), or ""
+// when s is empty, osquery's "0" placeholder, or not an address. The input
+// string is reused when already canonical.
+func (n *Normalizer) canonicalIP(s string) string {
+	if s == "" || s == "0" {
+		return ""
+	}
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		return ""
+	}
+	addr = addr.Unmap()
+	var buf [64]byte
+	out := addr.AppendTo(buf[:0])
+	if string(out) == s {
+		return s
+	}
+	return n.arena.bytesStr(out)
+}
