@@ -1,0 +1,576 @@
+// Package eql compiles Elastic Event Query Language (EQL) queries, as
+// Elasticsearch runs them for detection rules, into predicates over
+// ecs.Event and a streaming matcher for sequences.
+//
+// Semantics follow Elasticsearch's EQL (not Endgame's):
+//   - ==, !=, in, not in, like, regex, <, <=, >, >= and functions are case
+//     sensitive; ':', in~, like~, regex~ and fn~(...) are not; ':' is like~.
+//   - '*' and '?' are wildcards only under ':', like and like~; == and in
+//     compare literally. Patterns and regular expressions are anchored.
+//   - A field that is missing (or null) fails every comparison, while !=
+//     and not succeed on it (Elasticsearch's must_not). field == null tests
+//     absence, field != null presence.
+//   - A multi-valued field satisfies a comparison when any element does;
+//     != on it holds unless some element equals.
+//   - Keyword text and numbers compare as Elasticsearch coerces them: the
+//     string "0" equals the number 0.
+//
+// Unknown fields are never an error; ?field parses and behaves as field.
+package eql
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/osqdetect/osqdetect/detect/ecs"
+	"github.com/osqdetect/osqdetect/detect/glob"
+	"regexp"
+)
+
+// Options tune compilation.
+type Options struct {
+	// CategoryField is the field `X where` tests; default "event.category".
+	CategoryField string
+}
+
+// Query is a compiled EQL query: either a single-event condition or a
+// sequence.
+type Query struct {
+	// Fields lists the fields the query reads, sorted and without
+	// duplicates (the category field and join keys included).
+	Fields []string
+	// Event matches one event, category test included. It is nil for
+	// sequences.
+	Event ecs.Predicate
+	// Sequence is set for sequence queries.
+	Sequence *Sequence
+	// Head and Tail are the `| head N` and `| tail N` pipes (0 = none).
+	// Applying them is the caller's business: a stream has no end.
+	Head, Tail int
+
+	tree string
+}
+
+// String renders the parsed query in a canonical, fully parenthesised form.
+func (q *Query) String() string { return q.tree }
+
+// Compile parses and compiles src. Errors are *SyntaxError or
+// *UnsupportedError.
+func Compile(src string, opts Options) (*Query, error) {
+	if opts.CategoryField == "" {
+		opts.CategoryField = "event.category"
+	}
+	pq, err := parse(src)
+	if err != nil {
+		return nil, err
+	}
+	c := &compiler{fields: map[string]struct{}{}}
+	catID, err := c.fieldID(opts.CategoryField, pos{1, 1})
+	if err != nil {
+		return nil, err
+	}
+	c.catField = catID
+	q := &Query{Head: pq.head, Tail: pq.tail}
+	var tree strings.Builder
+	if pq.single != nil {
+		pred, err := c.filter(pq.single)
+		if err != nil {
+			return nil, err
+		}
+		q.Event = pred
+		writeFilter(&tree, pq.single)
+	} else {
+		seq, err := c.sequence(pq.seq, &tree)
+		if err != nil {
+			return nil, err
+		}
+		seq.src = src
+		q.Sequence = seq
+	}
+	if q.Head > 0 {
+		tree.WriteString(" | head ")
+		tree.WriteString(itoa(q.Head))
+	}
+	if q.Tail > 0 {
+		tree.WriteString(" | tail ")
+		tree.WriteString(itoa(q.Tail))
+	}
+	q.tree = tree.String()
+	for f := range c.fields {
+		q.Fields = append(q.Fields, f)
+	}
+	sort.Strings(q.Fields)
+	return q, nil
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}
+
+func writeFilter(b *strings.Builder, f *eventFilter) {
+	if f.anyCat {
+		b.WriteString("any")
+	} else {
+		b.WriteString(f.category)
+	}
+	b.WriteString(" where ")
+	f.cond.write(b)
+}
+
+type compiler struct {
+	fields   map[string]struct{}
+	catField ecs.Field
+}
+
+func (c *compiler) fieldID(name string, p pos) (ecs.Field, error) {
+	id, ok := ecs.FieldOf(name)
+	if !ok {
+		return 0, syntaxErr(p, "too many distinct field names (limit %d)", ecs.MaxFields)
+	}
+	c.fields[name] = struct{}{}
+	return id, nil
+}
+
+// filter compiles `category where cond` into one predicate.
+func (c *compiler) filter(f *eventFilter) (ecs.Predicate, error) {
+	cond, err := c.boolean(f.cond)
+	if err != nil {
+		return nil, err
+	}
+	if f.anyCat {
+		return cond, nil
+	}
+	c.fields[c.catField.Name()] = struct{}{}
+	cat, catID := f.category, c.catField
+	return func(ev *ecs.Event) bool {
+		v := ev.Ref(catID)
+		if v == nil {
+			return false
+		}
+		found := false
+		for _, e := range v.Elems() {
+			if e.Kind == ecs.String && e.Str == cat {
+				found = true
+				break
+			}
+		}
+		return found && cond(ev)
+	}, nil
+}
+
+var (
+	alwaysFalse ecs.Predicate = func(*ecs.Event) bool { return false }
+	alwaysTrue  ecs.Predicate = func(*ecs.Event) bool { return true }
+)
+
+func not(p ecs.Predicate) ecs.Predicate { return func(ev *ecs.Event) bool { return !p(ev) } }
+
+// boolean compiles a condition.
+func (c *compiler) boolean(e expr) (ecs.Predicate, error) {
+	switch e := e.(type) {
+	case *andExpr:
+		l, err := c.boolean(e.l)
+		if err != nil {
+			return nil, err
+		}
+		r, err := c.boolean(e.r)
+		if err != nil {
+			return nil, err
+		}
+		return func(ev *ecs.Event) bool { return l(ev) && r(ev) }, nil
+	case *orExpr:
+		l, err := c.boolean(e.l)
+		if err != nil {
+			return nil, err
+		}
+		r, err := c.boolean(e.r)
+		if err != nil {
+			return nil, err
+		}
+		return func(ev *ecs.Event) bool { return l(ev) || r(ev) }, nil
+	case *notExpr:
+		x, err := c.boolean(e.x)
+		if err != nil {
+			return nil, err
+		}
+		return not(x), nil
+	case *cmpExpr:
+		return c.comparison(e)
+	case *inExpr:
+		return c.in(e)
+	case *matchExpr:
+		return c.match(e)
+	case *litExpr:
+		switch e.v.Kind {
+		case ecs.Bool:
+			if e.v.Bool() {
+				return alwaysTrue, nil
+			}
+			return alwaysFalse, nil
+		case ecs.Null:
+			return alwaysFalse, nil
+		}
+		return nil, syntaxErr(e.p, "a condition is needed here, found the value %s", exprString(e))
+	case *fieldExpr:
+		id, err := c.fieldID(e.name, e.p)
+		if err != nil {
+			return nil, err
+		}
+		return func(ev *ecs.Event) bool { return anyElem(ev.Ref(id), isTrue) }, nil
+	case *callExpr:
+		if e.name == "cidrmatch" {
+			if p, ok, err := c.cidrMatchFast(e); ok || err != nil {
+				return p, err
+			}
+		}
+		fn, err := c.call(e)
+		if err != nil {
+			return nil, err
+		}
+		return truthy(fn), nil
+	case *arithExpr, *negExpr:
+		return nil, syntaxErr(e.at(), "a condition is needed here, found arithmetic %s", exprString(e))
+	}
+	return nil, syntaxErr(e.at(), "unexpected expression %s", exprString(e))
+}
+
+func isTrue(e *ecs.Value) bool { return e.Kind == ecs.Bool && e.Bool() }
+
+func truthy(fn valueFn) ecs.Predicate {
+	return func(ev *ecs.Event) bool {
+		v := fn(ev)
+		return anyElem(&v, isTrue)
+	}
+}
+
+func isNullLit(e expr) bool {
+	l, ok := e.(*litExpr)
+	return ok && l.v.Kind == ecs.Null
+}
+
+// exists compiles "e has a non-null value".
+func (c *compiler) exists(e expr) (ecs.Predicate, error) {
+	if f, ok := e.(*fieldExpr); ok {
+		id, err := c.fieldID(f.name, f.p)
+		if err != nil {
+			return nil, err
+		}
+		return func(ev *ecs.Event) bool {
+			v := ev.Ref(id)
+			return v != nil && v.Exists()
+		}, nil
+	}
+	fn, err := c.value(e)
+	if err != nil {
+		return nil, err
+	}
+	return func(ev *ecs.Event) bool { return fn(ev).Exists() }, nil
+}
+
+func (c *compiler) comparison(e *cmpExpr) (ecs.Predicate, error) {
+	if isNullLit(e.l) || isNullLit(e.r) {
+		other := e.l
+		if isNullLit(e.l) {
+			other = e.r
+		}
+		if isNullLit(other) {
+			// null == null
+			if e.op == "==" {
+				return alwaysTrue, nil
+			}
+			return alwaysFalse, nil
+		}
+		has, err := c.exists(other)
+		if err != nil {
+			return nil, err
+		}
+		switch e.op {
+		case "==":
+			return not(has), nil
+		case "!=":
+			return has, nil
+		}
+		return alwaysFalse, nil
+	}
+	op := e.op
+	eq := op
+	if op == "!=" {
+		eq = "=="
+	}
+	x, lit := e.l, e.r
+	if _, ok := x.(*litExpr); ok {
+		x, lit = e.r, e.l
+		eq = mirror(eq)
+	}
+	var p ecs.Predicate
+	if l, ok := lit.(*litExpr); ok {
+		cst := makeConst(l.v)
+		var test func(*ecs.Value) bool
+		if eq == "==" {
+			test = func(el *ecs.Value) bool { return equalConst(el, &cst) }
+		} else {
+			test = func(el *ecs.Value) bool {
+				r, ok := orderConst(el, &cst)
+				return ok && cmpTest(eq, r)
+			}
+		}
+		var err error
+		if p, err = c.anyOf(x, test); err != nil {
+			return nil, err
+		}
+	} else {
+		lf, err := c.value(e.l)
+		if err != nil {
+			return nil, err
+		}
+		rf, err := c.value(e.r)
+		if err != nil {
+			return nil, err
+		}
+		p = func(ev *ecs.Event) bool {
+			lv, rv := lf(ev), rf(ev)
+			return anyElem(&lv, func(a *ecs.Value) bool {
+				return anyElem(&rv, func(b *ecs.Value) bool {
+					cst := makeConst(*b)
+					if eq == "==" {
+						return equalConst(a, &cst)
+					}
+					r, ok := orderConst(a, &cst)
+					return ok && cmpTest(eq, r)
+				})
+			})
+		}
+	}
+	if op == "!=" {
+		return not(p), nil
+	}
+	return p, nil
+}
+
+// anyOf compiles "some element of x satisfies test"; reading a field
+// directly keeps it allocation-free.
+func (c *compiler) anyOf(x expr, test func(*ecs.Value) bool) (ecs.Predicate, error) {
+	if f, ok := x.(*fieldExpr); ok {
+		id, err := c.fieldID(f.name, f.p)
+		if err != nil {
+			return nil, err
+		}
+		return func(ev *ecs.Event) bool { return anyElem(ev.Ref(id), test) }, nil
+	}
+	fn, err := c.value(x)
+	if err != nil {
+		return nil, err
+	}
+	return func(ev *ecs.Event) bool {
+		v := fn(ev)
+		return anyElem(&v, test)
+	}, nil
+}
+
+// valueSet is a precompiled `in` list of constants.
+type valueSet struct {
+	strs     map[string]struct{} // strings (lower-cased when fold)
+	numAll   map[float64]struct{}
+	numKinds map[float64]struct{} // only constants that are numbers
+	bools    [2]bool
+	fold     bool
+}
+
+func (s *valueSet) has(e *ecs.Value) bool {
+	switch e.Kind {
+	case ecs.String:
+		if s.fold {
+			if inFoldSet(s.strs, e.Str) {
+				return true
+			}
+		} else if _, ok := s.strs[e.Str]; ok {
+			return true
+		}
+		if len(s.numKinds) > 0 {
+			if n, ok := parseNum(e.Str); ok {
+				_, hit := s.numKinds[n]
+				return hit
+			}
+		}
+	case ecs.Int, ecs.Float:
+		_, ok := s.numAll[e.Float()]
+		return ok
+	case ecs.Bool:
+		return s.bools[e.Int()]
+	}
+	return false
+}
+
+func (c *compiler) in(e *inExpr) (ecs.Predicate, error) {
+	allConst := true
+	for _, x := range e.list {
+		if _, ok := x.(*litExpr); !ok {
+			allConst = false
+		}
+	}
+	var p ecs.Predicate
+	if allConst {
+		set := &valueSet{strs: map[string]struct{}{}, numAll: map[float64]struct{}{}, numKinds: map[float64]struct{}{}, fold: e.fold}
+		hasNull := false
+		for _, x := range e.list {
+			v := x.(*litExpr).v
+			switch v.Kind {
+			case ecs.String:
+				s := v.Str
+				if e.fold {
+					s = strings.ToLower(s)
+				}
+				set.strs[s] = struct{}{}
+				if n, ok := parseNum(v.Str); ok {
+					set.numAll[n] = struct{}{}
+				}
+			case ecs.Int, ecs.Float:
+				set.numAll[v.Float()] = struct{}{}
+				set.numKinds[v.Float()] = struct{}{}
+			case ecs.Bool:
+				set.bools[v.Int()] = true
+			case ecs.Null:
+				hasNull = true
+			}
+		}
+		var err error
+		if p, err = c.anyOf(e.x, set.has); err != nil {
+			return nil, err
+		}
+		if hasNull {
+			has, err := c.exists(e.x)
+			if err != nil {
+				return nil, err
+			}
+			inner := p
+			p = func(ev *ecs.Event) bool { return !has(ev) || inner(ev) }
+		}
+	} else {
+		xf, err := c.value(e.x)
+		if err != nil {
+			return nil, err
+		}
+		items := make([]valueFn, len(e.list))
+		for i, it := range e.list {
+			if items[i], err = c.value(it); err != nil {
+				return nil, err
+			}
+		}
+		fold := e.fold
+		p = func(ev *ecs.Event) bool {
+			xv := xf(ev)
+			for _, it := range items {
+				iv := it(ev)
+				if anyElem(&xv, func(a *ecs.Value) bool {
+					return anyElem(&iv, func(b *ecs.Value) bool {
+						if fold && a.Kind == ecs.String && b.Kind == ecs.String {
+							return strings.EqualFold(a.Str, b.Str)
+						}
+						cst := makeConst(*b)
+						return equalConst(a, &cst)
+					})
+				}) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	if e.neg {
+		return not(p), nil
+	}
+	return p, nil
+}
+
+// patternSet is a precompiled list of wildcard patterns: the ones without
+// wildcards in a set, the rest in a slice.
+type patternSet struct {
+	lits  map[string]struct{}
+	globs []*glob.Pattern
+	fold  bool
+}
+
+func (s *patternSet) match(e *ecs.Value) bool {
+	str, ok := textOf(e)
+	if !ok {
+		return false
+	}
+	if len(s.lits) > 0 {
+		if s.fold {
+			if inFoldSet(s.lits, str) {
+				return true
+			}
+		} else if _, hit := s.lits[str]; hit {
+			return true
+		}
+	}
+	for _, g := range s.globs {
+		if g.Match(str) {
+			return true
+		}
+	}
+	return false
+}
+
+type regexSet []*regexp.Regexp
+
+func (s regexSet) match(e *ecs.Value) bool {
+	str, ok := textOf(e)
+	if !ok {
+		return false
+	}
+	for _, re := range s {
+		if re.MatchString(str) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *compiler) match(e *matchExpr) (ecs.Predicate, error) {
+	fold := e.op != "like" && e.op != "regex"
+	if e.op == "regex" || e.op == "regex~" {
+		res := make(regexSet, 0, len(e.patterns))
+		for i, src := range e.patterns {
+			re, err := compileRegex(src, fold)
+			if err != nil {
+				return nil, syntaxErr(e.patPos[i], "bad regular expression %q: %v", src, err)
+			}
+			res = append(res, re)
+		}
+		return c.anyOf(e.x, res.match)
+	}
+	set := &patternSet{fold: fold}
+	for _, src := range e.patterns {
+		if !glob.HasWildcard(src, true) {
+			if set.lits == nil {
+				set.lits = map[string]struct{}{}
+			}
+			if fold {
+				src = strings.ToLower(src)
+			}
+			set.lits[src] = struct{}{}
+			continue
+		}
+		set.globs = append(set.globs, glob.Compile(src, glob.Options{Single: true, Fold: fold}))
+	}
+	return c.anyOf(e.x, set.match)
+}
