@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"errors"
 	"sort"
 	"strconv"
 
@@ -48,9 +49,11 @@ func NewSensor(rules []*Rule, opts SensorOptions) *Sensor {
 // Engine returns the sensor's engine.
 func (s *Sensor) Engine() *Engine { return s.engine }
 
-// Seed fills the process cache from rows of osquery's processes table.
-func (s *Sensor) Seed(host string, processRows []map[string]string) {
-	s.norm.Seed(host, processRows)
+// Seed fills the process cache from rows of osquery's processes table. It
+// returns how many rows it loaded and, when some were skipped, an error
+// naming the first bad row.
+func (s *Sensor) Seed(host string, processRows []map[string]string) (int, error) {
+	return s.norm.Seed(host, processRows)
 }
 
 // Ingest runs rows through the rules. rows must hold every row of the
@@ -81,6 +84,9 @@ func (s *Sensor) Process(row normalize.Row, emit func(*Alert)) error {
 	s.rows++
 	s.ev.Reset()
 	if err := s.norm.Normalize(row, &s.ev); err != nil {
+		if errors.Is(err, normalize.ErrStateOnly) {
+			return nil
+		}
 		s.reject++
 		s.last = err.Error()
 		return err

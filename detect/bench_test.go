@@ -1,0 +1,153 @@
+package detect_test
+
+import (
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"testing"
+
+	"github.com/osqdetect/osqdetect/detect"
+	"github.com/osqdetect/osqdetect/detect/normalize"
+	"github.com/osqdetect/osqdetect/rules"
+)
+
+// syntheticStream builds a realistic stream of osquery rows: many pids,
+// about 90% exec rows and 10% socket rows, with a reverse shell and a
+// symlink attack mixed in every attackEvery rows. Rows are returned in
+// order, ten per second.
+func syntheticStream(n, pids, attackEvery int) []normalize.Row {
+	rng := rand.New(rand.NewSource(1))
+	programs := []struct{ path, cmd string }{
+		{"/usr/bin/ls", "ls -la /var/log"}, {"/usr/bin/grep", "grep -r error /var/log/syslog"},
+		{"/usr/bin/cat", "cat /etc/os-release"}, {"/usr/bin/python3", "python3 /opt/app/worker.py --queue default"},
+		{"/usr/bin/git", "git fetch origin"}, {"/usr/sbin/sshd", "sshd: admin [priv]"},
+		{"/usr/bin/bash", "bash -c /usr/local/bin/backup.sh"}, {"/usr/bin/ln", "ln -s /etc/nginx/sites-available/a /etc/nginx/sites-enabled/a"},
+		{"/usr/bin/curl", "curl -s https://example.org/health"}, {"/usr/bin/dash", "/bin/sh -c run-parts /etc/cron.hourly"},
+	}
+	rows := make([]normalize.Row, 0, n)
+	eid := map[string]int{}
+	add := func(table string, t int64, cols map[string]string) {
+		eid[table]++
+		cols["time"] = strconv.FormatInt(t, 10)
+		cols["eid"] = fmt.Sprintf("%010d", eid[table])
+		rows = append(rows, normalize.Row{Table: table, Host: "bench-host", Cols: cols, Seq: uint64(len(rows) + 1)})
+	}
+	exec := func(t int64, pid, ppid int, path, cmd string) {
+		add("process_events", t, map[string]string{
+			"pid": strconv.Itoa(pid), "parent": strconv.Itoa(ppid), "path": path, "cmdline": cmd, "cwd": "/home/u",
+			"uid": "1000", "euid": "1000", "gid": "1000", "egid": "1000", "auid": "1000", "syscall": "execve",
+		})
+	}
+	sock := func(t int64, pid int, path, ip string) {
+		add("socket_events", t, map[string]string{
+			"pid": strconv.Itoa(pid), "path": path, "action": "connect", "family": "2", "remote_address": ip,
+			"remote_port": "443", "local_address": "", "local_port": "0", "status": "succeeded", "auid": "1000", "fd": "3",
+		})
+	}
+	t := int64(1763800000)
+	for len(rows) < n {
+		if len(rows)%10 == 0 {
+			t++
+		}
+		if attackEvery > 0 && len(rows)%attackEvery == 0 {
+			pid := 900000 + len(rows)%50000
+			exec(t, 1, 0, "/usr/bin/bash", "-bash")
+			exec(t, pid, 1, "/tmp/.x", "/tmp/.x")
+			sock(t, pid, "/tmp/.x", "203.0.113.7")
+			exec(t, pid, 1, "/bin/sh", "sh -i")
+			exec(t, pid+1, 1, "/usr/bin/ln", "ln -s /bin/bash /tmp/.b")
+			continue
+		}
+		pid := 1000 + rng.Intn(pids)
+		if rng.Intn(10) == 0 {
+			sock(t, pid, "/usr/bin/curl", "198.51.100."+strconv.Itoa(rng.Intn(250)))
+			continue
+		}
+		p := programs[rng.Intn(len(programs))]
+		exec(t, pid, 1000+rng.Intn(pids), p.path, p.cmd)
+	}
+	return rows
+}
+
+func benchmarkSensor(b *testing.B, ruleSet []*detect.Rule) {
+	rows := syntheticStream(200_000, 20_000, 1000)
+	s := detect.NewSensor(ruleSet, detect.SensorOptions{Engine: detect.Options{DisableRateLimit: true}})
+	alerts := 0
+	emit := func(*detect.Alert) { alerts++ }
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := s.Process(rows[i%len(rows)], emit); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	if b.N > len(rows) && alerts == 0 {
+		b.Fatal("the attacks in the stream raised no alert")
+	}
+}
+
+// BenchmarkSensorSeedRules: osquery rows to alerts with the two bundled rules.
+func BenchmarkSensorSeedRules(b *testing.B) {
+	set, err := rules.Load(nil, rules.LoadOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchmarkSensor(b, set.Rules)
+}
+
+// BenchmarkSensorCorpusRules: the same stream with every corpus rule that loads.
+func BenchmarkSensorCorpusRules(b *testing.B) {
+	dir := filepath.Join(sharedDir(), "elastic-rules", "rules")
+	if _, err := os.Stat(dir); err != nil {
+		b.Skip("elastic rule corpus not found:", err)
+	}
+	set, err := rules.Load([]string{dir}, rules.LoadOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%d rules loaded", len(set.Rules))
+	benchmarkSensor(b, set.Rules)
+}
+
+// BenchmarkProcessCache100k keeps 100,000 live processes in the cache and
+// reports the heap they take.
+func BenchmarkProcessCache100k(b *testing.B) {
+	set, err := rules.Load(nil, rules.LoadOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rows := syntheticStream(300_000, 100_000, 0)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var heap uint64
+	for i := 0; i < b.N; i++ {
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		s := detect.NewSensor(set.Rules, detect.SensorOptions{MaxProcesses: 100_000})
+		for _, r := range rows {
+			_ = s.Process(r, func(*detect.Alert) {})
+		}
+		runtime.GC()
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		heap = after.HeapAlloc - before.HeapAlloc
+		if size := s.Stats().Normalize.CacheSize; size > 100_000 {
+			b.Fatalf("process cache grew to %d entries", size)
+		}
+		runtime.KeepAlive(s)
+	}
+	b.ReportMetric(float64(heap)/(1<<20), "MiB-heap")
+}
+
+func sharedDir() string {
+	if d := os.Getenv("OSQDETECT_SHARED"); d != "" {
+		return d
+	}
+	return filepath.Join("..", "..", "shared")
+}
