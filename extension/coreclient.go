@@ -1,0 +1,311 @@
+package extension
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/apache/thrift/lib/go/thrift"
+	osquery "github.com/osquery/osquery-go"
+	gen "github.com/osquery/osquery-go/gen/osquery"
+)
+
+// CoreClient is the one connection the extension keeps to osquery's
+// extension manager socket. Calls are serialized (one thrift socket), honour
+// the caller's context both while waiting for the socket and during the call,
+// and a failed call drops the connection so the next call dials again.
+//
+// It replaces osquery-go's ExtensionManagerClient, whose Close does nothing at
+// the pinned version (every re-created client leaks a socket) and whose
+// connection stays unusable after one timed-out read.
+//
+// CoreClient also implements osquery.ExtensionManager, so the extension
+// server can share it (osquery.WithClient) for registering and deregistering.
+type CoreClient struct {
+	path        string
+	callTimeout time.Duration
+	lock        chan struct{} // one slot: held by the call in flight
+
+	// Guarded by lock.
+	sock   *thrift.TSocket
+	client *gen.ExtensionManagerClient
+}
+
+// ErrNotOK is wrapped by errors for answers whose status code is not 0.
+var ErrNotOK = errors.New("osquery returned a failure status")
+
+// NewCoreClient returns a client for the manager socket at path. It does
+// not connect: the first call does. callTimeout bounds each socket read and
+// write, and every call made without a context deadline.
+func NewCoreClient(path string, callTimeout time.Duration) *CoreClient {
+	if callTimeout <= 0 {
+		callTimeout = 30 * time.Second
+	}
+	return &CoreClient{path: path, callTimeout: callTimeout, lock: make(chan struct{}, 1)}
+}
+
+// Path is the manager socket this client talks to.
+func (c *CoreClient) Path() string { return c.path }
+
+// WaitForSocket blocks until path exists as a file or ctx ends.
+func WaitForSocket(ctx context.Context, path string) error {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for osquery socket %s: %w", path, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// do runs one call with the connection held, dialing first when needed.
+func (c *CoreClient) do(ctx context.Context, what string, call func(context.Context, *gen.ExtensionManagerClient) error) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.callTimeout)
+		defer cancel()
+	}
+	select {
+	case c.lock <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("%s: waiting for the osquery connection: %w", what, ctx.Err())
+	}
+	defer func() { <-c.lock }()
+
+	if c.client == nil {
+		if err := c.dial(ctx); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	// A context that ends mid-call closes the socket, which unblocks the read.
+	done := make(chan struct{})
+	sock := c.sock
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = sock.Close()
+		case <-done:
+		}
+	}()
+	err := call(ctx, c.client)
+	close(done)
+	if err != nil {
+		c.dropLocked()
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: %w (%v)", what, ctx.Err(), err)
+		}
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+func (c *CoreClient) dial(ctx context.Context) error {
+	if _, err := os.Stat(c.path); err != nil {
+		return fmt.Errorf("osquery socket %s: %w", c.path, err)
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", c.path)
+	if err != nil {
+		return fmt.Errorf("connecting to osquery socket %s: %w", c.path, err)
+	}
+	sock := thrift.NewTSocketFromConnConf(conn, &thrift.TConfiguration{
+		ConnectTimeout: c.callTimeout,
+		SocketTimeout:  c.callTimeout,
+	})
+	c.sock = sock
+	c.client = gen.NewExtensionManagerClientFactory(sock, thrift.NewTBinaryProtocolFactoryDefault())
+	return nil
+}
+
+func (c *CoreClient) dropLocked() {
+	if c.sock != nil {
+		_ = c.sock.Close()
+	}
+	c.sock, c.client = nil, nil
+}
+
+// Close drops the connection; a later call dials again.
+func (c *CoreClient) Close() {
+	c.lock <- struct{}{}
+	c.dropLocked()
+	<-c.lock
+}
+
+func statusErr(what string, st *gen.ExtensionStatus) error {
+	if st == nil {
+		return fmt.Errorf("%s: %w: no status in the answer", what, ErrNotOK)
+	}
+	if st.Code != 0 {
+		return fmt.Errorf("%s: %w: code %d: %s", what, ErrNotOK, st.Code, st.Message)
+	}
+	return nil
+}
+
+// PingContext checks that the core answers.
+func (c *CoreClient) PingContext(ctx context.Context) error {
+	var st *gen.ExtensionStatus
+	err := c.do(ctx, "pinging osquery", func(ctx context.Context, cl *gen.ExtensionManagerClient) (err error) {
+		st, err = cl.Ping(ctx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return statusErr("pinging osquery", st)
+}
+
+// QueryRows runs sql on the core and returns its rows.
+func (c *CoreClient) QueryRows(ctx context.Context, sql string) ([]map[string]string, error) {
+	var resp *gen.ExtensionResponse
+	what := "querying osquery"
+	err := c.do(ctx, what, func(ctx context.Context, cl *gen.ExtensionManagerClient) (err error) {
+		resp, err = cl.Query(ctx, sql)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if resp == nil {
+		return nil, fmt.Errorf("%s: %w: empty answer", what, ErrNotOK)
+	}
+	if err := statusErr(what, resp.Status); err != nil {
+		return nil, err
+	}
+	rows := make([]map[string]string, len(resp.Response))
+	for i, r := range resp.Response {
+		rows[i] = r
+	}
+	return rows, nil
+}
+
+// ExtensionNames lists the names of the extensions registered with the core.
+func (c *CoreClient) ExtensionNames(ctx context.Context) ([]string, error) {
+	var list gen.InternalExtensionList
+	err := c.do(ctx, "listing osquery extensions", func(ctx context.Context, cl *gen.ExtensionManagerClient) (err error) {
+		list, err = cl.Extensions(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(list))
+	for _, info := range list {
+		if info != nil {
+			names = append(names, info.Name)
+		}
+	}
+	return names, nil
+}
+
+// The methods below make CoreClient an osquery.ExtensionManager for the
+// extension server. They use callTimeout as their deadline.
+
+var _ osquery.ExtensionManager = (*CoreClient)(nil)
+
+func (c *CoreClient) bg() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), c.callTimeout)
+}
+
+// Ping implements osquery.ExtensionManager.
+func (c *CoreClient) Ping() (*gen.ExtensionStatus, error) {
+	ctx, cancel := c.bg()
+	defer cancel()
+	var st *gen.ExtensionStatus
+	err := c.do(ctx, "pinging osquery", func(ctx context.Context, cl *gen.ExtensionManagerClient) (err error) {
+		st, err = cl.Ping(ctx)
+		return err
+	})
+	return st, err
+}
+
+// Call implements osquery.ExtensionManager.
+func (c *CoreClient) Call(registry, item string, req gen.ExtensionPluginRequest) (*gen.ExtensionResponse, error) {
+	ctx, cancel := c.bg()
+	defer cancel()
+	var resp *gen.ExtensionResponse
+	err := c.do(ctx, "calling osquery plugin", func(ctx context.Context, cl *gen.ExtensionManagerClient) (err error) {
+		resp, err = cl.Call(ctx, registry, item, req)
+		return err
+	})
+	return resp, err
+}
+
+// Extensions implements osquery.ExtensionManager.
+func (c *CoreClient) Extensions() (gen.InternalExtensionList, error) {
+	ctx, cancel := c.bg()
+	defer cancel()
+	var list gen.InternalExtensionList
+	err := c.do(ctx, "listing osquery extensions", func(ctx context.Context, cl *gen.ExtensionManagerClient) (err error) {
+		list, err = cl.Extensions(ctx)
+		return err
+	})
+	return list, err
+}
+
+// RegisterExtension implements osquery.ExtensionManager.
+func (c *CoreClient) RegisterExtension(info *gen.InternalExtensionInfo, registry gen.ExtensionRegistry) (*gen.ExtensionStatus, error) {
+	ctx, cancel := c.bg()
+	defer cancel()
+	var st *gen.ExtensionStatus
+	err := c.do(ctx, "registering with osquery", func(ctx context.Context, cl *gen.ExtensionManagerClient) (err error) {
+		st, err = cl.RegisterExtension(ctx, info, registry)
+		return err
+	})
+	return st, err
+}
+
+// DeregisterExtension implements osquery.ExtensionManager.
+func (c *CoreClient) DeregisterExtension(uuid gen.ExtensionRouteUUID) (*gen.ExtensionStatus, error) {
+	ctx, cancel := c.bg()
+	defer cancel()
+	var st *gen.ExtensionStatus
+	err := c.do(ctx, "deregistering from osquery", func(ctx context.Context, cl *gen.ExtensionManagerClient) (err error) {
+		st, err = cl.DeregisterExtension(ctx, uuid)
+		return err
+	})
+	return st, err
+}
+
+// Options implements osquery.ExtensionManager.
+func (c *CoreClient) Options() (gen.InternalOptionList, error) {
+	ctx, cancel := c.bg()
+	defer cancel()
+	var opts gen.InternalOptionList
+	err := c.do(ctx, "reading osquery options", func(ctx context.Context, cl *gen.ExtensionManagerClient) (err error) {
+		opts, err = cl.Options(ctx)
+		return err
+	})
+	return opts, err
+}
+
+// Query implements osquery.ExtensionManager.
+func (c *CoreClient) Query(sql string) (*gen.ExtensionResponse, error) {
+	ctx, cancel := c.bg()
+	defer cancel()
+	var resp *gen.ExtensionResponse
+	err := c.do(ctx, "querying osquery", func(ctx context.Context, cl *gen.ExtensionManagerClient) (err error) {
+		resp, err = cl.Query(ctx, sql)
+		return err
+	})
+	return resp, err
+}
+
+// GetQueryColumns implements osquery.ExtensionManager.
+func (c *CoreClient) GetQueryColumns(sql string) (*gen.ExtensionResponse, error) {
+	ctx, cancel := c.bg()
+	defer cancel()
+	var resp *gen.ExtensionResponse
+	err := c.do(ctx, "reading query columns", func(ctx context.Context, cl *gen.ExtensionManagerClient) (err error) {
+		resp, err = cl.GetQueryColumns(ctx, sql)
+		return err
+	})
+	return resp, err
+}

@@ -1,0 +1,609 @@
+package extension
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/apache/thrift/lib/go/thrift"
+	osquery "github.com/osquery/osquery-go"
+
+	"github.com/osqdetect/osqdetect/detect"
+	"github.com/osqdetect/osqdetect/detect/normalize"
+	"github.com/osqdetect/osqdetect/extension/config"
+)
+
+// Name is the name the extension registers with osquery (the name
+// --extensions_require takes).
+const Name = "osqdetect"
+
+// Version is reported to osquery at registration.
+const Version = "0.1.0"
+
+// Options configure Run.
+type Options struct {
+	// Socket is osquery's extension manager socket (--socket).
+	Socket string
+	// Timeout is how long to wait for that socket at start (--timeout);
+	// at least minStartWait is waited.
+	Timeout time.Duration
+	// Interval is how often the extension checks that osquery still has
+	// it registered (--interval, osqueryd's --extensions_interval).
+	Interval time.Duration
+	// Config holds the settings file's values.
+	Config config.Config
+	// Logger receives the extension's log (default: discard).
+	Logger *slog.Logger
+	// Grace is how long osquery may stay unreachable before Run gives up
+	// with an error, so that osqueryd's watcher respawns the extension.
+	// Within it the extension reconnects and registers again by itself.
+	// Default: 20 intervals, at least 30 seconds.
+	Grace time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Backend opens the store and the tables (default DefaultBackend).
+	Backend Backend
+}
+
+const (
+	minStartWait      = 3 * time.Second
+	callTimeout       = 30 * time.Second
+	registerTimeout   = time.Minute
+	maxPagesPerTick   = 20
+	probeEvery        = time.Minute
+	processStateEvery = 30 * time.Second
+)
+
+// Run is the extension's life: connect to osquery, register the tables,
+// poll the event tables into the rules and commit alerts, until osqueryd
+// asks the extension to shut down or ctx ends (both return nil after the
+// state is flushed). It returns an error when it cannot start, or when
+// osquery stays unreachable longer than the grace period.
+func Run(ctx context.Context, opts Options) error {
+	r, err := newRunner(opts)
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	return r.run(ctx)
+}
+
+type runner struct {
+	opts   Options
+	log    *slog.Logger
+	now    func() time.Time
+	client *CoreClient
+	health *Health
+	deps   *wiring
+
+	host   string
+	sensor *detect.Sensor
+	poller *Poller
+	setup  EventsSetup
+	state  pollState
+	seq    uint64
+
+	server     *osquery.ExtensionManagerServer
+	serveDone  chan error
+	serveOwner *osquery.ExtensionManagerServer
+
+	coreLostSince   time.Time
+	lastProbe       time.Time
+	lastProcessSave time.Time
+	pending         *pendingCommit
+}
+
+// pollState is the durable poller position and counters, committed with
+// every batch of alerts.
+type pollState struct {
+	Cursor    Cursor           `json:"cursor"`
+	Delivered map[string]int64 `json:"delivered"`
+	Rejected  int64            `json:"rejected"`
+	LastError string           `json:"last_reject,omitempty"`
+}
+
+// pendingCommit is a commit that failed and is retried before polling on.
+type pendingCommit struct {
+	alerts []*detect.Alert
+	terms  []detect.TermEntry
+	blobs  map[string][]byte
+}
+
+func newRunner(opts Options) (*runner, error) {
+	if opts.Socket == "" {
+		return nil, errors.New("no osquery socket given (--socket)")
+	}
+	if len(opts.Socket) > osquery.MaxSocketPathCharacters {
+		return nil, fmt.Errorf("osquery socket path %s is longer than %d characters", opts.Socket, osquery.MaxSocketPathCharacters)
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = 3 * time.Second
+	}
+	if opts.Grace <= 0 {
+		opts.Grace = max(20*opts.Interval, 30*time.Second)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Config.PollInterval <= 0 {
+		opts.Config.PollInterval = config.Defaults().PollInterval
+	}
+	r := &runner{
+		opts:   opts,
+		log:    opts.Logger,
+		now:    opts.Now,
+		client: NewCoreClient(opts.Socket, callTimeout),
+		health: NewHealth(),
+		state:  pollState{Delivered: map[string]int64{}},
+	}
+	return r, nil
+}
+
+func (r *runner) close() {
+	if r.deps != nil {
+		r.deps.close()
+	}
+	r.client.Close()
+}
+
+func (r *runner) run(ctx context.Context) error {
+	deps, err := openWiring(r.opts, r.health, r.log)
+	if err != nil {
+		return err
+	}
+	r.deps = deps
+
+	startWait := max(r.opts.Timeout, minStartWait, r.opts.Grace)
+	if err := r.waitForCore(ctx, startWait); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	if err := r.prepare(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	// Thrift's server checks each connection every 5ms by default; 100ms
+	// is plenty for a local socket and saves CPU.
+	thrift.ServerConnectivityCheckInterval = 100 * time.Millisecond
+	if err := r.register(); err != nil {
+		return err
+	}
+
+	pollT := time.NewTicker(r.opts.Config.PollInterval)
+	defer pollT.Stop()
+	watchT := time.NewTicker(r.opts.Interval)
+	defer watchT.Stop()
+	pruneT := time.NewTicker(r.deps.pruneInterval())
+	defer pruneT.Stop()
+
+	r.pollTick(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			r.log.Info("stopping: signal received")
+			r.stop()
+			return nil
+		case err := <-r.serveDone:
+			if err == nil {
+				r.log.Info("stopping: osquery asked the extension to shut down")
+				r.server, r.serveDone = nil, nil // it deregistered already
+				r.stop()
+				return nil
+			}
+			// Registration was refused or the server failed: the watch
+			// registers again.
+			r.log.Warn("extension server stopped", "err", err)
+			r.health.Update(func(s *HealthSnapshot) { s.Registered = false; s.LastCoreError = err.Error() })
+			r.server, r.serveDone = nil, nil
+		case <-pollT.C:
+			r.pollTick(ctx)
+		case <-watchT.C:
+			if err := r.watch(ctx); err != nil {
+				r.stop()
+				return err
+			}
+		case <-pruneT.C:
+			r.deps.prune(r.now())
+		}
+	}
+}
+
+// waitForCore waits for the socket file and a successful ping, as osqueryd
+// may create the socket before it answers.
+func (r *runner) waitForCore(ctx context.Context, wait time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if err := WaitForSocket(wctx, r.opts.Socket); err != nil {
+		return err
+	}
+	var last error
+	for {
+		pctx, pcancel := context.WithTimeout(wctx, 2*time.Second)
+		last = r.client.PingContext(pctx)
+		pcancel()
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-wctx.Done():
+			return fmt.Errorf("waiting for osquery to answer on %s: %w", r.opts.Socket, last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// prepare reads the host's identity and event setup, builds the sensor and
+// restores its durable state.
+func (r *runner) prepare(ctx context.Context) error {
+	qctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	row, err := r.client.QueryRows(qctx, "SELECT uuid FROM system_info")
+	if err != nil {
+		return fmt.Errorf("reading the host id from system_info: %w", err)
+	}
+	if len(row) == 0 || row[0]["uuid"] == "" {
+		return errors.New("reading the host id: system_info has no uuid")
+	}
+	r.host = row[0]["uuid"]
+	r.health.Update(func(s *HealthSnapshot) { s.HostID = r.host; s.CoreReachable = true })
+
+	if err := r.probe(ctx); err != nil {
+		return err
+	}
+
+	r.sensor = detect.NewSensor(r.deps.rules.Rules, r.deps.sensorOptions())
+	saved, err := r.deps.load()
+	if err != nil {
+		return err
+	}
+	if len(saved.Terms) > 0 {
+		r.sensor.LoadTerms(saved.Terms)
+	}
+	if b := saved.Blobs[blobSequences]; len(b) > 0 {
+		if err := r.sensor.RestoreSequences(b); err != nil {
+			r.log.Warn("pending sequences not restored", "err", err)
+		}
+	}
+	if b := saved.Blobs[blobProcesses]; len(b) > 0 {
+		if err := r.sensor.RestoreProcesses(b); err != nil {
+			r.log.Warn("process cache not restored", "err", err)
+		}
+	}
+	if b := saved.Blobs[blobPoller]; len(b) > 0 {
+		var st pollState
+		if err := json.Unmarshal(b, &st); err != nil {
+			r.log.Warn("poller state unreadable; reading every buffered event again", "err", err)
+		} else {
+			if st.Delivered == nil {
+				st.Delivered = map[string]int64{}
+			}
+			r.state = st
+		}
+	}
+	// Live processes fill in what the snapshot lacks; processes the
+	// snapshot knows keep their identity.
+	procs, err := r.client.QueryRows(qctx, "SELECT pid, name, path, cmdline, cwd, parent, uid, gid, euid, egid, start_time FROM processes")
+	if err != nil {
+		r.log.Warn("process cache not seeded from the processes table", "err", err)
+	} else {
+		r.sensor.Seed(r.host, procs)
+	}
+	r.lastProcessSave = r.now()
+	r.publishEngine()
+	r.log.Info("started", "host_id", r.host, "rules", len(r.deps.rules.Rules), "cursor", r.state.Cursor.Time,
+		"sources", sourceNames(r.setup.Sources), "state_dir", r.opts.Config.StateDir)
+	return nil
+}
+
+func sourceNames(src []Source) []string {
+	names := make([]string, len(src))
+	for i, s := range src {
+		names[i] = s.Table
+	}
+	return names
+}
+
+// probe (re)reads osquery's event setup and publishes it in health.
+func (r *runner) probe(ctx context.Context) error {
+	pctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	setup, err := ProbeEvents(pctx, r.client)
+	if err != nil {
+		return err
+	}
+	r.lastProbe = r.now()
+	if r.poller == nil || !slices.EqualFunc(r.poller.Sources(), setup.Sources, func(a, b Source) bool { return a.Table == b.Table }) {
+		r.poller = NewPoller(r.client, setup.Sources)
+		r.poller.Now = r.now
+	}
+	r.setup = setup
+	for _, s := range setup.Sources {
+		st := setup.Status[s.Table]
+		r.health.UpdateSource(s.Table, func(h *SourceHealth) {
+			h.EventsEnabled = st.Enabled
+			h.EventsProblem = st.Problem
+		})
+		if !st.Enabled {
+			r.log.Warn("events not collected; detections on this table are blind", "table", s.Table, "problem", st.Problem)
+		}
+	}
+	r.health.Update(func(h *HealthSnapshot) { h.EventsExpiry = setup.ExpirySeconds })
+	r.updateWarnings()
+	return nil
+}
+
+// register creates a fresh extension server (a stopped one cannot be
+// restarted) and starts it; Start registers with osquery, then serves.
+func (r *runner) register() error {
+	srv, err := osquery.NewExtensionManagerServer(Name, r.opts.Socket,
+		osquery.ServerTimeout(registerTimeout),
+		osquery.ExtensionVersion(Version),
+		osquery.WithClient(r.client))
+	if err != nil {
+		return fmt.Errorf("creating the extension server: %w", err)
+	}
+	srv.RegisterPlugin(r.deps.plugins()...)
+	done := make(chan error, 1)
+	go func() { done <- srv.Start() }()
+	r.server, r.serveDone = srv, done
+	r.health.Update(func(s *HealthSnapshot) { s.Registrations++ })
+	r.log.Info("registering with osquery", "name", Name, "socket", r.opts.Socket)
+	return nil
+}
+
+// unregister stops the current server; its Start returns, which is not
+// osqueryd's shutdown request.
+func (r *runner) unregister() {
+	if r.server == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.server.Shutdown(ctx); err != nil {
+		r.log.Debug("deregistering the old server", "err", err)
+	}
+	r.server, r.serveDone = nil, nil
+}
+
+// watch checks that osquery is reachable and still lists the extension;
+// osqueryd drops an extension after one failed ping and never tells it.
+func (r *runner) watch(ctx context.Context) error {
+	wctx, cancel := context.WithTimeout(ctx, max(r.opts.Interval, 2*time.Second))
+	defer cancel()
+	names, err := r.client.ExtensionNames(wctx)
+	now := r.now()
+	if err != nil {
+		if r.coreLostSince.IsZero() {
+			r.coreLostSince = now
+			r.log.Warn("osquery unreachable; waiting for it to come back", "err", err, "grace", r.opts.Grace)
+		}
+		r.health.Update(func(s *HealthSnapshot) { s.CoreReachable = false; s.Registered = false; s.LastCoreError = err.Error() })
+		if now.Sub(r.coreLostSince) > r.opts.Grace {
+			return fmt.Errorf("osquery unreachable on %s for %s: %w", r.opts.Socket, now.Sub(r.coreLostSince).Round(time.Second), err)
+		}
+		return nil
+	}
+	if !r.coreLostSince.IsZero() {
+		r.log.Info("osquery reachable again", "after", now.Sub(r.coreLostSince).Round(time.Second))
+		r.coreLostSince = time.Time{}
+		if err := r.probe(ctx); err != nil {
+			r.log.Warn("reading osquery's event setup", "err", err)
+		}
+	} else if now.Sub(r.lastProbe) > probeEvery {
+		if err := r.probe(ctx); err != nil {
+			r.log.Warn("reading osquery's event setup", "err", err)
+		}
+	}
+	registered := slices.Contains(names, Name)
+	r.health.Update(func(s *HealthSnapshot) { s.CoreReachable = true; s.Registered = registered })
+	if registered {
+		return nil
+	}
+	r.log.Warn("osquery no longer lists the extension; registering again")
+	r.unregister()
+	return r.register()
+}
+
+// pollTick reads the event tables until caught up (bounded per tick) and
+// commits each page with the alerts it produced.
+func (r *runner) pollTick(ctx context.Context) {
+	for page := 0; page < maxPagesPerTick && ctx.Err() == nil; page++ {
+		if r.pending != nil {
+			if err := r.commitPending(); err != nil {
+				return
+			}
+		}
+		more, err := r.pollPage(ctx)
+		if err != nil || !more {
+			return
+		}
+	}
+}
+
+func (r *runner) pollPage(ctx context.Context) (bool, error) {
+	pctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	prev := r.state.Cursor
+	page, err := r.poller.Poll(pctx, prev)
+	now := r.now()
+	for table, read := range page.Tables {
+		r.health.UpdateSource(table, func(h *SourceHealth) {
+			h.Polls++
+			h.LastPoll = now
+			h.RowsRead += int64(read.Rows)
+			h.Malformed += int64(read.Malformed)
+			if read.LastError != "" {
+				h.Errors++
+				h.LastError = read.LastError
+			}
+		})
+	}
+	for _, reason := range page.MalformedReasons {
+		r.log.Warn("event row skipped", "reason", reason)
+	}
+	if err != nil {
+		r.log.Debug("poll failed", "err", err)
+		return false, err
+	}
+
+	rows := make([]normalize.Row, len(page.Rows))
+	for i, raw := range page.Rows {
+		r.seq++
+		rows[i] = normalize.Row{Table: raw.Table, Host: r.host, Cols: raw.Cols, Seq: r.seq}
+	}
+	var alerts []*detect.Alert
+	rejects := r.sensor.Ingest(rows, func(a *detect.Alert) {
+		cp := *a
+		alerts = append(alerts, &cp)
+	})
+	for _, raw := range page.Rows {
+		r.state.Delivered[raw.Table]++
+	}
+	r.state.Rejected += int64(len(rejects))
+	if len(rejects) > 0 {
+		r.state.LastError = rejects[len(rejects)-1].Error()
+		r.log.Warn("event rows rejected", "count", len(rejects), "last", r.state.LastError)
+	}
+	r.state.Cursor = page.Next
+	for _, a := range alerts {
+		r.log.Info("alert", "rule_id", a.RuleID, "rule_name", a.RuleName, "pid", a.Pid, "id", a.ID)
+	}
+
+	if len(page.Rows) > 0 || !cursorEqual(prev, page.Next) {
+		if err := r.commit(alerts, now.Sub(r.lastProcessSave) > processStateEvery); err != nil {
+			return false, err
+		}
+	}
+	r.publishPoll(now)
+	return page.More, nil
+}
+
+// commit writes alerts, dirty terms and the durable state in one store
+// transaction; on failure it is kept and retried before the next poll.
+func (r *runner) commit(alerts []*detect.Alert, withProcesses bool) error {
+	pc := &pendingCommit{alerts: alerts, terms: r.sensor.DirtyTerms(), blobs: map[string][]byte{}}
+	if r.pending != nil {
+		pc.alerts = append(r.pending.alerts, pc.alerts...)
+		pc.terms = append(r.pending.terms, pc.terms...)
+	}
+	pollBlob, err := json.Marshal(r.state)
+	if err != nil {
+		return fmt.Errorf("serializing poller state: %w", err)
+	}
+	pc.blobs[blobPoller] = pollBlob
+	if seq, err := r.sensor.SequenceState(); err != nil {
+		r.log.Warn("serializing pending sequences", "err", err)
+	} else {
+		pc.blobs[blobSequences] = seq
+	}
+	if withProcesses {
+		if b, err := r.sensor.ProcessState(); err != nil {
+			r.log.Warn("serializing the process cache", "err", err)
+		} else {
+			pc.blobs[blobProcesses] = b
+			r.lastProcessSave = r.now()
+		}
+	}
+	r.pending = pc
+	return r.commitPending()
+}
+
+func (r *runner) commitPending() error {
+	pc := r.pending
+	err := r.deps.commit(pc)
+	r.health.Update(func(s *HealthSnapshot) {
+		if err != nil {
+			s.CommitErrors++
+			s.LastCommitError = err.Error()
+			return
+		}
+		s.Commits++
+		s.AlertsCommitted += int64(len(pc.alerts))
+	})
+	if err != nil {
+		r.log.Error("committing alerts and state; will retry", "err", err)
+		return err
+	}
+	r.pending = nil
+	return nil
+}
+
+func (r *runner) publishEngine() {
+	stats := r.sensor.Stats()
+	r.health.Update(func(s *HealthSnapshot) {
+		s.Engine = stats
+		s.RowsRejected = r.state.Rejected
+		s.LastRejectError = r.state.LastError
+		var total int64
+		for _, n := range r.state.Delivered {
+			total += n
+		}
+		s.EventsIngested = total
+	})
+	for table, n := range r.state.Delivered {
+		r.health.UpdateSource(table, func(h *SourceHealth) { h.RowsDelivered = n })
+	}
+}
+
+func (r *runner) publishPoll(now time.Time) {
+	lag := max(now.Unix()-r.state.Cursor.Time, 0)
+	for _, s := range r.poller.Sources() {
+		r.health.UpdateSource(s.Table, func(h *SourceHealth) {
+			h.Cursor = r.state.Cursor.Time
+			h.LagSeconds = lag
+		})
+	}
+	r.publishEngine()
+	r.updateWarnings()
+}
+
+// updateWarnings lists what makes the sensor blind or lossy.
+func (r *runner) updateWarnings() {
+	var warn []string
+	for _, s := range r.setup.Sources {
+		if st := r.setup.Status[s.Table]; !st.Enabled {
+			warn = append(warn, s.Table+": "+st.Problem)
+		}
+	}
+	if r.state.Cursor.Time > 0 && r.setup.ExpirySeconds > 0 {
+		lag := r.now().Unix() - r.state.Cursor.Time
+		if lag*2 > r.setup.ExpirySeconds {
+			warn = append(warn, fmt.Sprintf("polling lags %ds behind, over half of events_expiry (%ds): events may expire before they are read", lag, r.setup.ExpirySeconds))
+		}
+	}
+	r.health.Update(func(s *HealthSnapshot) { s.Warnings = warn })
+}
+
+// stop flushes the engine's state (cursor, sequences, process cache) and
+// deregisters.
+func (r *runner) stop() {
+	if r.sensor != nil {
+		if err := r.commit(nil, true); err != nil {
+			r.log.Error("flushing state at shutdown", "err", err)
+		}
+	}
+	r.unregister()
+}
+
+func cursorEqual(a, b Cursor) bool {
+	if a.Time != b.Time || len(a.AfterEID) != len(b.AfterEID) {
+		return false
+	}
+	for k, v := range a.AfterEID {
+		if b.AfterEID[k] != v {
+			return false
+		}
+	}
+	return true
+}
