@@ -51,6 +51,7 @@ type HealthSnapshot struct {
 	LastRejectError string             `json:"last_reject_error,omitempty"`
 	Engine          detect.SensorStats `json:"engine"`
 	AlertsCommitted int64              `json:"alerts_committed"`
+	AlertsRefused   int64              `json:"alerts_refused"`
 	Commits         int64              `json:"commits"`
 	CommitErrors    int64              `json:"commit_errors"`
 	LastCommitError string             `json:"last_commit_error,omitempty"`

@@ -15,6 +15,7 @@ import (
 	"github.com/osqdetect/osqdetect/detect"
 	"github.com/osqdetect/osqdetect/detect/normalize"
 	"github.com/osqdetect/osqdetect/extension/config"
+	"github.com/osqdetect/osqdetect/extension/store"
 )
 
 // Name is the name the extension registers with osquery (the name
@@ -45,8 +46,8 @@ type Options struct {
 	Grace time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Backend opens the store and the tables (default DefaultBackend).
-	Backend Backend
+	// Tables builds the table plugins (default DefaultTables).
+	Tables TablesFunc
 }
 
 const (
@@ -97,10 +98,10 @@ type runner struct {
 	pending         *pendingCommit
 }
 
-// pollState is the durable poller position and counters, committed with
-// every batch of alerts.
+// pollState is the poller position and durable counters, committed with
+// every batch of alerts (the cursor as the store's per-table cursors).
 type pollState struct {
-	Cursor    Cursor           `json:"cursor"`
+	Cursor    Cursor           `json:"-"`
 	Delivered map[string]int64 `json:"delivered"`
 	Rejected  int64            `json:"rejected"`
 	LastError string           `json:"last_reject,omitempty"`
@@ -108,9 +109,10 @@ type pollState struct {
 
 // pendingCommit is a commit that failed and is retried before polling on.
 type pendingCommit struct {
-	alerts []*detect.Alert
-	terms  []detect.TermEntry
-	blobs  map[string][]byte
+	alerts  []*detect.Alert
+	terms   []detect.TermEntry
+	cursors map[string]store.Cursor
+	blobs   map[string][]byte
 }
 
 func newRunner(opts Options) (*runner, error) {
@@ -154,7 +156,7 @@ func (r *runner) close() {
 }
 
 func (r *runner) run(ctx context.Context) error {
-	deps, err := openWiring(r.opts, r.health, r.log)
+	deps, err := openWiring(ctx, r.opts, r.health, r.log)
 	if err != nil {
 		return err
 	}
@@ -214,7 +216,7 @@ func (r *runner) run(ctx context.Context) error {
 				return err
 			}
 		case <-pruneT.C:
-			r.deps.prune(r.now())
+			r.deps.prune(ctx, r.now(), r.state.Cursor.Time)
 		}
 	}
 }
@@ -263,27 +265,27 @@ func (r *runner) prepare(ctx context.Context) error {
 	}
 
 	r.sensor = detect.NewSensor(r.deps.rules.Rules, r.deps.sensorOptions())
-	saved, err := r.deps.load()
+	saved, err := r.deps.load(qctx)
 	if err != nil {
 		return err
 	}
-	if len(saved.Terms) > 0 {
-		r.sensor.LoadTerms(saved.Terms)
+	if len(saved.terms) > 0 {
+		r.sensor.LoadTerms(saved.terms)
 	}
-	if b := saved.Blobs[blobSequences]; len(b) > 0 {
+	if b := saved.blobs[blobSequences]; len(b) > 0 {
 		if err := r.sensor.RestoreSequences(b); err != nil {
 			r.log.Warn("pending sequences not restored", "err", err)
 		}
 	}
-	if b := saved.Blobs[blobProcesses]; len(b) > 0 {
+	if b := saved.blobs[blobProcesses]; len(b) > 0 {
 		if err := r.sensor.RestoreProcesses(b); err != nil {
 			r.log.Warn("process cache not restored", "err", err)
 		}
 	}
-	if b := saved.Blobs[blobPoller]; len(b) > 0 {
+	if b := saved.blobs[blobPoller]; len(b) > 0 {
 		var st pollState
 		if err := json.Unmarshal(b, &st); err != nil {
-			r.log.Warn("poller state unreadable; reading every buffered event again", "err", err)
+			r.log.Warn("poller counters unreadable; starting them from zero", "err", err)
 		} else {
 			if st.Delivered == nil {
 				st.Delivered = map[string]int64{}
@@ -291,6 +293,7 @@ func (r *runner) prepare(ctx context.Context) error {
 			r.state = st
 		}
 	}
+	r.state.Cursor = cursorFromStore(saved.cursors)
 	// Live processes fill in what the snapshot lacks; processes the
 	// snapshot knows keep their identity.
 	procs, err := r.client.QueryRows(qctx, "SELECT pid, name, path, cmdline, cwd, parent, uid, gid, euid, egid, start_time FROM processes")
@@ -492,7 +495,8 @@ func (r *runner) pollPage(ctx context.Context) (bool, error) {
 // commit writes alerts, dirty terms and the durable state in one store
 // transaction; on failure it is kept and retried before the next poll.
 func (r *runner) commit(alerts []*detect.Alert, withProcesses bool) error {
-	pc := &pendingCommit{alerts: alerts, terms: r.sensor.DirtyTerms(), blobs: map[string][]byte{}}
+	pc := &pendingCommit{alerts: alerts, terms: r.sensor.DirtyTerms(), blobs: map[string][]byte{},
+		cursors: cursorToStore(r.state.Cursor, r.poller.Sources())}
 	if r.pending != nil {
 		pc.alerts = append(r.pending.alerts, pc.alerts...)
 		pc.terms = append(r.pending.terms, pc.terms...)
@@ -521,7 +525,9 @@ func (r *runner) commit(alerts []*detect.Alert, withProcesses bool) error {
 
 func (r *runner) commitPending() error {
 	pc := r.pending
-	err := r.deps.commit(pc)
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	err := r.deps.commit(ctx, pc)
 	r.health.Update(func(s *HealthSnapshot) {
 		if err != nil {
 			s.CommitErrors++
@@ -606,4 +612,39 @@ func cursorEqual(a, b Cursor) bool {
 		}
 	}
 	return true
+}
+
+// cursorToStore renders the shared cursor as the store's per-table cursors.
+func cursorToStore(c Cursor, sources []Source) map[string]store.Cursor {
+	out := make(map[string]store.Cursor, len(sources))
+	for _, s := range sources {
+		sc := store.Cursor{Time: c.Time}
+		if e := c.AfterEID[s.Table]; e != "" {
+			sc.EIDs = []string{e}
+		}
+		out[s.Table] = sc
+	}
+	return out
+}
+
+// cursorFromStore rebuilds the shared cursor. Tables are committed
+// together, so their times agree; the oldest wins if they do not.
+func cursorFromStore(cs map[string]store.Cursor) Cursor {
+	var c Cursor
+	first := true
+	for _, sc := range cs {
+		if first || sc.Time < c.Time {
+			c.Time = sc.Time
+			first = false
+		}
+	}
+	for table, sc := range cs {
+		if sc.Time == c.Time && len(sc.EIDs) > 0 {
+			if c.AfterEID == nil {
+				c.AfterEID = map[string]string{}
+			}
+			c.AfterEID[table] = sc.EIDs[len(sc.EIDs)-1]
+		}
+	}
+	return c
 }

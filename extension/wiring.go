@@ -1,6 +1,7 @@
 package extension
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,53 +11,43 @@ import (
 
 	"github.com/osqdetect/osqdetect/detect"
 	"github.com/osqdetect/osqdetect/extension/config"
+	"github.com/osqdetect/osqdetect/extension/store"
 	"github.com/osqdetect/osqdetect/rules"
 )
 
 // Names of the state blobs the runner keeps in the store.
 const (
-	blobPoller    = "poller"    // pollState: cursor and durable counters
+	blobPoller    = "poller"    // pollState: durable counters
 	blobSequences = "sequences" // the engine's pending sequences
 	blobProcesses = "processes" // the process cache snapshot
 )
+
+// TablesFunc builds the table plugins the extension registers (alerts,
+// detection_rules, detection_health) over the rule set, the store and the
+// live health.
+type TablesFunc func(cfg config.Config, set *rules.Set, st *store.Store, health *Health) ([]osquery.OsqueryPlugin, error)
+
+// DefaultTables is the TablesFunc Run uses when Options.Tables is nil.
+var DefaultTables TablesFunc
 
 // wiring holds the pieces around the runner: rules, store, table plugins.
 type wiring struct {
 	cfg    config.Config
 	log    *slog.Logger
 	rules  *rules.Set
-	store  StateStore
+	store  *store.Store
 	tables []osquery.OsqueryPlugin
+	health *Health
 }
 
-// SavedState is what the store holds for the runner at start.
-type SavedState struct {
-	Terms []detect.TermEntry
-	// Blobs are the named state blobs last committed.
-	Blobs map[string][]byte
+// savedState is what the store holds for the runner at start.
+type savedState struct {
+	cursors map[string]store.Cursor
+	terms   []detect.TermEntry
+	blobs   map[string][]byte
 }
 
-// StateStore is the durable state behind the runner: alerts, new-terms
-// history and named state blobs, all written by one atomic Commit per poll
-// so that a crash never separates alerts from the cursor that produced them.
-type StateStore interface {
-	Load() (SavedState, error)
-	// Commit upserts alerts by id, records terms and replaces blobs, in one
-	// transaction.
-	Commit(alerts []*detect.Alert, terms []detect.TermEntry, blobs map[string][]byte) error
-	// Prune applies the retention bounds and returns how many alerts went.
-	Prune(now time.Time) (int, error)
-	Close() error
-}
-
-// Backend opens the state store under cfg.StateDir and builds the table
-// plugins (alerts, detection_rules, detection_health) over it.
-type Backend func(cfg config.Config, set *rules.Set, health *Health, log *slog.Logger) (StateStore, []osquery.OsqueryPlugin, error)
-
-// DefaultBackend is the Backend Run uses when Options.Backend is nil.
-var DefaultBackend Backend
-
-func openWiring(opts Options, health *Health, log *slog.Logger) (*wiring, error) {
+func openWiring(ctx context.Context, opts Options, health *Health, log *slog.Logger) (*wiring, error) {
 	cfg := opts.Config
 	set, err := rules.Load(cfg.RuleDirs, rules.LoadOptions{Disabled: cfg.DisabledRules})
 	if err != nil {
@@ -65,18 +56,29 @@ func openWiring(opts Options, health *Health, log *slog.Logger) (*wiring, error)
 	for _, st := range set.Rejected() {
 		log.Warn("rule rejected", "rule_id", st.Meta.ID, "source", st.Meta.Source, "reason", st.Error)
 	}
-	backend := opts.Backend
-	if backend == nil {
-		backend = DefaultBackend
+	tablesFn := opts.Tables
+	if tablesFn == nil {
+		tablesFn = DefaultTables
 	}
-	if backend == nil {
-		return nil, errors.New("no state store available")
+	if tablesFn == nil {
+		return nil, errors.New("no table plugins available")
 	}
-	st, plugins, err := backend(cfg, set, health, log)
+	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	st, res, err := store.Open(octx, cfg.StateDir, store.Options{})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("opening the state store in %s: %w", cfg.StateDir, err)
 	}
-	return &wiring{cfg: cfg, log: log, rules: set, store: st, tables: plugins}, nil
+	if res.Recovered {
+		log.Error("state store was unusable and was replaced by an empty one", "reason", res.Reason, "moved_to", res.MovedTo)
+		health.Update(func(s *HealthSnapshot) { s.StoreRecovery = res.Reason })
+	}
+	plugins, err := tablesFn(cfg, set, st, health)
+	if err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("building the tables: %w", err)
+	}
+	return &wiring{cfg: cfg, log: log, rules: set, store: st, tables: plugins, health: health}, nil
 }
 
 func (w *wiring) plugins() []osquery.OsqueryPlugin { return w.tables }
@@ -99,33 +101,67 @@ func (w *wiring) pruneInterval() time.Duration {
 	return 10 * time.Minute
 }
 
-func (w *wiring) load() (SavedState, error) {
-	s, err := w.store.Load()
-	if err != nil {
-		return s, fmt.Errorf("loading state from %s: %w", w.cfg.StateDir, err)
+func (w *wiring) load(ctx context.Context) (savedState, error) {
+	var s savedState
+	var err error
+	wrap := func(err error) error { return fmt.Errorf("loading state from %s: %w", w.store.Path(), err) }
+	if s.cursors, err = w.store.Cursors(ctx); err != nil {
+		return s, wrap(err)
+	}
+	if s.terms, err = w.store.Terms(ctx); err != nil {
+		return s, wrap(err)
+	}
+	s.blobs = map[string][]byte{}
+	for _, name := range []string{blobPoller, blobSequences, blobProcesses} {
+		b, err := w.store.State(ctx, name)
+		if err != nil {
+			return s, wrap(err)
+		}
+		s.blobs[name] = b
 	}
 	return s, nil
 }
 
-func (w *wiring) commit(pc *pendingCommit) error {
-	return w.store.Commit(pc.alerts, pc.terms, pc.blobs)
+func (w *wiring) commit(ctx context.Context, pc *pendingCommit) error {
+	res, err := w.store.Commit(ctx, store.Batch{Alerts: pc.alerts, Terms: pc.terms, Cursors: pc.cursors, State: pc.blobs})
+	if err != nil {
+		return err
+	}
+	if res.Rejected > 0 {
+		w.log.Error("alerts refused by the store", "count", res.Rejected, "last", res.LastRejectReason)
+		w.health.Update(func(s *HealthSnapshot) {
+			s.AlertsRefused += int64(res.Rejected)
+			s.LastCommitError = res.LastRejectReason
+		})
+	}
+	return nil
 }
 
-func (w *wiring) prune(now time.Time) {
-	n, err := w.store.Prune(now)
+func (w *wiring) prune(ctx context.Context, now time.Time, eventTime int64) {
+	n, err := w.store.Prune(ctx, now, w.cfg.Retention.MaxAge, w.cfg.Retention.MaxCount)
 	if err != nil {
 		w.log.Warn("pruning old alerts", "err", err)
 		return
 	}
 	if n > 0 {
 		w.log.Info("pruned old alerts", "count", n)
+		w.health.Update(func(s *HealthSnapshot) { s.AlertsPruned += int64(n) })
+	}
+	// New-terms history older than every rule's window can never matter.
+	var window time.Duration
+	for _, st := range w.rules.Status {
+		window = max(window, st.Meta.HistoryWindow)
+	}
+	if window > 0 && eventTime > 0 {
+		before := eventTime*1000 - window.Milliseconds()
+		if _, err := w.store.PruneTerms(ctx, before); err != nil {
+			w.log.Warn("pruning new-terms history", "err", err)
+		}
 	}
 }
 
 func (w *wiring) close() {
-	if w.store != nil {
-		if err := w.store.Close(); err != nil {
-			w.log.Warn("closing the state store", "err", err)
-		}
+	if err := w.store.Close(); err != nil {
+		w.log.Warn("closing the state store", "err", err)
 	}
 }
