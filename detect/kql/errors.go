@@ -20,7 +20,7 @@ func (e *SyntaxError) Error() string {
 // engine does not run, such as a nested field query or a free-text term.
 // Such a query is refused rather than run with the part ignored.
 type UnsupportedError struct {
-	Feature    string
+	Feature   string
 	Line, Col int
 }
 

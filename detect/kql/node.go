@@ -153,7 +153,13 @@ type matcher struct {
 	matchFalse bool
 	addrs      []netip.Addr
 	prefixes   []netip.Prefix
-	pats       []*glob.Pattern
+	// Patterns of the common shapes are kept as plain strings and tested
+	// inline; the rest go through glob.
+	hasPrefix   []string // "lit*"
+	hasSuffix   []string // "*lit"
+	hasInfix    []string // "*lit*"
+	pats        []*glob.Pattern
+	anyPatterns bool
 }
 
 // build compiles the terms. On an ip field a literal that is an address
@@ -168,7 +174,17 @@ func (m *matcher) build(f fieldRef, terms []term) {
 		case termExists:
 			m.exists = true
 		case termPattern:
-			m.pats = append(m.pats, glob.Compile(t.text, glob.Options{Escape: true}))
+			m.anyPatterns = true
+			switch shape, lit := globShape(t.text); shape {
+			case shapePrefix:
+				m.hasPrefix = append(m.hasPrefix, lit)
+			case shapeSuffix:
+				m.hasSuffix = append(m.hasSuffix, lit)
+			case shapeInfix:
+				m.hasInfix = append(m.hasInfix, lit)
+			default:
+				m.pats = append(m.pats, glob.Compile(t.text, glob.Options{Escape: true}))
+			}
 		case termLiteral:
 			if seen[t.text] {
 				continue
@@ -229,7 +245,7 @@ func (m *matcher) elem(x *ecs.Value) bool {
 				return true
 			}
 		}
-		if len(m.pats) > 0 {
+		if m.anyPatterns {
 			var buf [40]byte
 			var b []byte
 			if x.Kind == ecs.Int {
@@ -284,12 +300,81 @@ func (m *matcher) str(s string) bool {
 }
 
 func (m *matcher) pattern(s string) bool {
+	if !m.anyPatterns {
+		return false
+	}
+	for _, p := range m.hasPrefix {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	for _, p := range m.hasSuffix {
+		if strings.HasSuffix(s, p) {
+			return true
+		}
+	}
+	for _, p := range m.hasInfix {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
 	for _, p := range m.pats {
 		if p.Match(s) {
 			return true
 		}
 	}
 	return false
+}
+
+type shape uint8
+
+const (
+	shapeOther shape = iota
+	shapePrefix
+	shapeSuffix
+	shapeInfix
+)
+
+// globShape recognizes the pattern sources "lit*", "*lit" and "*lit*" (with
+// \* and \\ escapes in lit) and returns the unescaped lit.
+func globShape(src string) (shape, string) {
+	var lit strings.Builder
+	var stars []int // positions of stars among the pattern's pieces
+	pieces := 0
+	inLit := false
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch {
+		case c == '\\' && i+1 < len(src):
+			i++
+			lit.WriteByte(src[i])
+			if !inLit {
+				pieces++
+				inLit = true
+			}
+		case c == '*':
+			if inLit || len(stars) == 0 || stars[len(stars)-1] != pieces-1 {
+				stars = append(stars, pieces)
+				pieces++
+			}
+			inLit = false
+		default:
+			lit.WriteByte(c)
+			if !inLit {
+				pieces++
+				inLit = true
+			}
+		}
+	}
+	switch {
+	case pieces == 2 && len(stars) == 1 && stars[0] == 1:
+		return shapePrefix, lit.String()
+	case pieces == 2 && len(stars) == 1 && stars[0] == 0:
+		return shapeSuffix, lit.String()
+	case pieces == 3 && len(stars) == 2 && stars[0] == 0 && stars[1] == 2:
+		return shapeInfix, lit.String()
+	}
+	return shapeOther, ""
 }
 
 // parseIP parses an address without allocating on the common paths: text
@@ -496,8 +581,18 @@ func ordered(kids []node, mk func([]node) node) node {
 	if len(kids) == 1 {
 		return kids[0]
 	}
-	sort.SliceStable(kids, func(i, j int) bool { return kids[i].cost() < kids[j].cost() })
+	sort.SliceStable(kids, func(i, j int) bool { return rank(kids[i]) < rank(kids[j]) })
 	return mk(kids)
+}
+
+// rank orders siblings: cheap first, and exclusions ("not …") after
+// positive clauses of similar cost, since rules exclude rare cases and an
+// exclusion seldom decides the outcome.
+func rank(n node) int {
+	if _, ok := n.(*notNode); ok {
+		return 2 * n.cost()
+	}
+	return n.cost()
 }
 
 // finalize builds the matchers of every term node.

@@ -54,7 +54,7 @@ func (f fieldRef) termString(t term) string {
 	case termExists:
 		return "*"
 	case termPattern:
-		return t.text
+		return patternString(t.text)
 	}
 	if f.ip {
 		if pf, ok := parseCIDR(t.text); ok {
@@ -77,4 +77,33 @@ func (n *rangeNode) write(b *strings.Builder, _ int) {
 	} else {
 		b.WriteString(strconv.Quote(n.bound))
 	}
+}
+
+// patternString renders a glob source (where only \* and \\ are escaped)
+// as an unquoted KQL value, escaping the characters KQL reserves.
+func patternString(src string) string {
+	var b strings.Builder
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch {
+		case c == '\\' && i+1 < len(src):
+			b.WriteByte(c)
+			b.WriteByte(src[i+1])
+			i++
+			continue
+		case strings.IndexByte(`():<>"{}`, c) >= 0:
+			b.WriteByte('\\')
+		case c == '\t':
+			b.WriteString(`\t`)
+			continue
+		case c == '\r':
+			b.WriteString(`\r`)
+			continue
+		case c == '\n':
+			b.WriteString(`\n`)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
