@@ -439,12 +439,11 @@ func (n *Normalizer) processRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t in
 	p.args, p.argsCount = splitArgs(cmdline)
 	p.cwd = r.Cols["cwd"]
 	uid, gid, euid, egid := r.Cols["uid"], r.Cols["gid"], r.Cols["euid"], r.Cols["egid"]
-	p.uid, p.gid = uid, gid
-	if euid != "" {
-		p.euid, p.egid = euid, egid
-	} else {
-		p.euid, p.egid = uid, gid // bpf rows carry only uid and gid
+	if euid == "" {
+		// bpf rows carry only uid and gid: the best effective ids known.
+		euid, egid = uid, gid
 	}
+	p.uid, p.gid, p.euid, p.egid = uid, gid, euid, egid
 
 	n.setCommon(r, tbl, ev, t, eid)
 	ev.Set(ecs.EventCategory, vProcess)

@@ -1,0 +1,214 @@
+package normalize
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/osqdetect/osqdetect/detect/ecs"
+)
+
+// reverseShell returns the three rows of a reverse shell sharing one
+// second: exec /tmp/x by pid 300, its connect (socket eid counter is
+// independent and lower), then exec /bin/sh by the same pid.
+func reverseShell() []Row {
+	return []Row{
+		execRow("300", "100", "/tmp/x", "/tmp/x 10.0.0.5 4444", "1700000000", "0000000010"),
+		socketRow("connect", "300", "/tmp/x", "1700000000", "0000000003", "family=2", "remote_address=10.0.0.5", "remote_port=4444", "status=succeeded"),
+		execRow("300", "100", "/bin/sh", "sh -i", "1700000000", "0000000011"),
+	}
+}
+
+func describe(rows []Row) string {
+	var parts []string
+	for _, r := range rows {
+		tag := "exec"
+		if isSocketTable(r.Table) {
+			tag = r.Cols["action"]
+		}
+		parts = append(parts, tag+":"+r.Cols["pid"]+":"+r.Cols["path"])
+	}
+	return strings.Join(parts, " ")
+}
+
+func permutations(n int) [][]int {
+	if n == 1 {
+		return [][]int{{0}}
+	}
+	var out [][]int
+	for _, p := range permutations(n - 1) {
+		for i := 0; i <= len(p); i++ {
+			q := append(append(append([]int{}, p[:i]...), n-1), p[i:]...)
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+func TestOrderSecondReverseShellEveryOrder(t *testing.T) {
+	base := reverseShell()
+	want := describe(base)
+	for _, perm := range permutations(len(base)) {
+		rows := make([]Row, len(base))
+		for i, j := range perm {
+			rows[i] = base[j]
+			rows[i].Seq = uint64(i)
+		}
+		OrderSecond(rows)
+		if got := describe(rows); got != want {
+			t.Errorf("input order %v: got %s, want %s", perm, got, want)
+			continue
+		}
+		// Normalized in that order, the three events satisfy the
+		// reverse-shell sequence: one entity id, parent a shell.
+		n := New(Options{})
+		seedBash(t, n)
+		var evs []*ecs.Event
+		for _, r := range rows {
+			evs = append(evs, mustNormalize(t, n, r))
+		}
+		id := str(evs[0], ecs.ProcessEntityID)
+		for i, ev := range evs {
+			if str(ev, ecs.ProcessEntityID) != id {
+				t.Errorf("order %v: event %d entity %q, want %q", perm, i, str(ev, ecs.ProcessEntityID), id)
+			}
+		}
+		if str(evs[1], ecs.ProcessExecutable) != "/tmp/x" || str(evs[1], ecs.DestinationIP) != "10.0.0.5" {
+			t.Errorf("order %v: network event wrong", perm)
+		}
+		if str(evs[2], ecs.ProcessName) != "sh" || str(evs[2], ecs.ParentName) != "bash" || str(evs[0], ecs.ParentName) != "bash" {
+			t.Errorf("order %v: parent names %q %q", perm, str(evs[0], ecs.ParentName), str(evs[2], ecs.ParentName))
+		}
+	}
+}
+
+func TestOrderSecondPlacement(t *testing.T) {
+	rows := []Row{
+		// A socket of a process that existed before this second.
+		socketRow("connect", "50", "/usr/bin/ssh", "5", "0000000001"),
+		execRow("60", "1", "/usr/bin/curl", "curl x", "5", "0000000021"),
+		execRow("60", "1", "/usr/bin/curl", "curl y", "5", "0000000020"),
+		// Two sockets of the same exec keep their eid order.
+		socketRow("connect", "60", "/usr/bin/curl", "5", "0000000003"),
+		socketRow("connect", "60", "/usr/bin/curl", "5", "0000000002"),
+		// A socket whose path matches no exec in this second.
+		socketRow("bind", "60", "/usr/bin/wget", "5", "0000000004"),
+		// A fork starts the child's image: its socket goes after it.
+		{Table: TableProcessEvents, Host: host, Cols: cols("syscall=fork", "pid=70", "parent=60", "path=/usr/bin/curl", "time=5", "eid=0000000022")},
+		socketRow("connect", "70", "/usr/bin/curl", "5", "0000000005"),
+	}
+	for i := range rows {
+		rows[i].Seq = uint64(100 - i)
+	}
+	OrderSecond(rows)
+	var got []string
+	for _, r := range rows {
+		got = append(got, r.Table[:4]+":"+r.Cols["eid"][8:])
+	}
+	want := "sock:01 sock:04 proc:20 proc:21 sock:02 sock:03 proc:22 sock:05"
+	if strings.Join(got, " ") != want {
+		t.Errorf("got  %s\nwant %s", strings.Join(got, " "), want)
+	}
+}
+
+func TestOrderSecondFallsBackToSeq(t *testing.T) {
+	rows := []Row{
+		{Table: TableProcessEvents, Seq: 3, Cols: cols("pid=1", "path=/a")},
+		{Table: TableProcessEvents, Seq: 1, Cols: cols("pid=2", "path=/b", "eid=9")},
+		{Table: TableProcessEvents, Seq: 2, Cols: cols("pid=3", "path=/c", "eid=1")},
+	}
+	OrderSecond(rows)
+	if rows[0].Seq != 1 || rows[1].Seq != 2 || rows[2].Seq != 3 {
+		t.Errorf("rows with a missing eid must sort by Seq, got %d %d %d", rows[0].Seq, rows[1].Seq, rows[2].Seq)
+	}
+}
+
+func TestReordererAcrossOutOfOrderBlocks(t *testing.T) {
+	// A results log lists the socket_events query's block before the
+	// process_events block, and the next block holds a second that
+	// straddles both.
+	shell := reverseShell()
+	block1 := []Row{
+		socketRow("connect", "300", "/tmp/x", "1700000000", "0000000003", "family=2", "remote_address=10.0.0.5", "remote_port=4444"),
+		socketRow("connect", "400", "/usr/bin/curl", "1699999999", "0000000002", "family=2", "remote_address=1.1.1.1", "remote_port=443"),
+	}
+	block2 := []Row{
+		execRow("400", "100", "/usr/bin/curl", "curl", "1699999999", "0000000009"),
+		shell[0],
+		shell[2],
+		execRow("500", "100", "/usr/bin/ls", "ls", "1700000001", "0000000012"),
+	}
+	o := NewReorderer(time.Second, 100)
+	var out []Row
+	emit := func(r Row) { out = append(out, r) }
+	seq := uint64(0)
+	for _, r := range append(block1, block2...) {
+		r.Seq = seq
+		seq++
+		o.Push(r, emit)
+	}
+	// Second 1699999999 is more than the window older than the newest
+	// (1700000001): already out; the rest waits for Flush.
+	if got := describe(out); got != "exec:400:/usr/bin/curl connect:400:/usr/bin/curl" {
+		t.Errorf("released before Flush: %s", got)
+	}
+	o.Flush(emit)
+	got := describe(out)
+	want := "exec:400:/usr/bin/curl connect:400:/usr/bin/curl exec:300:/tmp/x connect:300:/tmp/x exec:300:/bin/sh exec:500:/usr/bin/ls"
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if st := o.Stats(); st.Late != 0 || st.Early != 0 || st.Buffered != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestReordererReleasesLateAndEarly(t *testing.T) {
+	o := NewReorderer(0, 3)
+	var out []string
+	emit := func(r Row) { out = append(out, r.Cols["time"]+"/"+r.Cols["eid"]) }
+	push := func(tm, eid string) {
+		o.Push(Row{Table: TableProcessEvents, Host: host, Cols: cols("time="+tm, "eid="+eid, "pid=1", "path=/x")}, emit)
+	}
+	push("10", "1")
+	push("10", "2")
+	if len(out) != 0 {
+		t.Fatalf("newest second released early: %v", out)
+	}
+	push("11", "3") // second 10 is now older than the newest: released
+	if fmt.Sprint(out) != "[10/1 10/2]" {
+		t.Fatalf("after a newer second: %v", out)
+	}
+	push("10", "4") // late: emitted at once
+	if fmt.Sprint(out) != "[10/1 10/2 10/4]" || o.Stats().Late != 1 {
+		t.Fatalf("late row: %v, stats %+v", out, o.Stats())
+	}
+	push("11", "5")
+	push("11", "6")
+	push("11", "7") // four rows of second 11 > maxBuffered 3: released early
+	if o.Stats().Early != 1 || len(out) != 7 {
+		t.Fatalf("buffer bound: out %v stats %+v", out, o.Stats())
+	}
+	o.Push(Row{Table: TableProcessEvents, Cols: cols("time=x")}, emit)
+	if o.Stats().Untimed != 1 || len(out) != 8 {
+		t.Errorf("untimed row: out %v stats %+v", out, o.Stats())
+	}
+	o.Flush(emit)
+	if o.Stats().Buffered != 0 {
+		t.Errorf("flush left %d rows", o.Stats().Buffered)
+	}
+}
+
+func TestReordererGroupsHosts(t *testing.T) {
+	o := NewReorderer(0, 100)
+	var out []string
+	emit := func(r Row) { out = append(out, r.Host+"/"+r.Cols["eid"]) }
+	for i, h := range []string{"b", "a", "b", "a"} {
+		o.Push(Row{Table: TableProcessEvents, Host: h, Seq: uint64(i), Cols: cols("time=7", fmt.Sprintf("eid=%d", 10-i), "pid=1", "path=/x")}, emit)
+	}
+	o.Flush(emit)
+	if fmt.Sprint(out) != "[a/7 a/9 b/8 b/10]" {
+		t.Errorf("got %v", out)
+	}
+}
