@@ -93,3 +93,15 @@ func TestCorpusCompiles(t *testing.T) {
 		t.Errorf("accepted %d rules, want at least %d", accepted, minCorpusAccepted)
 	}
 }
+
+// The shipped seed query is the corpus rule's query, unchanged.
+func TestSeedMatchesCorpus(t *testing.T) {
+	rules := corpusRules(t)
+	rf, ok := rules[filepath.Join("rules", "linux", "execution_shell_via_suspicious_binary.toml")]
+	if !ok {
+		t.Skip("seed rule not in the corpus")
+	}
+	if got, want := mustCompile(t, rf.Rule.Query).String(), seedQuery(t).String(); got != want {
+		t.Errorf("corpus seed rule compiles to\n%s\nshipped seed to\n%s", got, want)
+	}
+}
