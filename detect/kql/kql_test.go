@@ -400,6 +400,8 @@ func TestSimplifyKeepsMeaning(t *testing.T) {
 		`not not (a:1 or (a:2 or (b:1 or a:*)))`,
 		`a:(1 and 2) or a:3 and b:(not 1)`,
 		`host.ip:(10.0.0.0/8 or "::1") or host.ip:192.168.1.1 or a:1`,
+		`not a:1 and not a:(2 or 3*) and b:* and not b:1 and a:(not 2 and not (1 or 3))`,
+		`a:(* and not 1 and not 2x) or not (not a:3 and not b:3)`,
 	}
 	values := []any{nil, "1", "2", "3", "2x", []any{"1", "2"}, []any{"3"}, []any{}, "10.0.0.1", "::1"}
 	for _, src := range queries {

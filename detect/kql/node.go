@@ -522,7 +522,8 @@ func (n *rangeNode) cmp(c int) bool {
 }
 
 // simplify flattens nested and/or, removes double negation, merges the
-// terms of one field under an or into a single lookup, and orders the
+// terms of one field under an or (and the excluded terms of one field under
+// an and) into a single lookup, and orders the
 // children of and/or cheapest first. All of this keeps the meaning: and/or
 // have no side effects, and "some element matches a" or "some element
 // matches b" is "some element matches a or b".
@@ -535,13 +536,32 @@ func simplify(n node) node {
 		}
 		return &notNode{kid: kid}
 	case *andNode:
+		// "not f:a and not f:b" is "not f:(a or b)": one pass over f.
 		var kids []node
+		excluded := map[ecs.Field]*termNode{}
+		add := func(k node) {
+			if nt, ok := k.(*notNode); ok {
+				if t, ok := nt.kid.(*termNode); ok {
+					if prev := excluded[t.f.id]; prev != nil {
+						prev.terms = append(prev.terms, t.terms...)
+						return
+					}
+					merged := &termNode{f: t.f, terms: append([]term(nil), t.terms...)}
+					excluded[t.f.id] = merged
+					kids = append(kids, &notNode{kid: merged})
+					return
+				}
+			}
+			kids = append(kids, k)
+		}
 		for _, k := range n.kids {
 			k = simplify(k)
 			if a, ok := k.(*andNode); ok {
-				kids = append(kids, a.kids...)
+				for _, kk := range a.kids {
+					add(kk)
+				}
 			} else {
-				kids = append(kids, k)
+				add(k)
 			}
 		}
 		return ordered(kids, func(k []node) node { return &andNode{kids: k} })
