@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/osqdetect/osqdetect/fleet"
+)
+
+func init() {
+	register("fleet", "write Fleet GitOps YAML or an osquery pack for osqdetect", runFleet)
+}
+
+const fleetUsage = `fleet export [--format gitops|apply] [--out PATH] [--label NAME] [--platform linux]
+              [--interval 60s] [--report-interval 1h] [--window 24h] [--policy-severity high] [--team NAME]
+       osqdetect fleet pack [--out FILE] [--platform linux] [--interval 60s] [--report-interval 1h] [--window 24h]
+
+export --format gitops (default) writes lib/osqdetect/{labels,queries,policies}.yml under
+--out (default .) for fleetctl gitops; --format apply writes one file for fleetctl apply -f
+(default stdout). pack writes an osquery pack (JSON) for osquery without Fleet.`
+
+func runFleet(ctx context.Context, args []string, io stdio) int {
+	if len(args) == 0 {
+		fmt.Fprintf(io.err, "usage: osqdetect %s\n", fleetUsage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "export":
+		return runFleetExport(args[1:], io, false)
+	case "pack":
+		return runFleetExport(args[1:], io, true)
+	case "-h", "--help", "help":
+		fmt.Fprintf(io.err, "usage: osqdetect %s\n", fleetUsage)
+		return exitOK
+	}
+	fmt.Fprintf(io.err, "osqdetect fleet: unknown subcommand %q (export or pack)\n", args[0])
+	return exitUsage
+}
+
+func runFleetExport(args []string, io stdio, packMode bool) int {
+	name := "fleet export"
+	if packMode {
+		name = "fleet pack"
+	}
+	fs := newFlagSet(name, fleetUsage, io.err)
+	format := "pack"
+	if !packMode {
+		fs.StringVar(&format, "format", "gitops", "gitops (library files for fleetctl gitops) or apply (specs for fleetctl apply -f)")
+	}
+	out := fs.String("out", "", "output directory (gitops) or file (apply, pack); - for stdout")
+	label := fs.String("label", "", "name of the label of hosts running osqdetect (default \"osqdetect extension running\")")
+	platform := fs.String("platform", "linux", "osquery platforms, comma-separated")
+	interval := fs.Duration("interval", time.Minute, "how often new alerts are shipped")
+	reportInterval := fs.Duration("report-interval", time.Hour, "how often the report (snapshot) queries run")
+	window := fs.Duration("window", 24*time.Hour, "how far back the queries and the policy look")
+	var severity, team *string
+	if !packMode {
+		severity = fs.String("policy-severity", "high", "the policy fails on alerts of this severity or higher")
+		team = fs.String("team", "", "team for the queries and policy (apply format only; empty: global)")
+	}
+	rest, code := parseFlags(fs, args)
+	if code >= 0 {
+		return code
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(io.err, "osqdetect %s: unexpected argument %q\n", name, rest[0])
+		return exitUsage
+	}
+	for flagName, d := range map[string]time.Duration{"interval": *interval, "report-interval": *reportInterval, "window": *window} {
+		if d <= 0 {
+			fmt.Fprintf(io.err, "osqdetect %s: --%s must be positive\n", name, flagName)
+			return exitUsage
+		}
+	}
+	o := fleet.ExportOptions{
+		Rules:          builtinRuleMetas(),
+		LabelName:      *label,
+		Platform:       *platform,
+		StreamInterval: *interval,
+		ReportInterval: *reportInterval,
+		Window:         *window,
+	}
+	if !packMode {
+		o.PolicySeverity, o.Team = *severity, *team
+		if o.Team != "" && format != "apply" {
+			fmt.Fprintf(io.err, "osqdetect %s: --team applies to --format apply; a gitops team file takes its team from the file\n", name)
+			return exitUsage
+		}
+	}
+
+	var files []fleet.File
+	var err error
+	switch format {
+	case "gitops":
+		files, err = fleet.GitOpsFiles(o)
+	case "apply":
+		var b []byte
+		b, err = fleet.ApplySpecs(o)
+		files = []fleet.File{{Path: "osqdetect.yml", Content: b}}
+	case "pack":
+		var b []byte
+		b, err = fleet.Pack(o)
+		files = []fleet.File{{Path: "osqdetect.pack.json", Content: b}}
+	default:
+		fmt.Fprintf(io.err, "osqdetect %s: --format must be gitops or apply, not %q\n", name, format)
+		return exitUsage
+	}
+	if err != nil {
+		fmt.Fprintf(io.err, "osqdetect %s: %v\n", name, err)
+		return exitUsage
+	}
+
+	dest := *out
+	if format == "gitops" {
+		if dest == "-" {
+			fmt.Fprintf(io.err, "osqdetect %s: gitops writes several files; give a directory with --out\n", name)
+			return exitUsage
+		}
+		if dest == "" {
+			dest = "."
+		}
+		for _, f := range files {
+			p := filepath.Join(dest, filepath.FromSlash(f.Path))
+			if err := writeExportFile(p, f.Content); err != nil {
+				fmt.Fprintf(io.err, "osqdetect %s: %v\n", name, err)
+				return exitFailure
+			}
+			fmt.Fprintf(io.err, "wrote %s\n", p)
+		}
+		return exitOK
+	}
+	if dest == "" || dest == "-" {
+		if _, err := io.out.Write(files[0].Content); err != nil {
+			fmt.Fprintf(io.err, "osqdetect %s: %v\n", name, err)
+			return exitFailure
+		}
+		return exitOK
+	}
+	if err := writeExportFile(dest, files[0].Content); err != nil {
+		fmt.Fprintf(io.err, "osqdetect %s: %v\n", name, err)
+		return exitFailure
+	}
+	fmt.Fprintf(io.err, "wrote %s\n", dest)
+	return exitOK
+}
+
+// writeExportFile writes data to path through a temporary file and rename,
+// creating the parent directories.
+func writeExportFile(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	tmp, err := os.CreateTemp(dir, ".osqdetect-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
