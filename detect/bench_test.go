@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/osqdetect/osqdetect/detect"
@@ -72,8 +73,10 @@ func syntheticStream(n, pids, attackEvery int) []normalize.Row {
 	return rows
 }
 
+var benchRows = sync.OnceValue(func() []normalize.Row { return syntheticStream(100_000, 20_000, 1000) })
+
 func benchmarkSensor(b *testing.B, ruleSet []*detect.Rule) {
-	rows := syntheticStream(200_000, 20_000, 1000)
+	rows := benchRows()
 	s := detect.NewSensor(ruleSet, detect.SensorOptions{Engine: detect.Options{DisableRateLimit: true}})
 	alerts := 0
 	emit := func(*detect.Alert) { alerts++ }

@@ -1,0 +1,323 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/osqdetect/osqdetect/detect"
+	"github.com/osqdetect/osqdetect/detect/normalize"
+	"github.com/osqdetect/osqdetect/detect/osqlog"
+	"github.com/osqdetect/osqdetect/rules"
+)
+
+func init() {
+	register("scan", "run the rules over osquery results logs and print alerts", runScan)
+}
+
+const scanUsage = "scan [--rules DIR]... [--state FILE] [--format jsonl|table] [--reorder-window 5m] FILE...|-"
+
+func runScan(ctx context.Context, args []string, io stdio) int {
+	fs := newFlagSet("scan", scanUsage, io.err)
+	var dirs stringList
+	fs.Var(&dirs, "rules", "directory (or file) of extra Elastic rule TOML files; repeatable")
+	noBuiltin := fs.Bool("no-builtin", false, "leave the bundled rules out")
+	statePath := fs.String("state", "", "file keeping new-terms history, pending sequences and the process cache between scans")
+	format := fs.String("format", "jsonl", "output format: jsonl or table")
+	window := fs.Duration("reorder-window", 5*time.Minute, "how far out of order rows of different log blocks may be")
+	noRateLimit := fs.Bool("no-rate-limit", false, "do not apply the rules' max_signals per interval")
+	files, code := parseFlags(fs, args)
+	if code >= 0 {
+		return code
+	}
+	if len(files) == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	if *format != "jsonl" && *format != "table" {
+		fmt.Fprintf(io.err, "osqdetect scan: --format must be jsonl or table, not %q\n", *format)
+		return exitUsage
+	}
+	set, err := rules.Load(dirs, rules.LoadOptions{SkipBuiltin: *noBuiltin})
+	if err != nil {
+		fmt.Fprintf(io.err, "osqdetect scan: %v\n", err)
+		return exitUsage
+	}
+	for _, st := range set.Rejected() {
+		fmt.Fprintf(io.err, "osqdetect scan: rule rejected: %s\n", st.Error)
+	}
+	if len(set.Rules) == 0 {
+		fmt.Fprintln(io.err, "osqdetect scan: no rules to run")
+		return exitUsage
+	}
+
+	sensor := detect.NewSensor(set.Rules, detect.SensorOptions{Engine: detect.Options{DisableRateLimit: *noRateLimit}})
+	if *statePath != "" {
+		if err := loadScanState(*statePath, sensor); err != nil {
+			fmt.Fprintf(io.err, "osqdetect scan: %v\n", err)
+			return exitUsage
+		}
+	}
+
+	out := newAlertWriter(io.out, *format)
+	seen := map[string]bool{}
+	emit := func(a *detect.Alert) {
+		if seen[a.ID] {
+			return // overlapping logs: the same events give the same alert
+		}
+		seen[a.ID] = true
+		out.add(a)
+	}
+	reorder := normalize.NewReorderer(*window, 0)
+	var sum scanSummary
+	process := func(r normalize.Row) {
+		if err := sensor.Process(r, emit); err != nil {
+			sum.badRows++
+			fmt.Fprintf(io.err, "osqdetect scan: %s: skipped row: %v\n", rowPlace(files, r.Seq), err)
+		}
+	}
+	for i, path := range files {
+		if ctx.Err() != nil {
+			return exitFailure
+		}
+		if err := scanFile(path, uint64(i), io.in, reorder, process, &sum, io.err); err != nil {
+			fmt.Fprintf(io.err, "osqdetect scan: %v\n", err)
+			return exitFailure
+		}
+	}
+	reorder.Flush(process)
+	if err := out.flush(); err != nil {
+		fmt.Fprintf(io.err, "osqdetect scan: writing alerts: %v\n", err)
+		return exitFailure
+	}
+	if *statePath != "" {
+		if err := saveScanState(*statePath, sensor); err != nil {
+			fmt.Fprintf(io.err, "osqdetect scan: %v\n", err)
+			return exitFailure
+		}
+	}
+
+	st := sensor.Stats()
+	rs := reorder.Stats()
+	fmt.Fprintf(io.err, "scanned %d files, %d lines: %d rows, %d events, %d alerts (%d suppressed by rate limits), "+
+		"%d bad lines, %d rows rejected, %d rows out of order beyond the reorder window\n",
+		len(files), sum.lines, st.Rows, st.Normalize.Events, len(seen), st.Suppressed, sum.badLines, sum.badRows, rs.Late)
+	if sum.badLines > 0 || sum.badRows > 0 {
+		return exitUsage
+	}
+	return exitOK
+}
+
+type scanSummary struct {
+	lines, badLines, badRows int
+}
+
+// Rows carry their place in the input as Seq: the file's index in the
+// high bits and the line in the low ones, so ties keep file order and a bad
+// row can be named by file and line.
+const lineBits = 40
+
+func rowPlace(files []string, seq uint64) string {
+	i := seq >> lineBits
+	name := "stdin"
+	if int(i) < len(files) && files[i] != "-" {
+		name = files[i]
+	}
+	return fmt.Sprintf("%s:%d", name, seq&(1<<lineBits-1))
+}
+
+func scanFile(path string, index uint64, stdin io.Reader, reorder *normalize.Reorderer, process func(normalize.Row), sum *scanSummary, errw io.Writer) error {
+	var in io.Reader = stdin
+	name := "stdin"
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("opening results log: %w", err)
+		}
+		defer f.Close()
+		in, name = f, path
+	}
+	r := osqlog.NewReader(in, name)
+	for {
+		rows, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		var lineErr *osqlog.LineError
+		if errors.As(err, &lineErr) {
+			sum.badLines++
+			fmt.Fprintf(errw, "osqdetect scan: skipped %v\n", err)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", name, err)
+		}
+		for _, row := range rows {
+			row.Seq = index<<lineBits | uint64(r.Stats().Lines)
+			reorder.Push(row, process)
+		}
+	}
+	sum.lines += r.Stats().Lines
+	return nil
+}
+
+// scanState is what --state keeps between scans.
+type scanState struct {
+	Version   int                `json:"version"`
+	Terms     []detect.TermEntry `json:"terms"`
+	Sequences json.RawMessage    `json:"sequences,omitempty"`
+	Processes json.RawMessage    `json:"processes,omitempty"`
+}
+
+func loadScanState(path string, s *detect.Sensor) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading state file: %w", err)
+	}
+	var st scanState
+	if err := json.Unmarshal(data, &st); err != nil {
+		return fmt.Errorf("state file %s is not valid: %v", path, err)
+	}
+	if st.Version != 1 {
+		return fmt.Errorf("state file %s has version %d, want 1", path, st.Version)
+	}
+	s.LoadTerms(st.Terms)
+	if err := s.RestoreSequences(st.Sequences); err != nil {
+		return fmt.Errorf("state file %s: %w", path, err)
+	}
+	if len(st.Processes) > 0 {
+		if err := s.RestoreProcesses(st.Processes); err != nil {
+			return fmt.Errorf("state file %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// saveScanState writes the state atomically: a crash leaves the old file.
+func saveScanState(path string, s *detect.Sensor) error {
+	st := scanState{Version: 1}
+	old := &scanState{}
+	if data, err := os.ReadFile(path); err == nil {
+		_ = json.Unmarshal(data, old)
+	}
+	// Dirty terms are only what changed; merge with what the file had.
+	merged := map[[2]string]int64{}
+	for _, t := range old.Terms {
+		merged[[2]string{t.Rule, t.Key}] = t.LastSeen
+	}
+	for _, t := range s.DirtyTerms() {
+		if t.LastSeen > merged[[2]string{t.Rule, t.Key}] {
+			merged[[2]string{t.Rule, t.Key}] = t.LastSeen
+		}
+	}
+	for k, v := range merged {
+		st.Terms = append(st.Terms, detect.TermEntry{Rule: k[0], Key: k[1], LastSeen: v})
+	}
+	sort.Slice(st.Terms, func(i, j int) bool {
+		if st.Terms[i].Rule != st.Terms[j].Rule {
+			return st.Terms[i].Rule < st.Terms[j].Rule
+		}
+		return st.Terms[i].Key < st.Terms[j].Key
+	})
+	var err error
+	if st.Sequences, err = s.SequenceState(); err != nil {
+		return err
+	}
+	if st.Processes, err = s.ProcessState(); err != nil {
+		return err
+	}
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encoding state: %w", err)
+	}
+	return writeFileAtomic(path, data)
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("writing state file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing state file: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing state file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing state file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing state file: %w", err)
+	}
+	return nil
+}
+
+// alertWriter prints alerts as JSON lines at once, or collects them for a
+// table printed at the end.
+type alertWriter struct {
+	w      *bufio.Writer
+	format string
+	alerts []*detect.Alert
+	err    error
+}
+
+func newAlertWriter(w io.Writer, format string) *alertWriter {
+	return &alertWriter{w: bufio.NewWriter(w), format: format}
+}
+
+func (aw *alertWriter) add(a *detect.Alert) {
+	if aw.format == "table" {
+		aw.alerts = append(aw.alerts, a)
+		return
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		aw.err = err
+		return
+	}
+	aw.w.Write(b)
+	aw.w.WriteByte('\n')
+}
+
+func (aw *alertWriter) flush() error {
+	if aw.err != nil {
+		return aw.err
+	}
+	if aw.format == "table" {
+		printAlertTable(aw.w, aw.alerts)
+	}
+	return aw.w.Flush()
+}
+
+// printAlertTable prints alerts as an aligned, readable table.
+func printAlertTable(w io.Writer, alerts []*detect.Alert) {
+	sort.SliceStable(alerts, func(i, j int) bool { return alerts[i].TimeMillis < alerts[j].TimeMillis })
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME (UTC)\tSEVERITY\tRULE\tHOST\tPID\tPROCESS\tPARENT\tDESTINATION")
+	for _, a := range alerts {
+		dest := "-"
+		if a.DestinationIP != "" {
+			dest = fmt.Sprintf("%s:%d", a.DestinationIP, a.DestinationPort)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n",
+			time.Unix(a.Time, 0).UTC().Format("2006-01-02 15:04:05"), a.Severity, a.RuleName,
+			a.HostID, a.Pid, a.ProcessCommandLine, a.ParentName, dest)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "%d alerts\n", len(alerts))
+}
