@@ -27,6 +27,7 @@ type proc struct {
 	uid, gid       string
 	euid, egid     string
 
+	parentSlot int32 // where the parent was last found; -1 unknown
 	prev, next int32 // LRU links; -1 ends the list
 }
 
@@ -99,12 +100,36 @@ func (c *procCache) get(host string, pid int64) *proc {
 		c.misses++
 		return nil
 	}
+	return c.use(i)
+}
+
+// use marks entry i recently used, counts a hit and returns it.
+func (c *procCache) use(i int32) *proc {
 	c.hits++
 	if c.head != i {
 		c.unlink(i)
 		c.pushFront(i)
 	}
 	return c.at(i)
+}
+
+// parentOf returns p's parent entry, found by the slot p remembers (no map
+// lookup) when that slot still holds the same process, else by (host,
+// ppid). It marks the parent recently used.
+func (c *procCache) parentOf(p *proc) *proc {
+	if s := p.parentSlot; s >= 0 && s < c.used {
+		par := c.at(s)
+		if par.key.pid == p.ppid && par.entityID == p.parentEntityID && par.key.host == p.key.host {
+			return c.use(s)
+		}
+	}
+	i, ok := c.idx[procKey{p.key.host, p.ppid}]
+	if !ok {
+		c.misses++
+		return nil
+	}
+	p.parentSlot = i
+	return c.use(i)
 }
 
 // peek returns the process without touching recency or counters.
@@ -138,7 +163,7 @@ func (c *procCache) put(host string, pid int64) *proc {
 		c.idx[key] = i
 	}
 	p := c.at(i)
-	*p = proc{key: key, ppid: -1, prev: -1, next: -1}
+	*p = proc{key: key, ppid: -1, parentSlot: -1, prev: -1, next: -1}
 	c.pushFront(i)
 	return p
 }

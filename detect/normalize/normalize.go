@@ -431,6 +431,7 @@ func (n *Normalizer) processRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t in
 	if ppid >= 0 && p.ppid != ppid {
 		p.ppid = ppid
 		p.parentEntityID = ""
+		p.parentSlot = -1
 	}
 	cmdline := r.Cols["cmdline"]
 	p.exe = path
@@ -453,7 +454,7 @@ func (n *Normalizer) processRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t in
 	n.setProcess(ev, p, path)
 	ev.SetStr(ecs.ProcessPreviousExe, prevExe)
 	n.setIDs(ev, r, uid, gid, euid, egid)
-	n.setParent(ev, host, p)
+	n.setParent(ev, p)
 	return nil
 }
 
@@ -558,12 +559,12 @@ func (n *Normalizer) setIDs(ev *ecs.Event, r *Row, uid, gid, euid, egid string) 
 // setParent fills process.parent.* for p from the cache. A cached entry for
 // the parent pid that is not the process p recorded as its parent (the pid
 // was reused) contributes only the pid and the recorded entity id.
-func (n *Normalizer) setParent(ev *ecs.Event, host string, p *proc) {
+func (n *Normalizer) setParent(ev *ecs.Event, p *proc) {
 	if p.ppid < 0 {
 		return
 	}
 	ev.Set(ecs.ParentPid, ecs.IntVal(p.ppid))
-	par := n.cache.get(host, p.ppid)
+	par := n.cache.parentOf(p)
 	if par != nil && p.parentEntityID == "" {
 		p.parentEntityID = par.entityID
 	}
@@ -691,7 +692,7 @@ func (n *Normalizer) socketRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t int
 	if o := outcome(r, tbl); o.Kind != ecs.Missing {
 		ev.Set(ecs.EventOutcome, o)
 	}
-	n.setParent(ev, host, p)
+	n.setParent(ev, p)
 	return nil
 }
 

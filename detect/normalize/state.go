@@ -68,6 +68,7 @@ func (n *Normalizer) seedRow(host string, cols map[string]string) *RowError {
 	if ppid >= 0 && p.ppid != ppid {
 		p.ppid = ppid
 		p.parentEntityID = ""
+		p.parentSlot = -1
 	}
 	path := cols["path"]
 	switch {

@@ -138,6 +138,11 @@ func (n *Normalizer) canonicalIP(s string) string {
 	if err != nil {
 		return ""
 	}
+	if addr.Is4() {
+		// netip accepts only the dotted-decimal form without leading
+		// zeros: already canonical.
+		return s
+	}
 	addr = addr.Unmap()
 	var buf [64]byte
 	out := addr.AppendTo(buf[:0])
