@@ -9,7 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/apache/thrift/lib/go/thrift"
 	osquery "github.com/osquery/osquery-go"
 
 	"github.com/osqdetect/osqdetect/detect"
@@ -175,9 +174,6 @@ func (r *runner) run(ctx context.Context) error {
 		}
 		return err
 	}
-	// Thrift's server checks each connection every 5ms by default; 100ms
-	// is plenty for a local socket and saves CPU.
-	thrift.ServerConnectivityCheckInterval = 100 * time.Millisecond
 	if err := r.register(); err != nil {
 		return err
 	}
@@ -374,7 +370,7 @@ func (r *runner) unregister() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := r.server.Shutdown(ctx); err != nil {
-		r.log.Debug("deregistering the old server", "err", err)
+		r.log.Debug("deregistering the old server", "err", err.Error())
 	}
 	r.server, r.serveDone = nil, nil
 }
@@ -460,6 +456,9 @@ func (r *runner) pollPage(ctx context.Context) (bool, error) {
 		return false, err
 	}
 
+	if len(page.Rows) > 0 || page.More {
+		r.log.Debug("polled", "rows", len(page.Rows), "cursor", page.Next.Time, "more", page.More)
+	}
 	rows := make([]normalize.Row, len(page.Rows))
 	for i, raw := range page.Rows {
 		r.seq++
