@@ -345,6 +345,19 @@ func (c *Core) Query(ctx context.Context, sql string) ([]map[string]string, erro
 	return rows, err
 }
 
+// QueryTable is Query that also returns the result column names in order.
+func (c *Core) QueryTable(ctx context.Context, sql string) ([]string, []map[string]string, error) {
+	var cols []string
+	var rows []map[string]string
+	err := c.withConn(ctx, func(sc *sqlConn) error {
+		var err error
+		cols, rows, err = sc.runTable(ctx, sql)
+		return err
+	})
+	c.expireEvents()
+	return cols, rows, err
+}
+
 // QueryColumns returns the result columns of sql with osquery types, like
 // the Thrift getQueryColumns() call.
 func (c *Core) QueryColumns(ctx context.Context, sql string) ([]ColumnInfo, error) {

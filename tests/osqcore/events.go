@@ -37,14 +37,19 @@ func newEventTable(name string, cols []Column) *eventTable {
 
 // checkRow validates an injected row: known columns, numbers where the
 // schema says so.
+// i is the row's index in its batch, or -1 for a single row.
 func checkRow(table string, cols []Column, index map[string]int, i int, row map[string]string) error {
+	where := table
+	if i >= 0 {
+		where = fmt.Sprintf("%s row %d", table, i+1)
+	}
 	for k, v := range row {
 		ci, ok := index[k]
 		if !ok {
-			return fmt.Errorf("%s row %d: no such column %q", table, i+1, k)
+			return fmt.Errorf("%s: no such column %q", where, k)
 		}
 		if v != "" && cols[ci].isNumeric() && typedValue(cols[ci], v) == nil {
-			return fmt.Errorf("%s row %d: column %s wants an integer, got %q", table, i+1, k, v)
+			return fmt.Errorf("%s: column %s wants an integer, got %q", where, k, v)
 		}
 	}
 	return nil
@@ -217,7 +222,7 @@ func (p *processTable) set(row map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("processes: pid %q is not an integer", row["pid"])
 	}
-	if err := checkRow("processes", processesColumns, processColIndex, 0, row); err != nil {
+	if err := checkRow("processes", processesColumns, processColIndex, -1, row); err != nil {
 		return err
 	}
 	cur, ok := p.byPID[pid]

@@ -442,15 +442,20 @@ func (sc *sqlConn) sync(ctx context.Context, gen uint64, tables map[string]*tabl
 // run executes sql and returns the rows as osquery does: a map of column
 // name to text value per row, NULL as "".
 func (sc *sqlConn) run(ctx context.Context, query string) ([]map[string]string, error) {
+	_, rows, err := sc.runTable(ctx, query)
+	return rows, err
+}
+
+func (sc *sqlConn) runTable(ctx context.Context, query string) ([]string, []map[string]string, error) {
 	sc.ctx.Store(&ctx)
 	rows, err := sc.conn.QueryContext(ctx, query)
 	if err != nil {
-		return nil, sqliteError(err)
+		return nil, nil, sqliteError(err)
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {
-		return nil, sqliteError(err)
+		return nil, nil, sqliteError(err)
 	}
 	vals := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
@@ -460,7 +465,7 @@ func (sc *sqlConn) run(ctx context.Context, query string) ([]map[string]string, 
 	out := []map[string]string{}
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, sqliteError(err)
+			return nil, nil, sqliteError(err)
 		}
 		row := make(map[string]string, len(cols))
 		for i, c := range cols {
@@ -469,9 +474,9 @@ func (sc *sqlConn) run(ctx context.Context, query string) ([]map[string]string, 
 		out = append(out, row)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, sqliteError(err)
+		return nil, nil, sqliteError(err)
 	}
-	return out, nil
+	return cols, out, nil
 }
 
 // ColumnInfo is one result column of a query: its name and osquery type.
