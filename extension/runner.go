@@ -45,7 +45,7 @@ type Options struct {
 	Grace time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Tables builds the table plugins (default DefaultTables).
+	// Tables builds the table plugins (default StandardTables).
 	Tables TablesFunc
 }
 

@@ -2,7 +2,6 @@ package extension
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -26,9 +25,6 @@ const (
 // detection_rules, detection_health) over the rule set, the store and the
 // live health.
 type TablesFunc func(cfg config.Config, set *rules.Set, st *store.Store, health *Health) ([]osquery.OsqueryPlugin, error)
-
-// DefaultTables is the TablesFunc Run uses when Options.Tables is nil.
-var DefaultTables TablesFunc
 
 // wiring holds the pieces around the runner: rules, store, table plugins.
 type wiring struct {
@@ -58,10 +54,7 @@ func openWiring(ctx context.Context, opts Options, health *Health, log *slog.Log
 	}
 	tablesFn := opts.Tables
 	if tablesFn == nil {
-		tablesFn = DefaultTables
-	}
-	if tablesFn == nil {
-		return nil, errors.New("no table plugins available")
+		tablesFn = StandardTables
 	}
 	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
