@@ -540,3 +540,24 @@ func TestParseInt(t *testing.T) {
 		}
 	}
 }
+
+func TestEvictedParentSlotIsNotMistaken(t *testing.T) {
+	n := New(Options{MaxProcesses: 2})
+	mustNormalize(t, n, execRow("100", "1", "/usr/bin/bash", "bash", "1700000000", "1"))
+	child := mustNormalize(t, n, execRow("300", "100", "/usr/bin/sleep", "sleep 9", "1700000000", "2"))
+	if str(child, ecs.ParentName) != "bash" {
+		t.Fatalf("parent.name = %q, want bash", str(child, ecs.ParentName))
+	}
+	// Every event of 300 also touches its parent; touch 300 alone so that
+	// 100 is the least recently used, then a new process evicts 100 and
+	// takes its slot.
+	n.cache.get(host, 300)
+	mustNormalize(t, n, execRow("500", "1", "/usr/bin/python3", "python3", "1700000001", "4"))
+	again := mustNormalize(t, n, socketRow("connect", "300", "/usr/bin/sleep", "1700000002", "5"))
+	if got := str(again, ecs.ParentName); got != "" {
+		t.Errorf("parent.name = %q after the parent was evicted and its slot reused, want none", got)
+	}
+	if str(again, ecs.ParentPid) != "100" || str(again, ecs.ParentEntityID) != str(child, ecs.ParentEntityID) {
+		t.Errorf("parent pid %q entity %q should remain what the child recorded", str(again, ecs.ParentPid), str(again, ecs.ParentEntityID))
+	}
+}
