@@ -156,7 +156,7 @@ func (w *rowWriter) num(component, subject, metric string, v int64, status, deta
 	w.add(component, subject, metric, strconv.FormatInt(v, 10), status, detail)
 }
 
-func flag(b bool) string {
+func boolValue(b bool) string {
 	if b {
 		return "1"
 	}
@@ -197,12 +197,12 @@ func Rows(s Snapshot) []map[string]string {
 	if !x.CoreReachable {
 		coreStatus, coreDetail = StatusError, x.LastCoreError
 	}
-	w.add(ext, "", "core_reachable", flag(x.CoreReachable), coreStatus, coreDetail)
+	w.add(ext, "", "core_reachable", boolValue(x.CoreReachable), coreStatus, coreDetail)
 	regStatus, regDetail := StatusOK, ""
 	if !x.Registered {
 		regStatus, regDetail = StatusError, "osqueryd does not list the extension; it will register again"
 	}
-	w.add(ext, "", "registered", flag(x.Registered), regStatus, regDetail)
+	w.add(ext, "", "registered", boolValue(x.Registered), regStatus, regDetail)
 	w.num(ext, "", "registrations", x.Registrations, warnIf(x.Registrations > 1),
 		detailIf(x.Registrations > 1, "osqueryd dropped the extension and it registered again"))
 	w.num(ext, "", "events_expiry_seconds", x.EventsExpiry, StatusOK, "")
@@ -219,7 +219,7 @@ func Rows(s Snapshot) []map[string]string {
 				detail = "osquery is not collecting these events"
 			}
 		}
-		w.add(src, so.Table, "events_enabled", flag(so.EventsEnabled), enabled, detail)
+		w.add(src, so.Table, "events_enabled", boolValue(so.EventsEnabled), enabled, detail)
 		w.num(src, so.Table, "rows_read", so.RowsRead, StatusOK, "")
 		w.num(src, so.Table, "rows_delivered", so.RowsDelivered, StatusOK, "")
 		w.num(src, so.Table, "rows_malformed", so.Malformed, warnIf(so.Malformed > 0), "")
@@ -263,7 +263,7 @@ func Rows(s Snapshot) []map[string]string {
 	w.add(st, "", "path", so.Path, StatusOK, "")
 	w.num(st, "", "alerts", so.Alerts, StatusOK, "")
 	w.num(st, "", "size_bytes", so.SizeBytes, StatusOK, "")
-	w.add(st, "", "recovered", flag(so.Recovered), warnIf(so.Recovered), so.RecoveryReason)
+	w.add(st, "", "recovered", boolValue(so.Recovered), warnIf(so.Recovered), so.RecoveryReason)
 	w.num(st, "", "commits", so.Commits, StatusOK, "")
 	w.num(st, "", "commit_errors", so.CommitErrors, warnIf(so.CommitErrors > 0), so.LastCommitError)
 	w.num(st, "", "alerts_pruned", so.AlertsPruned, StatusOK, "")

@@ -1,6 +1,6 @@
 // Package detectionrules is the osquery `detection_rules` table: one row
 // per rule the extension loaded, disabled or rejected, with its alert
-// counts, so `SELECT * FROM detection_rules WHERE error != ''` lists the
+// counts, so `SELECT rule_id, error FROM detection_rules WHERE enabled = 0` lists the
 // rules that do not run and why.
 package detectionrules
 
