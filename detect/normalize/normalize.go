@@ -1,21 +1,3 @@
-// Package normalize turns osquery event rows (process_events, socket_events
-// and, where present, bpf_process_events and bpf_socket_events) into
-// ECS-shaped events, the way Elastic Defend fills them, so that Elastic
-// detection rules run on them unchanged.
-//
-// osquery rows carry only what one syscall saw. The parent of a process, the
-// process behind a socket and a stable process identity come from a process
-// cache that the normalizer keeps: keyed by (host, pid), seeded from the
-// processes table, updated by every exec and fork row, bounded by LRU
-// eviction and serializable across restarts.
-//
-// process.entity_id is synthetic: a hash of the host, the pid, the second the
-// process began and the eid of the row that revealed it. It survives exec, as
-// Elastic Defend's does; an exec whose parent differs from the cached one is
-// taken as pid reuse and starts a new process.
-//
-// A Normalizer is not safe for concurrent use: call all of its methods from
-// one goroutine or under one lock.
 package normalize
 
 import (
