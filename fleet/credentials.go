@@ -77,6 +77,9 @@ type CredentialSource struct {
 	HomeDir string
 }
 
+// maxConfigBytes bounds the fleetctl config file read into memory.
+const maxConfigBytes = 1 << 20
+
 // ErrNoCredentials is returned when neither the environment nor a fleetctl
 // config file gives an address and a token.
 var ErrNoCredentials = errors.New("no Fleet credentials: set FLEET_URL and FLEET_API_TOKEN, or log in with fleetctl (fleetctl login / fleetctl config set)")
@@ -119,6 +122,9 @@ func LoadCredentials(src CredentialSource) (Credentials, error) {
 			return Credentials{}, ErrNoCredentials
 		}
 		return Credentials{}, fmt.Errorf("reading fleetctl config: %w", err)
+	}
+	if len(data) > maxConfigBytes {
+		return Credentials{}, fmt.Errorf("fleetctl config %s: larger than %d bytes", path, maxConfigBytes)
 	}
 	creds, err := ParseFleetctlConfig(data, name)
 	if err != nil {

@@ -222,6 +222,26 @@ func unescapeDouble(s string) (string, error) {
 		switch s[i] {
 		case '"', '\\', '/', ' ':
 			b.WriteByte(s[i])
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'a':
+			b.WriteByte('\a')
+		case 'v':
+			b.WriteByte('\v')
+		case 'e':
+			b.WriteByte(0x1b)
+		case '\t':
+			b.WriteByte('\t')
+		case 'N':
+			b.WriteString("\u0085")
+		case '_':
+			b.WriteString("\u00a0")
+		case 'L':
+			b.WriteString("\u2028")
+		case 'P':
+			b.WriteString("\u2029")
 		case 'n':
 			b.WriteByte('\n')
 		case 't':
