@@ -384,8 +384,12 @@ func (c *Core) withConn(ctx context.Context, fn func(*sqlConn) error) error {
 	c.mu.Lock()
 	schemaGen, tables := c.schemaGen, c.tables
 	c.mu.Unlock()
-	if err := sc.sync(ctx, schemaGen, tables); err != nil {
+	skipped, err := sc.sync(ctx, schemaGen, tables)
+	if err != nil {
 		return err
+	}
+	for _, e := range skipped {
+		c.log.Warn("table unavailable", "err", e)
 	}
 	return fn(sc)
 }
@@ -551,7 +555,13 @@ func (c *Core) registerExtension(info *gen.InternalExtensionInfo, registry gen.E
 	for id == 0 || c.extensions[id] != nil {
 		id = int64(rand.IntN(65535) + 1)
 	}
+	seen := map[string]bool{}
 	for _, name := range tableNames {
+		if name == "" || strings.ContainsRune(name, 0) || seen[strings.ToLower(name)] {
+			c.log.Warn("could not add extension", "name", info.Name, "err", fmt.Sprintf("invalid table name %q", name))
+			return &gen.ExtensionStatus{Code: 1, Message: fmt.Sprintf("Failed adding registry: invalid table name %q", name)}
+		}
+		seen[strings.ToLower(name)] = true
 		cols, err := ColumnsFromRoutes(name, registry["table"][name])
 		if err != nil {
 			c.log.Warn("could not add extension", "name", info.Name, "err", err)

@@ -382,3 +382,33 @@ func TestCallReachesCoreTablePlugins(t *testing.T) {
 		}
 	}
 }
+
+func TestUncreatableTableDoesNotBreakQueries(t *testing.T) {
+	core := startCore(t, Options{})
+	client, err := osquery.NewClient(core.Socket(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	reg := gen.ExtensionRegistry{"table": {
+		"sqlite_reserved": {{"id": "column", "name": "x", "type": "TEXT"}},
+		`odd"name`:        {{"id": "column", "name": `we"ird`, "type": "TEXT"}},
+	}}
+	st, err := client.RegisterExtension(&gen.InternalExtensionInfo{Name: "odd"}, reg)
+	if err != nil || st.Code != 0 {
+		t.Fatalf("register: %+v %v", st, err)
+	}
+	serveRawExtension(t, core.Socket()+"."+itoa(int64(st.UUID)))
+	if rows := mustQuery(t, core, "SELECT 1 AS one"); len(rows) != 1 {
+		t.Fatalf("rows %v", rows)
+	}
+	if _, err := core.Query(testContext(t), "SELECT * FROM sqlite_reserved"); err == nil {
+		t.Error("a table SQLite refuses to create answered")
+	}
+	// rawExtension answers every generate with {"x":"boo"}; the declared
+	// column is we"ird, so the row has NULL there.
+	rows := mustQuery(t, core, `SELECT "we""ird" AS w FROM "odd""name"`)
+	if want := []map[string]string{{"w": ""}}; !reflect.DeepEqual(rows, want) {
+		t.Errorf("rows %v, want %v", rows, want)
+	}
+}

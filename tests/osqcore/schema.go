@@ -150,6 +150,9 @@ func ColumnsFromRoutes(table string, routes []map[string]string) ([]Column, erro
 		if name == "" {
 			return nil, fmt.Errorf("table %q route %d: column without a name", table, i)
 		}
+		if strings.ContainsRune(name, 0) {
+			return nil, fmt.Errorf("table %q route %d: column name contains NUL", table, i)
+		}
 		if seen[strings.ToLower(name)] {
 			return nil, fmt.Errorf("table %q route %d: duplicate column %q", table, i, name)
 		}

@@ -166,7 +166,8 @@ type sqlConn struct {
 	key     string
 	conn    *sql.Conn
 	gen     uint64
-	defs    map[string]*tableDef
+	defs    map[string]*tableDef // registry entries this connection has seen
+	created map[string]bool      // which of them exist as SQLite tables
 	pending *tableDef
 	ctx     atomic.Pointer[context.Context]
 }
@@ -370,7 +371,7 @@ func newSQLEngine(ctx context.Context, size int) (*sqlEngine, error) {
 			e.close(ctx)
 			return nil, fmt.Errorf("opening sqlite connection: %w", err)
 		}
-		sc := &sqlConn{key: "c" + strconv.FormatUint(connSeq.Add(1), 10), conn: conn, defs: map[string]*tableDef{}}
+		sc := &sqlConn{key: "c" + strconv.FormatUint(connSeq.Add(1), 10), conn: conn, defs: map[string]*tableDef{}, created: map[string]bool{}}
 		connsByKey.Store(sc.key, sc)
 		e.all = append(e.all, sc)
 		e.pool <- sc
@@ -410,18 +411,23 @@ wait:
 }
 
 // sync brings the connection's virtual tables in line with the registry.
-func (sc *sqlConn) sync(ctx context.Context, gen uint64, tables map[string]*tableDef) error {
+// A table SQLite refuses to create is skipped (and reported once), so one
+// bad extension table cannot break every query.
+func (sc *sqlConn) sync(ctx context.Context, gen uint64, tables map[string]*tableDef) (skipped []error, err error) {
 	if sc.gen == gen {
-		return nil
+		return nil, nil
 	}
 	for name, d := range sc.defs {
 		if tables[name] == d {
 			continue
 		}
-		if _, err := sc.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+quoteIdent(name)); err != nil {
-			return fmt.Errorf("dropping table %s: %w", name, err)
+		if sc.created[name] {
+			if _, err := sc.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+quoteIdent(name)); err != nil {
+				return nil, fmt.Errorf("dropping table %s: %w", name, err)
+			}
 		}
 		delete(sc.defs, name)
+		delete(sc.created, name)
 	}
 	for name, d := range tables {
 		if sc.defs[name] == d {
@@ -430,13 +436,14 @@ func (sc *sqlConn) sync(ctx context.Context, gen uint64, tables map[string]*tabl
 		sc.pending = d
 		_, err := sc.conn.ExecContext(ctx, fmt.Sprintf("CREATE VIRTUAL TABLE %s USING %s(%s)", quoteIdent(name), moduleName, sc.key))
 		sc.pending = nil
-		if err != nil {
-			return fmt.Errorf("creating table %s: %w", name, err)
-		}
 		sc.defs[name] = d
+		sc.created[name] = err == nil
+		if err != nil {
+			skipped = append(skipped, fmt.Errorf("creating table %s: %w", name, err))
+		}
 	}
 	sc.gen = gen
-	return nil
+	return skipped, nil
 }
 
 // run executes sql and returns the rows as osquery does: a map of column
