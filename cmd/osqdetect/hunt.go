@@ -385,8 +385,8 @@ const maxSummaryHosts = 50
 func writeHuntSummary(w io.Writer, s *fleet.HuntSummary) {
 	offline := min(s.Offline, s.Silent)
 	timedOut := s.Silent - offline
-	fmt.Fprintf(w, "hunt: %d of %d targeted hosts answered: %d with rows (%d rows), %d empty, %d extension missing, %d error; %d offline, %d timed out\n",
-		s.Answered, s.Targeted, s.Count(fleet.StatusRows), s.Rows, s.Count(fleet.StatusEmpty),
+	fmt.Fprintf(w, "hunt: %d of %d targeted hosts answered: %d with rows (%s), %d empty, %d extension missing, %d error; %d offline, %d timed out\n",
+		s.Answered, s.Targeted, s.Count(fleet.StatusRows), plural(int(s.Rows), "row"), s.Count(fleet.StatusEmpty),
 		s.Count(fleet.StatusExtensionMissing), s.Count(fleet.StatusError), offline, timedOut)
 	var lines []fleet.HostOutcome
 	for _, h := range s.Hosts {
@@ -406,7 +406,7 @@ func writeHuntSummary(w io.Writer, s *fleet.HuntSummary) {
 			fmt.Fprintf(tw, "  ... %d more hosts\n", len(lines)-i)
 			break
 		}
-		detail := strconv.Itoa(h.Rows) + " rows"
+		detail := plural(h.Rows, "row")
 		if h.Error != "" {
 			detail = tableCell(h.Error)
 		}
@@ -422,13 +422,21 @@ func writeHuntSummary(w io.Writer, s *fleet.HuntSummary) {
 		}
 		fmt.Fprintf(w, "  not answered: %s%s\n", strings.Join(names, ", "), more)
 	}
-	if s.TimedOut {
-		fmt.Fprintf(w, "  stopped at --timeout with %d hosts outstanding\n", s.Silent)
+	if s.TimedOut && timedOut > 0 {
+		fmt.Fprintf(w, "  stopped at --timeout with %s online but silent\n", plural(int(timedOut), "host"))
 	}
 	for _, e := range s.StreamErrors {
 		fmt.Fprintf(w, "  fleet error: %s\n", e)
 	}
 	if n := s.Count(fleet.StatusExtensionMissing); n > 0 {
-		fmt.Fprintf(w, "  %d hosts do not run the osqdetect extension; target the label from 'osqdetect fleet export' to skip them\n", n)
+		fmt.Fprintf(w, "  %s without the osqdetect extension; target the label from 'osqdetect fleet export' to skip them\n", plural(n, "host"))
 	}
+}
+
+// plural writes "1 row", "2 rows".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
