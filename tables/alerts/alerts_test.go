@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -34,8 +35,8 @@ func sampleAlerts() []*detect.Alert {
 			ProcessExecutable: "/usr/bin/bash", ProcessName: "bash", ProcessCommandLine: "bash -i",
 			ParentPid: 4200, ParentExecutable: "/usr/bin/python3", ParentName: "python3", UserID: "1000",
 			DestinationIP: "203.0.113.7", DestinationPort: 4444,
-			Reason:         "bash connected to 203.0.113.7:4444 right after it started",
-			Events:         json.RawMessage(`[{"event":{"action":"exec"}},{"event":{"action":"connection_attempted"}}]`),
+			Reason: "bash connected to 203.0.113.7:4444 right after it started",
+			Events: json.RawMessage(`[{"event":{"action":"exec"}},{"event":{"action":"connection_attempted"}}]`),
 		},
 		{
 			ID: "1c8a2d4f-6e3b-5f5a-9b7c-2d3e4f5a6b7c", Time: 1700000200, RuleID: "0b21ae7e-5c17-4c4d-8a72-07d2f1c6e1a4",
@@ -305,10 +306,11 @@ func matchesAll(row map[string]string, qc table.QueryContext) bool {
 			continue
 		}
 		for _, c := range l.Constraints {
-			var x, y int64
-			_, errX := fmt.Sscan(v, &x)
-			_, errY := fmt.Sscan(c.Expression, &y)
-			numeric := errX == nil && errY == nil && fmt.Sprint(y) == c.Expression && (col == "time" || col == "pid")
+			// SQLite gives a well-formed integer text (sign, leading zeros)
+			// numeric affinity when compared with an integer column.
+			x, errX := strconv.ParseInt(v, 10, 64)
+			y, errY := strconv.ParseInt(c.Expression, 10, 64)
+			numeric := errX == nil && errY == nil && (col == "time" || col == "pid")
 			switch c.Operator {
 			case table.OperatorEquals:
 				if v != c.Expression && !(numeric && x == y) {
