@@ -164,7 +164,8 @@ func isIdentByte(b byte) bool {
 // the answers. It tolerates offline hosts, hosts without the extension,
 // slow hosts and server error messages: those end up in the summary. It
 // returns an error only when the hunt could not run (bad credentials, unknown
-// label, no host targeted, websocket unusable before any answer).
+// label, no host targeted, websocket unusable or closed by Fleet before any
+// answer); the summary is then nil, or holds what was learnt.
 func (c *Client) Hunt(ctx context.Context, o HuntOptions) (*HuntSummary, error) {
 	if strings.TrimSpace(o.SQL) == "" {
 		return nil, errors.New("hunt: no SQL given")
@@ -207,6 +208,11 @@ func (c *Client) Hunt(ctx context.Context, o HuntOptions) (*HuntSummary, error) 
 				return h.finish(), fmt.Errorf("hunt: %w", ctx.Err())
 			}
 			if errors.Is(err, ErrStreamClosed) {
+				if h.sum.Answered == 0 && len(h.sum.StreamErrors) > 0 {
+					// Nothing arrived and Fleet said why: the hunt did not run.
+					last := h.sum.StreamErrors[len(h.sum.StreamErrors)-1]
+					return h.finish(), fmt.Errorf("hunt: Fleet closed the results stream: %s", last)
+				}
 				break
 			}
 			var me *MessageError
