@@ -3,7 +3,11 @@ package osqcore
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
 	"reflect"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -410,5 +414,35 @@ func TestUncreatableTableDoesNotBreakQueries(t *testing.T) {
 	rows := mustQuery(t, core, `SELECT "we""ird" AS w FROM "odd""name"`)
 	if want := []map[string]string{{"w": ""}}; !reflect.DeepEqual(rows, want) {
 		t.Errorf("rows %v, want %v", rows, want)
+	}
+}
+
+func TestStopLeavesNoGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	core, err := Start(context.Background(), Options{Socket: shortSocket(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), PingInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := osquery.NewClient(core.Socket(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close() // a no-op at the pinned osquery-go: the connection stays open
+	if _, err := client.QueryRows("SELECT * FROM osquery_info"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := client.RegisterExtension(&gen.InternalExtensionInfo{Name: "raw"}, gen.ExtensionRegistry{"table": {"raw_t": {{"id": "column", "name": "x", "type": "TEXT"}}}})
+	if err != nil || st.Code != 0 {
+		t.Fatalf("register: %+v %v", st, err)
+	}
+	stopRaw := serveRawExtension(t, core.Socket()+"."+itoa(int64(st.UUID)))
+	mustQuery(t, core, "SELECT * FROM raw_t")
+	if err := core.Stop(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	stopRaw()
+	waitFor(t, "goroutines to wind down", func() bool { return runtime.NumGoroutine() <= before })
+	if _, err := os.Stat(core.Socket()); !os.IsNotExist(err) {
+		t.Errorf("socket file left behind: %v", err)
 	}
 }
