@@ -115,6 +115,8 @@ type Core struct {
 	events     map[string]*eventTable
 	processes  processTable
 	generated  []GenerateCall
+	// disabledWarned rate-limits the "events are disabled" warning.
+	disabledWarned map[string]time.Time
 
 	serveCtx    context.Context
 	cancelServe context.CancelFunc
@@ -166,17 +168,18 @@ func Start(ctx context.Context, opts Options) (*Core, error) {
 	}
 
 	c := &Core{
-		opts:        opts,
-		log:         opts.Logger,
-		startTime:   time.Now(),
-		clock:       opts.Clock,
-		flags:       newFlagSet(),
-		extensions:  map[int64]*extension{},
-		events:      map[string]*eventTable{},
-		processes:   processTable{byPID: map[int64]map[string]string{}},
-		conns:       map[net.Conn]struct{}{},
-		stopping:    make(chan struct{}),
-		shutdownReq: make(chan struct{}),
+		opts:           opts,
+		log:            opts.Logger,
+		startTime:      time.Now(),
+		clock:          opts.Clock,
+		flags:          newFlagSet(),
+		extensions:     map[int64]*extension{},
+		events:         map[string]*eventTable{},
+		processes:      processTable{byPID: map[int64]map[string]string{}},
+		conns:          map[net.Conn]struct{}{},
+		disabledWarned: map[string]time.Time{},
+		stopping:       make(chan struct{}),
+		shutdownReq:    make(chan struct{}),
 	}
 	c.flags["extensions_socket"] = opts.Socket
 	c.flags["extensions_interval"] = strconv.Itoa(max(1, int(opts.PingInterval.Round(time.Second)/time.Second)))

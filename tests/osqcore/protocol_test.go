@@ -3,6 +3,7 @@ package osqcore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -444,5 +445,29 @@ func TestStopLeavesNoGoroutines(t *testing.T) {
 	waitFor(t, "goroutines to wind down", func() bool { return runtime.NumGoroutine() <= before })
 	if _, err := os.Stat(core.Socket()); !os.IsNotExist(err) {
 		t.Errorf("socket file left behind: %v", err)
+	}
+}
+
+func TestGenerateErrorFailsTheQuery(t *testing.T) {
+	core := startCore(t, Options{})
+	srv, err := osquery.NewExtensionManagerServer("failing_ext", core.Socket(), osquery.ServerTimeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.RegisterPlugin(table.NewPlugin("failing", []table.ColumnDefinition{table.TextColumn("x")},
+		func(context.Context, table.QueryContext) ([]map[string]string, error) {
+			return nil, errors.New("disk on fire")
+		}))
+	go srv.Run()
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	waitFor(t, "registration", func() bool { return len(core.Extensions()) == 1 })
+	var qerr error
+	waitFor(t, "the extension socket", func() bool {
+		_, qerr = core.Query(testContext(t), "SELECT * FROM failing")
+		return qerr != nil && !strings.Contains(qerr.Error(), "connecting to extension")
+	})
+	var qe *QueryError
+	if !errors.As(qerr, &qe) || qe.Message != "error generating table: disk on fire" {
+		t.Errorf("error %v, want the extension's status message", qerr)
 	}
 }

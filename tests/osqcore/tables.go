@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"time"
 )
 
 func sortStrings(s []string) { sort.Strings(s) }
@@ -33,7 +34,11 @@ func (c *Core) coreTables() map[string]*tableDef {
 			c.mu.Lock()
 			defer c.mu.Unlock()
 			if !c.flags.eventsActive(name) {
-				c.log.Warn("table is event-based but events are disabled", "table", name)
+				// osqueryd warns on every such query; once a minute is enough here.
+				if now := time.Now(); now.Sub(c.disabledWarned[name]) > time.Minute {
+					c.disabledWarned[name] = now
+					c.log.Warn("table is event-based but events are disabled", "table", name)
+				}
 				return typedRows{}
 			}
 			return c.events[name].selectRows(qc)
