@@ -47,22 +47,27 @@ func (e *Event) Set(f Field, v Value) {
 		if v.Kind == Missing {
 			return
 		}
-		n := NumFields()
-		if n <= int(f) {
-			n = int(f) + 1
-		}
-		if cap(e.vals) >= n {
-			e.vals = e.vals[:n]
-		} else {
-			grown := make([]Value, n)
-			copy(grown, e.vals)
-			e.vals = grown
-		}
+		e.grow(f)
 	}
 	if e.vals[f].Kind == Missing && v.Kind != Missing {
 		e.set = append(e.set, f)
 	}
 	e.vals[f] = v
+}
+
+// grow makes room for field f (and every field registered so far).
+func (e *Event) grow(f Field) {
+	n := NumFields()
+	if n <= int(f) {
+		n = int(f) + 1
+	}
+	if cap(e.vals) >= n {
+		e.vals = e.vals[:n]
+		return
+	}
+	grown := make([]Value, n)
+	copy(grown, e.vals)
+	e.vals = grown
 }
 
 // SetStr is Set with a string value; an empty string leaves the field unset.

@@ -166,39 +166,26 @@ func readArray(br *bufio.Reader, source string, opts Options) ([]Event, []error,
 	var events []Event
 	var errs []error
 	for dec.More() {
-		line := counter.lineAt(dec.InputOffset())
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			// The array is broken from here on: report and stop.
-			errs = append(errs, &Error{source, line, "invalid JSON: " + err.Error()})
+			errs = append(errs, &Error{source, counter.lineAt(dec.InputOffset()), "invalid JSON: " + err.Error()})
 			return events, errs, nil
 		}
+		// The element ends at the decoder's offset; it starts len(raw) before.
+		line := counter.lineAt(dec.InputOffset() - int64(len(raw)))
 		ev, err := parseEvent(raw, opts)
 		if err != nil {
-			errs = append(errs, &Error{source, line + leadingNewlines(raw), err.Error()})
+			errs = append(errs, &Error{source, line, err.Error()})
 			continue
 		}
-		ev.Line = line + leadingNewlines(raw)
+		ev.Line = line
 		events = append(events, ev)
 	}
 	if _, err := dec.Token(); err != nil {
 		errs = append(errs, &Error{source, counter.lineAt(dec.InputOffset()), "invalid JSON array end: " + err.Error()})
 	}
 	return events, errs, nil
-}
-
-func leadingNewlines(b []byte) int {
-	n := 0
-	for _, c := range b {
-		switch c {
-		case '\n':
-			n++
-		case ' ', '\t', '\r', ',':
-		default:
-			return n
-		}
-	}
-	return n
 }
 
 // lineCounter remembers where each line starts so a decoder offset can be

@@ -1,0 +1,204 @@
+package ecs
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func field(t testing.TB, name string) Field {
+	t.Helper()
+	f, ok := FieldOf(name)
+	if !ok {
+		t.Fatalf("registering %q failed", name)
+	}
+	return f
+}
+
+func TestValueExists(t *testing.T) {
+	tests := []struct {
+		name string
+		v    Value
+		want bool
+	}{
+		{"missing", Value{}, false},
+		{"null", NullVal(), false},
+		{"empty string", Str(""), true},
+		{"zero", IntVal(0), true},
+		{"false", BoolVal(false), true},
+		{"empty array", ArrayOf(), false},
+		{"array of nulls", ArrayOf(NullVal(), NullVal()), false},
+		{"array with a value", ArrayOf(NullVal(), Str("x")), true},
+	}
+	for _, tt := range tests {
+		if got := tt.v.Exists(); got != tt.want {
+			t.Errorf("%s: Exists() = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestValueConversions(t *testing.T) {
+	tests := []struct {
+		v       Value
+		text    string
+		textOK  bool
+		num     float64
+		numOK   bool
+		keyText string
+	}{
+		{Str("42"), "42", true, 42, true, "42"},
+		{Str("x"), "x", true, 0, false, "x"},
+		{IntVal(-7), "-7", true, -7, true, "-7"},
+		{FloatVal(1.5), "1.5", true, 1.5, true, "1.5"},
+		{BoolVal(true), "true", true, 1, true, "true"},
+		{NullVal(), "", false, 0, false, ""},
+		{Strs([]string{"a", "b"}), "", false, 0, false, "a\x00b"},
+	}
+	for _, tt := range tests {
+		if s, ok := tt.v.Text(); s != tt.text || ok != tt.textOK {
+			t.Errorf("%+v.Text() = %q, %v; want %q, %v", tt.v, s, ok, tt.text, tt.textOK)
+		}
+		if n, ok := tt.v.Number(); n != tt.num || ok != tt.numOK {
+			t.Errorf("%+v.Number() = %v, %v; want %v, %v", tt.v, n, ok, tt.num, tt.numOK)
+		}
+		if k := tt.v.Key(); k != tt.keyText {
+			t.Errorf("%+v.Key() = %q, want %q", tt.v, k, tt.keyText)
+		}
+	}
+	if !IntVal(2).Equal(FloatVal(2)) || Str("2").Equal(IntVal(2)) {
+		t.Error("Equal: numbers compare across kinds, strings do not equal numbers")
+	}
+	nested := ArrayOf(Str("a"), ArrayOf(Str("b"), Str("c")))
+	if len(nested.Arr) != 3 {
+		t.Errorf("ArrayOf does not flatten nested arrays: %+v", nested)
+	}
+	v := Str("x")
+	if e := v.Elems(); len(e) != 1 || e[0].Str != "x" {
+		t.Errorf("Elems of a scalar = %+v", e)
+	}
+	missing := Value{}
+	if e := missing.Elems(); len(e) != 0 {
+		t.Errorf("Elems of a missing value = %+v", e)
+	}
+}
+
+func TestEventSetGetResetClone(t *testing.T) {
+	a, b := field(t, "test.a"), field(t, "test.b")
+	var ev Event
+	if ev.Get(a).Kind != Missing || ev.Ref(a) != nil {
+		t.Fatal("empty event has a field")
+	}
+	ev.Set(a, Str("1"))
+	ev.Set(b, IntVal(2))
+	ev.Set(a, Str("3"))
+	ev.SetStr(ProcessName, "")
+	if ev.Len() != 2 || ev.Get(a).Str != "3" || ev.Get(b).Int() != 2 {
+		t.Fatalf("after sets: len %d a %+v b %+v", ev.Len(), ev.Get(a), ev.Get(b))
+	}
+	c := ev.Clone()
+	ev.Reset()
+	if ev.Len() != 0 || ev.Get(a).Kind != Missing {
+		t.Fatalf("Reset left fields: %d", ev.Len())
+	}
+	if c.Get(a).Str != "3" || c.Len() != 2 {
+		t.Fatalf("Clone shares state with the original: %+v", c.Get(a))
+	}
+	ev.Set(a, Value{}) // removing an unset field is a no-op
+	if ev.Len() != 0 {
+		t.Fatal("setting Missing added a field")
+	}
+}
+
+func TestMarshalJSONGolden(t *testing.T) {
+	ev := &Event{Time: 1763800000123}
+	ev.Set(EventCategory, Str("process"))
+	ev.Set(ProcessPid, IntVal(42))
+	ev.Set(ProcessArgs, Strs([]string{"ln", "-s", "/bin/bash", "/tmp/x"}))
+	ev.Set(ParentName, Str("bash"))
+	ev.Set(field(t, "process.interactive"), BoolVal(false))
+	ev.Set(field(t, "test.ratio"), FloatVal(0.25))
+	ev.Set(field(t, "test.nothing"), NullVal())
+	got, err := ev.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "event.golden.json")
+	if *update {
+		if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, bytes.TrimSpace(want)) {
+		t.Errorf("MarshalJSON:\n got %s\nwant %s", got, want)
+	}
+	// It round-trips through FromJSON.
+	var obj map[string]any
+	dec := json.NewDecoder(bytes.NewReader(got))
+	dec.UseNumber()
+	if err := dec.Decode(&obj); err != nil {
+		t.Fatal(err)
+	}
+	back, err := FromJSON(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []Field{EventCategory, ProcessPid, ProcessArgs, ParentName} {
+		if !back.Get(f).Equal(ev.Get(f)) {
+			t.Errorf("%s: round trip gave %+v, want %+v", f.Name(), back.Get(f), ev.Get(f))
+		}
+	}
+}
+
+func TestFromJSONErrors(t *testing.T) {
+	for _, obj := range []map[string]any{
+		{"a": []any{map[string]any{"b": 1}}},
+		{"a": json.Number("1e999999")},
+		{"a": struct{}{}},
+	} {
+		if _, err := FromJSON(obj); err == nil {
+			t.Errorf("FromJSON(%v) accepted an unsupported value", obj)
+		}
+	}
+}
+
+func FuzzFromJSON(f *testing.F) {
+	f.Add(`{"a":{"b":[1,"x",null,true]},"c.d":1.5}`)
+	f.Add(`{"process":{"args":["ln","-s"]},"@timestamp":"2025-01-01T00:00:00Z"}`)
+	f.Fuzz(func(t *testing.T, data string) {
+		dec := json.NewDecoder(bytes.NewReader([]byte(data)))
+		dec.UseNumber()
+		var obj map[string]any
+		if dec.Decode(&obj) != nil || len(obj) > 64 {
+			return
+		}
+		ev, err := FromJSON(obj)
+		if err != nil {
+			return
+		}
+		if _, err := ev.MarshalJSON(); err != nil {
+			t.Fatalf("marshaling a decoded event failed: %v", err)
+		}
+	})
+}
+
+func BenchmarkSetReset(b *testing.B) {
+	var ev Event
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		ev.Reset()
+		ev.Set(ProcessPid, IntVal(int64(i)))
+		ev.Set(ProcessName, Str("bash"))
+		ev.Set(ProcessExecutable, Str("/usr/bin/bash"))
+		ev.Set(EventCategory, Str("process"))
+		_ = ev.Get(ProcessName)
+	}
+}
