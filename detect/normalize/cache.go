@@ -1,6 +1,8 @@
 package normalize
 
 import (
+	"sort"
+
 	"github.com/osqdetect/osqdetect/detect/ecs"
 )
 
@@ -27,23 +29,27 @@ type proc struct {
 	uid, gid       string
 	euid, egid     string
 
-	parentSlot int32 // where the parent was last found; -1 unknown
-	prev, next int32 // LRU links; -1 ends the list
+	parentSlot int32  // where the parent was last found; -1 unknown
+	lastUse    uint64 // the cache's tick at the last use, for ordering snapshots
+	referenced bool   // used since the clock hand last passed
 }
 
 const chunkBits = 10
 const chunkSize = 1 << chunkBits
 
-// procCache is a bounded LRU of processes keyed by (host, pid). Entries live
-// in fixed-size chunks so that pointers to them stay valid while the cache
-// grows; a pointer is valid until the entry is evicted.
+// procCache is a bounded cache of processes keyed by (host, pid), evicting
+// with the CLOCK approximation of LRU: a use only sets a bit on the entry
+// (no list to relink, so no other entry is touched on the hot path), and
+// eviction sweeps a hand that spares entries used since its last pass.
+// Entries live in fixed-size chunks so that pointers to them stay valid
+// while the cache grows; a pointer is valid until the entry is evicted.
 type procCache struct {
 	idx    map[procKey]int32
 	chunks [][]proc
 	used   int32
 	max    int32
-	head   int32 // most recently used
-	tail   int32 // least recently used
+	hand   int32  // next eviction candidate
+	tick   uint64 // counts uses
 
 	hits, misses, evictions uint64
 }
@@ -55,7 +61,7 @@ func newProcCache(max int) *procCache {
 	if max > 1<<30 {
 		max = 1 << 30
 	}
-	return &procCache{idx: make(map[procKey]int32), max: int32(max), head: -1, tail: -1}
+	return &procCache{idx: make(map[procKey]int32), max: int32(max)}
 }
 
 func (c *procCache) at(i int32) *proc {
@@ -63,34 +69,6 @@ func (c *procCache) at(i int32) *proc {
 }
 
 func (c *procCache) size() int { return len(c.idx) }
-
-func (c *procCache) unlink(i int32) {
-	p := c.at(i)
-	if p.prev >= 0 {
-		c.at(p.prev).next = p.next
-	} else {
-		c.head = p.next
-	}
-	if p.next >= 0 {
-		c.at(p.next).prev = p.prev
-	} else {
-		c.tail = p.prev
-	}
-	p.prev, p.next = -1, -1
-}
-
-func (c *procCache) pushFront(i int32) {
-	p := c.at(i)
-	p.prev = -1
-	p.next = c.head
-	if c.head >= 0 {
-		c.at(c.head).prev = i
-	}
-	c.head = i
-	if c.tail < 0 {
-		c.tail = i
-	}
-}
 
 // get returns the process and marks it recently used, or nil. It counts a
 // hit or a miss.
@@ -106,11 +84,11 @@ func (c *procCache) get(host string, pid int64) *proc {
 // use marks entry i recently used, counts a hit and returns it.
 func (c *procCache) use(i int32) *proc {
 	c.hits++
-	if c.head != i {
-		c.unlink(i)
-		c.pushFront(i)
-	}
-	return c.at(i)
+	c.tick++
+	p := c.at(i)
+	p.lastUse = c.tick
+	p.referenced = true
+	return p
 }
 
 // parentOf returns p's parent entry, found by the slot p remembers (no map
@@ -141,13 +119,13 @@ func (c *procCache) peek(host string, pid int64) *proc {
 }
 
 // put returns a zeroed entry for (host, pid), replacing an existing one or
-// evicting the least recently used entry when the cache is full.
+// evicting an entry not used since the clock hand last passed when the
+// cache is full.
 func (c *procCache) put(host string, pid int64) *proc {
 	key := procKey{host, pid}
 	i, ok := c.idx[key]
 	switch {
 	case ok:
-		c.unlink(i)
 	case c.used < c.max:
 		i = c.used
 		c.used++
@@ -156,25 +134,43 @@ func (c *procCache) put(host string, pid int64) *proc {
 		}
 		c.idx[key] = i
 	default:
-		i = c.tail
-		c.unlink(i)
+		i = c.victim()
 		delete(c.idx, c.at(i).key)
 		c.evictions++
 		c.idx[key] = i
 	}
+	c.tick++
 	p := c.at(i)
-	*p = proc{key: key, ppid: -1, parentSlot: -1, prev: -1, next: -1}
-	c.pushFront(i)
+	*p = proc{key: key, ppid: -1, parentSlot: -1, lastUse: c.tick, referenced: true}
 	return p
+}
+
+// victim advances the clock hand to an entry not used since the hand last
+// passed it, clearing the marks it passes. It ends within two sweeps.
+func (c *procCache) victim() int32 {
+	for {
+		i := c.hand
+		c.hand++
+		if c.hand >= c.used {
+			c.hand = 0
+		}
+		p := c.at(i)
+		if !p.referenced {
+			return i
+		}
+		p.referenced = false
+	}
 }
 
 // each calls fn from the least to the most recently used entry.
 func (c *procCache) each(fn func(*proc)) {
-	for i := c.tail; i >= 0; {
-		p := c.at(i)
-		prev := p.prev
-		fn(p)
-		i = prev
+	order := make([]int32, 0, len(c.idx))
+	for _, i := range c.idx {
+		order = append(order, i)
+	}
+	sort.Slice(order, func(a, b int) bool { return c.at(order[a]).lastUse < c.at(order[b]).lastUse })
+	for _, i := range order {
+		fn(c.at(i))
 	}
 }
 
@@ -183,5 +179,5 @@ func (c *procCache) reset() {
 	c.idx = make(map[procKey]int32)
 	c.chunks = nil
 	c.used = 0
-	c.head, c.tail = -1, -1
+	c.hand = 0
 }
