@@ -21,6 +21,7 @@ package eql
 import (
 	"sort"
 	"strings"
+	"unsafe"
 
 	"github.com/osqdetect/osqdetect/detect/ecs"
 	"github.com/osqdetect/osqdetect/detect/glob"
@@ -186,26 +187,8 @@ func not(p ecs.Predicate) ecs.Predicate { return func(ev *ecs.Event) bool { retu
 // boolean compiles a condition.
 func (c *compiler) boolean(e expr) (ecs.Predicate, error) {
 	switch e := e.(type) {
-	case *andExpr:
-		l, err := c.boolean(e.l)
-		if err != nil {
-			return nil, err
-		}
-		r, err := c.boolean(e.r)
-		if err != nil {
-			return nil, err
-		}
-		return func(ev *ecs.Event) bool { return l(ev) && r(ev) }, nil
-	case *orExpr:
-		l, err := c.boolean(e.l)
-		if err != nil {
-			return nil, err
-		}
-		r, err := c.boolean(e.r)
-		if err != nil {
-			return nil, err
-		}
-		return func(ev *ecs.Event) bool { return l(ev) || r(ev) }, nil
+	case *andExpr, *orExpr:
+		return c.junction(e)
 	case *notExpr:
 		x, err := c.boolean(e.x)
 		if err != nil {
@@ -250,6 +233,65 @@ func (c *compiler) boolean(e expr) (ecs.Predicate, error) {
 		return nil, syntaxErr(e.at(), "a condition is needed here, found arithmetic %s", exprString(e))
 	}
 	return nil, syntaxErr(e.at(), "unexpected expression %s", exprString(e))
+}
+
+// junction compiles a chain of and (or of or) into one loop over its
+// operands rather than nested closures.
+func (c *compiler) junction(e expr) (ecs.Predicate, error) {
+	_, isAnd := e.(*andExpr)
+	var operands []expr
+	var collect func(x expr)
+	collect = func(x expr) {
+		switch x := x.(type) {
+		case *andExpr:
+			if isAnd {
+				collect(x.l)
+				collect(x.r)
+				return
+			}
+		case *orExpr:
+			if !isAnd {
+				collect(x.l)
+				collect(x.r)
+				return
+			}
+		}
+		operands = append(operands, x)
+	}
+	collect(e)
+	preds := make([]ecs.Predicate, len(operands))
+	for i, x := range operands {
+		p, err := c.boolean(x)
+		if err != nil {
+			return nil, err
+		}
+		preds[i] = p
+	}
+	if len(preds) == 2 {
+		l, r := preds[0], preds[1]
+		if isAnd {
+			return func(ev *ecs.Event) bool { return l(ev) && r(ev) }, nil
+		}
+		return func(ev *ecs.Event) bool { return l(ev) || r(ev) }, nil
+	}
+	if isAnd {
+		return func(ev *ecs.Event) bool {
+			for _, p := range preds {
+				if !p(ev) {
+					return false
+				}
+			}
+			return true
+		}, nil
+	}
+	return func(ev *ecs.Event) bool {
+		for _, p := range preds {
+			if p(ev) {
+				return true
+			}
+		}
+		return false
+	}, nil
 }
 
 func isTrue(e *ecs.Value) bool { return e.Kind == ecs.Bool && e.Bool() }
@@ -501,26 +543,55 @@ func (c *compiler) in(e *inExpr) (ecs.Predicate, error) {
 }
 
 // patternSet is a precompiled list of wildcard patterns: the ones without
-// wildcards in a set, the rest in a slice.
+// wildcards in a set, the rest in a slice. Case-insensitive sets hold
+// lower-cased patterns and lower the input once, which is what folding
+// means for these patterns.
 type patternSet struct {
-	lits  map[string]struct{}
-	globs []*glob.Pattern
-	fold  bool
+	lits      map[string]struct{}
+	globs     []*glob.Pattern // lower-cased sources, matched case-sensitively
+	foldGlobs []*glob.Pattern // original sources, matched folding (fold only)
+	fold      bool
 }
+
+// foldBuf is the longest input lowered on the stack; longer input is
+// matched with the folding patterns instead.
+const foldBuf = 128
 
 func (s *patternSet) match(e *ecs.Value) bool {
 	str, ok := textOf(e)
 	if !ok {
 		return false
 	}
-	if len(s.lits) > 0 {
-		if s.fold {
-			if inFoldSet(s.lits, str) {
-				return true
+	if !s.fold {
+		return s.matchLower(str)
+	}
+	if len(str) <= foldBuf && isASCII(str) {
+		var buf [foldBuf]byte
+		for i := 0; i < len(str); i++ {
+			c := str[i]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
 			}
-		} else if _, hit := s.lits[str]; hit {
+			buf[i] = c
+		}
+		// The lowered copy lives on the stack: nothing below keeps it.
+		return s.matchLower(unsafe.String(&buf[0], len(str)))
+	}
+	if inFoldSet(s.lits, str) {
+		return true
+	}
+	for _, g := range s.foldGlobs {
+		if g.Match(str) {
 			return true
 		}
+	}
+	return false
+}
+
+// matchLower matches str, already lower-cased when the set folds.
+func (s *patternSet) matchLower(str string) bool {
+	if _, hit := s.lits[str]; hit {
+		return true
 	}
 	for _, g := range s.globs {
 		if g.Match(str) {
@@ -558,19 +629,20 @@ func (c *compiler) match(e *matchExpr) (ecs.Predicate, error) {
 		}
 		return c.anyOf(e.x, res.match)
 	}
-	set := &patternSet{fold: fold}
+	set := &patternSet{fold: fold, lits: map[string]struct{}{}}
 	for _, src := range e.patterns {
 		if !glob.HasWildcard(src, true) {
-			if set.lits == nil {
-				set.lits = map[string]struct{}{}
-			}
 			if fold {
 				src = strings.ToLower(src)
 			}
 			set.lits[src] = struct{}{}
 			continue
 		}
-		set.globs = append(set.globs, glob.Compile(src, glob.Options{Single: true, Fold: fold}))
+		if fold {
+			set.foldGlobs = append(set.foldGlobs, glob.Compile(src, glob.Options{Single: true, Fold: true}))
+			src = strings.ToLower(src)
+		}
+		set.globs = append(set.globs, glob.Compile(src, glob.Options{Single: true}))
 	}
 	return c.anyOf(e.x, set.match)
 }
