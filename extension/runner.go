@@ -404,12 +404,17 @@ func (r *runner) watch(ctx context.Context) error {
 			r.log.Warn("reading osquery's event setup", "err", err)
 		}
 	}
-	registered := slices.Contains(names, Name)
+	// Listed but without a live server of ours means another instance (one
+	// killed before osquery noticed) holds the name: keep trying until
+	// osquery drops it.
+	registered := slices.Contains(names, Name) && r.server != nil
 	r.health.Update(func(s *HealthSnapshot) { s.CoreReachable = true; s.Registered = registered })
 	if registered {
 		return nil
 	}
-	r.log.Warn("osquery no longer lists the extension; registering again")
+	if r.server != nil {
+		r.log.Warn("osquery no longer lists the extension; registering again")
+	}
 	r.unregister()
 	return r.register()
 }
