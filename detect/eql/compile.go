@@ -16,16 +16,28 @@
 //     string "0" equals the number 0.
 //
 // Unknown fields are never an error; ?field parses and behaves as field.
+//
+// regex and regex~ take Lucene syntax and run on Go's RE2 after a
+// translation (see compileRegex): anchored, '.' matching newlines, \d \s
+// \w kept, '^' and '$' literal, Lucene's optional operators literal.
+//
+// Sequences run on a streaming Matcher (see Matcher). The `| head N` and
+// `| tail N` pipes are reported in Query and left to the caller; every
+// other pipe, `sample`, missing events `![...]` and Endgame-only syntax
+// are rejected with an UnsupportedError naming the feature.
+//
+// A compiled Query and its predicates are safe for concurrent use; a
+// Matcher is not. Field names are resolved to ecs.Field ids when compiling.
 package eql
 
 import (
+	"regexp"
 	"sort"
 	"strings"
 	"unsafe"
 
 	"github.com/osqdetect/osqdetect/detect/ecs"
 	"github.com/osqdetect/osqdetect/detect/glob"
-	"regexp"
 )
 
 // Options tune compilation.

@@ -1,6 +1,9 @@
 package eql
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestConditions(t *testing.T) {
 	tests := []struct {
@@ -40,6 +43,12 @@ func TestConditions(t *testing.T) {
 		{`process.name : ("zsh", "fish")`, `{"process.name":"bash"}`, false},
 		{`process.executable : "/tmp/*"`, `{"process.executable":"/tmp/x/y"}`, true},
 		{`process.executable : "/tmp/*"`, `{"process.executable":"/var/tmp/x"}`, false},
+		{`process.name : "ÄB*"`, `{"process.name":"äbc"}`, true},
+		{`process.name : ("x", "Äbc")`, `{"process.name":"äBC"}`, true},
+		{`process.name in~ ("Äbc")`, `{"process.name":"äBC"}`, true},
+		{`process.command_line : ("x", "*BASH -I*")`, `{"process.command_line":"` + strings.Repeat("a", 200) + ` bash -i"}`, true},
+		{`process.command_line : ("x", "*BASH -X*")`, `{"process.command_line":"` + strings.Repeat("a", 200) + ` bash -i"}`, false},
+		{`process.command_line : "` + strings.Repeat("A", 150) + `"`, `{"process.command_line":"` + strings.Repeat("a", 150) + `"}`, true},
 		// like is case-sensitive, like~ not.
 		{`process.name like "ba*"`, `{"process.name":"bash"}`, true},
 		{`process.name like "ba*"`, `{"process.name":"BASH"}`, false},

@@ -155,7 +155,12 @@ const DefaultNoSpanTTL = 9 * time.Minute
 // strictly later in the stream; maxspan runs from the first event to the
 // candidate and is inclusive; each join key holds at most one partial
 // sequence per step and the newest wins; one event never fills two steps
-// of one sequence but may complete or advance one and start another.
+// of one sequence but may complete or advance one and start another
+// (steps are tried from last to first). An event matching `until` ends the
+// pending sequences of its key before it is tried as a step. Memory is
+// bounded: partial sequences expire after maxspan (or Limits.NoSpanTTL)
+// measured from their first event, and beyond Limits.MaxPending the oldest
+// are dropped and counted.
 type Matcher struct {
 	seq        *Sequence
 	ttl        int64 // ms; 0 = none
