@@ -271,6 +271,9 @@ func (c *compiler) junction(e expr) (ecs.Predicate, error) {
 		operands = append(operands, x)
 	}
 	collect(e)
+	if isAnd {
+		orderBySelectivity(operands)
+	}
 	preds := make([]ecs.Predicate, len(operands))
 	for i, x := range operands {
 		p, err := c.boolean(x)
