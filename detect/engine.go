@@ -21,6 +21,9 @@ type Options struct {
 	RateLimits map[string]int
 	// DisableRateLimit turns the per-rule max_signals limit off.
 	DisableRateLimit bool
+	// DisableIndex runs every rule on every event instead of only the
+	// rules whose prefilters the event meets (for comparisons).
+	DisableIndex bool
 }
 
 // RuleStats are one rule's counters.
@@ -46,9 +49,10 @@ type Stats struct {
 // Engine runs compiled rules over a stream of events in time order. It is
 // not safe for concurrent use: one goroutine owns it.
 type Engine struct {
-	rules  []*ruleState
-	terms  *termHistory
-	events int64
+	rules    []*ruleState
+	dispatch *dispatch
+	terms    *termHistory
+	events   int64
 }
 
 type ruleState struct {
@@ -80,6 +84,14 @@ func NewEngine(rules []*Rule, opts Options) *Engine {
 		}
 		e.rules = append(e.rules, rs)
 	}
+	if opts.DisableIndex {
+		e.dispatch = newDispatch(nil)
+		for i := range e.rules {
+			e.dispatch.always = append(e.dispatch.always, int32(i))
+		}
+	} else {
+		e.dispatch = newDispatch(e.rules)
+	}
 	return e
 }
 
@@ -87,7 +99,8 @@ func NewEngine(rules []*Rule, opts Options) *Engine {
 // reused by the caller after Process returns.
 func (e *Engine) Process(ev *ecs.Event, emit func(*Alert)) {
 	e.events++
-	for _, rs := range e.rules {
+	for _, i := range e.dispatch.pick(ev) {
+		rs := e.rules[i]
 		r := rs.rule
 		switch r.kind {
 		case KindQuery, KindEQLEvent:

@@ -31,6 +31,10 @@ type Rule struct {
 	Meta RuleMeta
 	// Fields lists the ECS fields the query references.
 	Fields []string
+	// Prefilters are necessary conditions of the query (at least one
+	// holds for any event the rule can use); the engine indexes rules by
+	// them. Nil means the rule sees every event.
+	Prefilters []ecs.Prefilter
 
 	kind      Kind
 	match     ecs.Predicate
@@ -60,7 +64,7 @@ func NewQueryRule(meta RuleMeta, match ecs.Predicate, fields []string) *Rule {
 // NewEQLRule builds a rule from a compiled EQL query: single-event queries
 // alert per event, sequences per completed sequence.
 func NewEQLRule(meta RuleMeta, q *eql.Query) (*Rule, error) {
-	r := &Rule{Meta: withDefaults(meta), Fields: q.Fields}
+	r := &Rule{Meta: withDefaults(meta), Fields: q.Fields, Prefilters: q.Prefilters}
 	switch {
 	case q.Sequence != nil:
 		r.kind, r.sequence = KindSequence, q.Sequence

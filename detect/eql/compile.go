@@ -60,6 +60,10 @@ type Query struct {
 	// Head and Tail are the `| head N` and `| tail N` pipes (0 = none).
 	// Applying them is the caller's business: a stream has no end.
 	Head, Tail int
+	// Prefilters are necessary conditions: an event the query (or any
+	// step of the sequence) can match satisfies at least one of them. Nil
+	// when the query states none an index could use.
+	Prefilters []ecs.Prefilter
 
 	tree string
 }
@@ -91,6 +95,7 @@ func Compile(src string, opts Options) (*Query, error) {
 			return nil, err
 		}
 		q.Event = pred
+		q.Prefilters = prefilters(pq.single)
 		writeFilter(&tree, pq.single)
 	} else {
 		seq, err := c.sequence(pq.seq, &tree)
@@ -99,6 +104,14 @@ func Compile(src string, opts Options) (*Query, error) {
 		}
 		seq.src = src
 		q.Sequence = seq
+		filters := make([]*eventFilter, 0, len(pq.seq.terms)+1)
+		for i := range pq.seq.terms {
+			filters = append(filters, &pq.seq.terms[i].filter)
+		}
+		if pq.seq.until != nil {
+			filters = append(filters, &pq.seq.until.filter)
+		}
+		q.Prefilters = prefilters(filters...)
 	}
 	if q.Head > 0 {
 		tree.WriteString(" | head ")

@@ -37,6 +37,10 @@ type Query struct {
 	// Fields are the names of the fields the query reads, sorted, without
 	// duplicates.
 	Fields []string
+	// Prefilters are necessary conditions: every event the query matches
+	// satisfies at least one of them. Nil when the query states none an
+	// index could use.
+	Prefilters []ecs.Prefilter
 
 	src  string
 	root node
@@ -61,7 +65,11 @@ func Compile(src string) (*Query, error) {
 		fields = append(fields, f)
 	}
 	sort.Strings(fields)
-	return &Query{Match: root.match, Fields: fields, src: src, root: root}, nil
+	q := &Query{Match: root.match, Fields: fields, src: src, root: root}
+	if p, ok := prefilterOf(root); ok {
+		q.Prefilters = []ecs.Prefilter{p}
+	}
+	return q, nil
 }
 
 // Source returns the query text Compile was given.

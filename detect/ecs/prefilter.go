@@ -1,0 +1,59 @@
+package ecs
+
+import "strings"
+
+// Prefilter is a necessary condition a compiled query states about the
+// events it can match: some element of Field equals one of Values
+// (compared after lower-casing both when Fold is set). An engine uses it to
+// skip rules that cannot match an event with a map lookup.
+type Prefilter struct {
+	Field  string
+	Values []string
+	Fold   bool
+}
+
+// Selective reports whether indexing on the field narrows the rules an
+// event reaches: fields describing the kind of event or host hold the same
+// few values on nearly every event.
+func Selective(field string) bool {
+	return !(strings.HasPrefix(field, "event.") || strings.HasPrefix(field, "host.") ||
+		strings.HasPrefix(field, "data_stream.") || strings.HasPrefix(field, "agent.") ||
+		strings.HasSuffix(field, ".ip") || field == "@timestamp")
+}
+
+// PlainText reports whether a literal compares as text only: it is not a
+// number or boolean, which query languages also match against numeric or
+// boolean values written differently.
+func PlainText(s string) bool {
+	if s == "" || s == "true" || s == "false" {
+		return false
+	}
+	if _, ok := Str(s).Number(); ok {
+		return false
+	}
+	return true
+}
+
+// BetterPrefilter reports whether a is a better index key than b: fields
+// that name the process come first, then fewer values.
+func BetterPrefilter(a, b Prefilter) bool {
+	ra, rb := prefilterRank(a.Field), prefilterRank(b.Field)
+	if ra != rb {
+		return ra < rb
+	}
+	return len(a.Values) < len(b.Values)
+}
+
+func prefilterRank(field string) int {
+	switch field {
+	case "process.name":
+		return 0
+	case "process.executable":
+		return 1
+	case "process.parent.name":
+		return 2
+	case "process.parent.executable":
+		return 3
+	}
+	return 4
+}

@@ -1,0 +1,135 @@
+package eql
+
+import (
+	"strings"
+
+	"github.com/osqdetect/osqdetect/detect/ecs"
+)
+
+// prefilterOf finds a necessary condition of e of the form "field equals
+// one of these strings", or reports false.
+func prefilterOf(e expr) (ecs.Prefilter, bool) {
+	switch x := e.(type) {
+	case *andExpr:
+		var best ecs.Prefilter
+		found := false
+		for _, op := range flatten(x, true) {
+			if p, ok := prefilterOf(op); ok && (!found || ecs.BetterPrefilter(p, best)) {
+				best, found = p, true
+			}
+		}
+		return best, found
+	case *orExpr:
+		var union ecs.Prefilter
+		for i, op := range flatten(x, false) {
+			p, ok := prefilterOf(op)
+			if !ok || (i > 0 && (p.Field != union.Field || p.Fold != union.Fold)) {
+				return ecs.Prefilter{}, false
+			}
+			union.Field, union.Fold = p.Field, p.Fold
+			union.Values = append(union.Values, p.Values...)
+		}
+		return union, len(union.Values) > 0
+	case *cmpExpr:
+		if x.op != "==" {
+			return ecs.Prefilter{}, false
+		}
+		f, lit := fieldAndText(x.l, x.r)
+		if f == nil {
+			f, lit = fieldAndText(x.r, x.l)
+		}
+		if f == nil {
+			return ecs.Prefilter{}, false
+		}
+		return checked(ecs.Prefilter{Field: f.name, Values: []string{lit}})
+	case *inExpr:
+		f, ok := x.x.(*fieldExpr)
+		if !ok || x.neg {
+			return ecs.Prefilter{}, false
+		}
+		p := ecs.Prefilter{Field: f.name, Fold: x.fold}
+		for _, item := range x.list {
+			lit, ok := item.(*litExpr)
+			if !ok || lit.v.Kind != ecs.String {
+				return ecs.Prefilter{}, false
+			}
+			p.Values = append(p.Values, lit.v.Str)
+		}
+		return checked(p)
+	case *matchExpr:
+		f, ok := x.x.(*fieldExpr)
+		if !ok || (x.op != ":" && x.op != "like" && x.op != "like~") {
+			return ecs.Prefilter{}, false
+		}
+		p := ecs.Prefilter{Field: f.name, Fold: x.op != "like"}
+		for _, pat := range x.patterns {
+			if strings.ContainsAny(pat, "*?") {
+				return ecs.Prefilter{}, false
+			}
+			p.Values = append(p.Values, pat)
+		}
+		return checked(p)
+	}
+	return ecs.Prefilter{}, false
+}
+
+// checked keeps a prefilter only when an index on it narrows anything and
+// its values compare as plain text.
+func checked(p ecs.Prefilter) (ecs.Prefilter, bool) {
+	if !ecs.Selective(p.Field) || len(p.Values) == 0 {
+		return ecs.Prefilter{}, false
+	}
+	for _, v := range p.Values {
+		if !ecs.PlainText(v) {
+			return ecs.Prefilter{}, false
+		}
+	}
+	return p, true
+}
+
+func fieldAndText(a, b expr) (*fieldExpr, string) {
+	f, ok := a.(*fieldExpr)
+	lit, ok2 := b.(*litExpr)
+	if !ok || !ok2 || lit.v.Kind != ecs.String {
+		return nil, ""
+	}
+	return f, lit.v.Str
+}
+
+func flatten(e expr, and bool) []expr {
+	var out []expr
+	var walk func(expr)
+	walk = func(x expr) {
+		if a, ok := x.(*andExpr); ok && and {
+			walk(a.l)
+			walk(a.r)
+			return
+		}
+		if o, ok := x.(*orExpr); ok && !and {
+			walk(o.l)
+			walk(o.r)
+			return
+		}
+		out = append(out, x)
+	}
+	walk(e)
+	return out
+}
+
+// prefilters returns the conditions of which at least one holds for every
+// event the filters can match (one per filter), or nil when some filter
+// has none.
+func prefilters(filters ...*eventFilter) []ecs.Prefilter {
+	var out []ecs.Prefilter
+	for _, f := range filters {
+		if f == nil {
+			continue
+		}
+		p, ok := prefilterOf(f.cond)
+		if !ok {
+			return nil
+		}
+		out = append(out, p)
+	}
+	return out
+}

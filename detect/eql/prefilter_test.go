@@ -1,0 +1,50 @@
+package eql
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestPrefilters(t *testing.T) {
+	tests := []struct {
+		query string
+		want  string // "field fold? v1,v2" per prefilter joined by " | ", "" for none
+	}{
+		{`process where process.name == "ln"`, "process.name false ln"},
+		{`process where event.type == "start" and process.name in ("a", "b")`, "process.name false a,b"},
+		{`process where process.name : ("Bash", "sh")`, "process.name true Bash,sh"},
+		{`process where process.name : ("ba*", "sh")`, ""},
+		{`process where process.name like "x"`, "process.name false x"},
+		{`process where process.name in~ ("X")`, "process.name true X"},
+		{`process where process.name == "a" or process.name == "b"`, "process.name false a,b"},
+		{`process where process.name == "a" or process.parent.name == "b"`, ""},
+		{`process where not process.name == "a"`, ""},
+		{`process where process.name != "a"`, ""},
+		{`process where process.name not in ("a")`, ""},
+		{`process where event.action == "exec"`, ""},
+		{`network where destination.ip == "10.0.0.1"`, ""},
+		{`process where process.args_count == "3"`, ""},
+		{`process where process.parent.name == "bash" and process.name == "nc"`, "process.name false nc"},
+		{`process where process.executable == "/bin/x" and process.name in ("a", "b", "c")`, "process.name false a,b,c"},
+		{`sequence [process where process.name == "a"] [network where process.name == "b"]`, "process.name false a | process.name false b"},
+		{`sequence [process where process.name == "a"] [network where true]`, ""},
+		{`sequence [process where process.name == "a"] [process where process.name == "b"] until [process where true]`, ""},
+	}
+	for _, tt := range tests {
+		q, err := Compile(tt.query, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.query, err)
+		}
+		var parts []string
+		for _, p := range q.Prefilters {
+			fold := "false"
+			if p.Fold {
+				fold = "true"
+			}
+			parts = append(parts, p.Field+" "+fold+" "+strings.Join(p.Values, ","))
+		}
+		if got := strings.Join(parts, " | "); got != tt.want {
+			t.Errorf("%s:\n got %q\nwant %q", tt.query, got, tt.want)
+		}
+	}
+}

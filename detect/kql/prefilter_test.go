@@ -1,0 +1,36 @@
+package kql
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestPrefilters(t *testing.T) {
+	tests := []struct{ query, want string }{
+		{`process.name:ln`, "process.name ln"},
+		{`event.category:process and process.name:(ln or cp)`, "process.name ln,cp"},
+		{`process.name:ln or process.name:busybox and process.args:ln`, "process.name ln,busybox"},
+		{`process.name:ln or process.parent.name:bash`, ""},
+		{`process.name:l*`, ""},
+		{`process.name:*`, ""},
+		{`not process.name:ln`, ""},
+		{`event.action:exec`, ""},
+		{`destination.ip:10.0.0.1`, ""},
+		{`process.args_count:3`, ""},
+		{`process.name:"quoted value"`, "process.name quoted value"},
+		{`process.parent.name:bash and process.name:(a or b or c)`, "process.name a,b,c"},
+	}
+	for _, tt := range tests {
+		q, err := Compile(tt.query)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.query, err)
+		}
+		got := ""
+		if len(q.Prefilters) == 1 {
+			got = q.Prefilters[0].Field + " " + strings.Join(q.Prefilters[0].Values, ",")
+		}
+		if got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.query, got, tt.want)
+		}
+	}
+}
