@@ -34,14 +34,46 @@ func PlainText(s string) bool {
 	return true
 }
 
-// BetterPrefilter reports whether a is a better index key than b: fields
-// that name the process come first, then fewer values.
-func BetterPrefilter(a, b Prefilter) bool {
-	ra, rb := prefilterRank(a.Field), prefilterRank(b.Field)
+// BetterDisjunction reports whether the disjunction a is a better index
+// key than b: fewer fields to look up, then fields that name the process,
+// then fewer values.
+func BetterDisjunction(a, b []Prefilter) bool {
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	ra, rb, va, vb := 0, 0, 0, 0
+	for _, p := range a {
+		ra += prefilterRank(p.Field)
+		va += len(p.Values)
+	}
+	for _, p := range b {
+		rb += prefilterRank(p.Field)
+		vb += len(p.Values)
+	}
 	if ra != rb {
 		return ra < rb
 	}
-	return len(a.Values) < len(b.Values)
+	return va < vb
+}
+
+// MergePrefilters joins the prefilters of a disjunction that test the same
+// field the same way.
+func MergePrefilters(ps []Prefilter) []Prefilter {
+	var out []Prefilter
+	for _, p := range ps {
+		merged := false
+		for i := range out {
+			if out[i].Field == p.Field && out[i].Fold == p.Fold {
+				out[i].Values = append(out[i].Values, p.Values...)
+				merged = true
+				break
+			}
+		}
+		if !merged {
+			out = append(out, Prefilter{Field: p.Field, Fold: p.Fold, Values: append([]string(nil), p.Values...)})
+		}
+	}
+	return out
 }
 
 func prefilterRank(field string) int {

@@ -6,52 +6,51 @@ import (
 	"github.com/osqdetect/osqdetect/detect/ecs"
 )
 
-// prefilterOf finds a necessary condition of e of the form "field equals
-// one of these strings", or reports false.
-func prefilterOf(e expr) (ecs.Prefilter, bool) {
+// prefilterOf finds a necessary condition of e: a disjunction of "field
+// equals one of these strings" tests, at least one of which holds for every
+// event e matches. It reports false when e states none.
+func prefilterOf(e expr) ([]ecs.Prefilter, bool) {
 	switch x := e.(type) {
 	case *andExpr:
-		var best ecs.Prefilter
-		found := false
+		var best []ecs.Prefilter
 		for _, op := range flatten(x, true) {
-			if p, ok := prefilterOf(op); ok && (!found || ecs.BetterPrefilter(p, best)) {
-				best, found = p, true
+			if p, ok := prefilterOf(op); ok && (best == nil || ecs.BetterDisjunction(p, best)) {
+				best = p
 			}
 		}
-		return best, found
+		return best, best != nil
 	case *orExpr:
-		var union ecs.Prefilter
-		for i, op := range flatten(x, false) {
+		var all []ecs.Prefilter
+		for _, op := range flatten(x, false) {
 			p, ok := prefilterOf(op)
-			if !ok || (i > 0 && (p.Field != union.Field || p.Fold != union.Fold)) {
-				return ecs.Prefilter{}, false
+			if !ok {
+				return nil, false
 			}
-			union.Field, union.Fold = p.Field, p.Fold
-			union.Values = append(union.Values, p.Values...)
+			all = append(all, p...)
 		}
-		return union, len(union.Values) > 0
+		return ecs.MergePrefilters(all), true
 	case *cmpExpr:
 		if x.op != "==" {
-			return ecs.Prefilter{}, false
+			return nil, false
 		}
 		f, lit := fieldAndText(x.l, x.r)
 		if f == nil {
 			f, lit = fieldAndText(x.r, x.l)
 		}
 		if f == nil {
-			return ecs.Prefilter{}, false
+			return nil, false
 		}
 		return checked(ecs.Prefilter{Field: f.name, Values: []string{lit}})
 	case *inExpr:
 		f, ok := x.x.(*fieldExpr)
 		if !ok || x.neg {
-			return ecs.Prefilter{}, false
+			return nil, false
 		}
 		p := ecs.Prefilter{Field: f.name, Fold: x.fold}
 		for _, item := range x.list {
 			lit, ok := item.(*litExpr)
 			if !ok || lit.v.Kind != ecs.String {
-				return ecs.Prefilter{}, false
+				return nil, false
 			}
 			p.Values = append(p.Values, lit.v.Str)
 		}
@@ -59,32 +58,32 @@ func prefilterOf(e expr) (ecs.Prefilter, bool) {
 	case *matchExpr:
 		f, ok := x.x.(*fieldExpr)
 		if !ok || (x.op != ":" && x.op != "like" && x.op != "like~") {
-			return ecs.Prefilter{}, false
+			return nil, false
 		}
 		p := ecs.Prefilter{Field: f.name, Fold: x.op != "like"}
 		for _, pat := range x.patterns {
 			if strings.ContainsAny(pat, "*?") {
-				return ecs.Prefilter{}, false
+				return nil, false
 			}
 			p.Values = append(p.Values, pat)
 		}
 		return checked(p)
 	}
-	return ecs.Prefilter{}, false
+	return nil, false
 }
 
 // checked keeps a prefilter only when an index on it narrows anything and
 // its values compare as plain text.
-func checked(p ecs.Prefilter) (ecs.Prefilter, bool) {
+func checked(p ecs.Prefilter) ([]ecs.Prefilter, bool) {
 	if !ecs.Selective(p.Field) || len(p.Values) == 0 {
-		return ecs.Prefilter{}, false
+		return nil, false
 	}
 	for _, v := range p.Values {
 		if !ecs.PlainText(v) {
-			return ecs.Prefilter{}, false
+			return nil, false
 		}
 	}
-	return p, true
+	return []ecs.Prefilter{p}, true
 }
 
 func fieldAndText(a, b expr) (*fieldExpr, string) {
@@ -129,7 +128,7 @@ func prefilters(filters ...*eventFilter) []ecs.Prefilter {
 		if !ok {
 			return nil
 		}
-		out = append(out, p)
+		out = append(out, p...)
 	}
-	return out
+	return ecs.MergePrefilters(out)
 }

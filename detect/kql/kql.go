@@ -67,7 +67,7 @@ func Compile(src string) (*Query, error) {
 	sort.Strings(fields)
 	q := &Query{Match: root.match, Fields: fields, src: src, root: root}
 	if p, ok := prefilterOf(root); ok {
-		q.Prefilters = []ecs.Prefilter{p}
+		q.Prefilters = p
 	}
 	return q, nil
 }

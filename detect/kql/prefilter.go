@@ -2,42 +2,41 @@ package kql
 
 import "github.com/osqdetect/osqdetect/detect/ecs"
 
-// prefilterOf finds a necessary condition of n of the form "field equals
-// one of these strings", or reports false.
-func prefilterOf(n node) (ecs.Prefilter, bool) {
+// prefilterOf finds a necessary condition of n: a disjunction of "field
+// equals one of these strings" tests, at least one of which holds for every
+// event n matches. It reports false when n states none.
+func prefilterOf(n node) ([]ecs.Prefilter, bool) {
 	switch n := n.(type) {
 	case *andNode:
-		var best ecs.Prefilter
-		found := false
+		var best []ecs.Prefilter
 		for _, k := range n.kids {
-			if p, ok := prefilterOf(k); ok && (!found || ecs.BetterPrefilter(p, best)) {
-				best, found = p, true
+			if p, ok := prefilterOf(k); ok && (best == nil || ecs.BetterDisjunction(p, best)) {
+				best = p
 			}
 		}
-		return best, found
+		return best, best != nil
 	case *orNode:
-		var union ecs.Prefilter
-		for i, k := range n.kids {
+		var all []ecs.Prefilter
+		for _, k := range n.kids {
 			p, ok := prefilterOf(k)
-			if !ok || (i > 0 && p.Field != union.Field) {
-				return ecs.Prefilter{}, false
+			if !ok {
+				return nil, false
 			}
-			union.Field = p.Field
-			union.Values = append(union.Values, p.Values...)
+			all = append(all, p...)
 		}
-		return union, len(union.Values) > 0
+		return ecs.MergePrefilters(all), true
 	case *termNode:
 		if n.f.ip || !ecs.Selective(n.f.name) {
-			return ecs.Prefilter{}, false
+			return nil, false
 		}
 		p := ecs.Prefilter{Field: n.f.name}
 		for _, t := range n.terms {
 			if t.kind != termLiteral || !ecs.PlainText(t.text) {
-				return ecs.Prefilter{}, false
+				return nil, false
 			}
 			p.Values = append(p.Values, t.text)
 		}
-		return p, len(p.Values) > 0
+		return []ecs.Prefilter{p}, len(p.Values) > 0
 	}
-	return ecs.Prefilter{}, false
+	return nil, false
 }

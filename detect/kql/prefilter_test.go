@@ -10,7 +10,8 @@ func TestPrefilters(t *testing.T) {
 		{`process.name:ln`, "process.name ln"},
 		{`event.category:process and process.name:(ln or cp)`, "process.name ln,cp"},
 		{`process.name:ln or process.name:busybox and process.args:ln`, "process.name ln,busybox"},
-		{`process.name:ln or process.parent.name:bash`, ""},
+		{`process.name:ln or process.parent.name:bash`, "process.name ln | process.parent.name bash"},
+		{`process.name:ln or process.parent.name:ba*`, ""},
 		{`process.name:l*`, ""},
 		{`process.name:*`, ""},
 		{`not process.name:ln`, ""},
@@ -25,10 +26,11 @@ func TestPrefilters(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tt.query, err)
 		}
-		got := ""
-		if len(q.Prefilters) == 1 {
-			got = q.Prefilters[0].Field + " " + strings.Join(q.Prefilters[0].Values, ",")
+		var parts []string
+		for _, p := range q.Prefilters {
+			parts = append(parts, p.Field+" "+strings.Join(p.Values, ","))
 		}
+		got := strings.Join(parts, " | ")
 		if got != tt.want {
 			t.Errorf("%s: got %q, want %q", tt.query, got, tt.want)
 		}
