@@ -20,8 +20,7 @@ type Event struct {
 	// events that share a Time.
 	Seq uint64
 
-	vals []Value
-	set  []Field // fields in the order they were first set, for iteration
+	vals []Value // indexed by Field; unset fields are Missing
 }
 
 // Get returns the value of f, or a Missing value.
@@ -43,15 +42,18 @@ func (e *Event) Ref(f Field) *Value {
 
 // Set stores v in f. Setting a Missing value removes the field.
 func (e *Event) Set(f Field, v Value) {
-	if int(f) >= len(e.vals) {
-		if v.Kind == Missing {
-			return
-		}
-		e.grow(f)
+	if int(f) < len(e.vals) {
+		e.vals[f] = v
+		return
 	}
-	if e.vals[f].Kind == Missing && v.Kind != Missing {
-		e.set = append(e.set, f)
+	e.setGrow(f, v)
+}
+
+func (e *Event) setGrow(f Field, v Value) {
+	if v.Kind == Missing {
+		return
 	}
+	e.grow(f)
 	e.vals[f] = v
 }
 
@@ -79,10 +81,7 @@ func (e *Event) SetStr(f Field, s string) {
 
 // Reset clears every field, keeping the storage for reuse.
 func (e *Event) Reset() {
-	for _, f := range e.set {
-		e.vals[f] = Value{}
-	}
-	e.set = e.set[:0]
+	clear(e.vals)
 	e.Time, e.Seq = 0, 0
 }
 
@@ -90,30 +89,22 @@ func (e *Event) Reset() {
 // are shared.
 func (e *Event) Clone() *Event {
 	c := &Event{Time: e.Time, Seq: e.Seq}
-	if len(e.set) > 0 {
-		max := 0
-		for _, f := range e.set {
-			if int(f) > max {
-				max = int(f)
-			}
-		}
-		c.vals = make([]Value, max+1)
-		c.set = make([]Field, 0, len(e.set))
-		for _, f := range e.set {
-			if v := e.vals[f]; v.Kind != Missing {
-				c.vals[f] = v
-				c.set = append(c.set, f)
-			}
-		}
+	hi := len(e.vals)
+	for hi > 0 && e.vals[hi-1].Kind == Missing {
+		hi--
+	}
+	if hi > 0 {
+		c.vals = make([]Value, hi)
+		copy(c.vals, e.vals[:hi])
 	}
 	return c
 }
 
-// Range calls fn for every present field in the order they were set.
+// Range calls fn for every present field, in field id order.
 func (e *Event) Range(fn func(Field, Value)) {
-	for _, f := range e.set {
-		if v := e.vals[f]; v.Kind != Missing {
-			fn(f, v)
+	for f, v := range e.vals {
+		if v.Kind != Missing {
+			fn(Field(f), v)
 		}
 	}
 }
@@ -121,8 +112,8 @@ func (e *Event) Range(fn func(Field, Value)) {
 // Len returns how many fields are set.
 func (e *Event) Len() int {
 	n := 0
-	for _, f := range e.set {
-		if e.vals[f].Kind != Missing {
+	for _, v := range e.vals {
+		if v.Kind != Missing {
 			n++
 		}
 	}
