@@ -1,16 +1,18 @@
 package detect
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/osqdetect/osqdetect/detect/ecs"
 )
 
 // dispatch picks the rules an event can reach. Rules stating a necessary
-// condition "field equals one of these values" (their prefilters) are
-// indexed by those values; an event reaches them only when one of its
-// values hits the index. Other rules see every event. With hundreds of
-// rules that each test process.name, most events reach a handful.
+// condition on a field (their prefilters: "equals, starts with or ends with
+// one of these") are indexed by those keys; an event reaches them only when
+// one of its values hits the index. Other rules see every event. With
+// hundreds of rules that each test process.name or a path, most events
+// reach a handful.
 type dispatch struct {
 	always []int32 // rules without prefilters, in rule order
 	fields []indexedField
@@ -21,9 +23,58 @@ type dispatch struct {
 }
 
 type indexedField struct {
-	f     ecs.Field
-	exact map[string][]int32
-	fold  map[string][]int32 // keys lower-cased
+	f    ecs.Field
+	cs   keyIndex // case-sensitive keys
+	fold keyIndex // keys lower-cased
+}
+
+// keyIndex maps exact values, prefixes and suffixes to rules. Prefixes
+// and suffixes are looked up by each distinct key length.
+type keyIndex struct {
+	exact, prefix, suffix  map[string][]int32
+	prefixLens, suffixLens []int
+}
+
+func (k *keyIndex) add(p *ecs.Prefilter, rule int32) {
+	lower := func(s string) string {
+		if p.Fold {
+			return strings.ToLower(s)
+		}
+		return s
+	}
+	for _, v := range p.Values {
+		k.exact = addKey(k.exact, lower(v), rule)
+	}
+	for _, v := range p.Prefixes {
+		k.prefix = addKey(k.prefix, lower(v), rule)
+		k.prefixLens = addLen(k.prefixLens, len(lower(v)))
+	}
+	for _, v := range p.Suffixes {
+		k.suffix = addKey(k.suffix, lower(v), rule)
+		k.suffixLens = addLen(k.suffixLens, len(lower(v)))
+	}
+}
+
+func addKey(m map[string][]int32, key string, rule int32) map[string][]int32 {
+	if m == nil {
+		m = map[string][]int32{}
+	}
+	if list := m[key]; len(list) == 0 || list[len(list)-1] != rule {
+		m[key] = append(list, rule)
+	}
+	return m
+}
+
+func addLen(lens []int, n int) []int {
+	i := sort.SearchInts(lens, n)
+	if i < len(lens) && lens[i] == n {
+		return lens
+	}
+	return append(lens[:i], append([]int{n}, lens[i:]...)...)
+}
+
+func (k *keyIndex) empty() bool {
+	return len(k.exact) == 0 && len(k.prefix) == 0 && len(k.suffix) == 0
 }
 
 func newDispatch(rules []*ruleState) *dispatch {
@@ -35,7 +86,8 @@ func newDispatch(rules []*ruleState) *dispatch {
 			d.always = append(d.always, int32(i))
 			continue
 		}
-		for _, p := range pfs {
+		for pi := range pfs {
+			p := &pfs[pi]
 			at, ok := byField[p.Field]
 			if !ok {
 				f, ok := ecs.FieldOf(p.Field)
@@ -46,27 +98,16 @@ func newDispatch(rules []*ruleState) *dispatch {
 				}
 				at = len(d.fields)
 				byField[p.Field] = at
-				d.fields = append(d.fields, indexedField{f: f, exact: map[string][]int32{}, fold: map[string][]int32{}})
+				d.fields = append(d.fields, indexedField{f: f})
 			}
-			ix := &d.fields[at]
-			for _, v := range p.Values {
-				if p.Fold {
-					k := strings.ToLower(v)
-					ix.fold[k] = appendOnce(ix.fold[k], int32(i))
-				} else {
-					ix.exact[v] = appendOnce(ix.exact[v], int32(i))
-				}
+			if p.Fold {
+				d.fields[at].fold.add(p, int32(i))
+			} else {
+				d.fields[at].cs.add(p, int32(i))
 			}
 		}
 	}
 	return d
-}
-
-func appendOnce(list []int32, i int32) []int32 {
-	if n := len(list); n > 0 && list[n-1] == i {
-		return list
-	}
-	return append(list, i)
 }
 
 // pick returns the indices of the rules ev can reach, in rule order. The
@@ -91,12 +132,14 @@ func (d *dispatch) pick(ev *ecs.Event) []int32 {
 			if !ok {
 				continue
 			}
-			d.add(ix.exact[s])
-			if len(ix.fold) > 0 {
+			if !ix.cs.empty() {
+				d.lookup(&ix.cs, s)
+			}
+			if !ix.fold.empty() {
 				if isASCII(s) {
-					d.add(ix.fold[string(d.lowerASCII(s))]) // no allocation: map index by converted bytes
+					d.lookupBytes(&ix.fold, d.lowerASCII(s))
 				} else {
-					d.add(ix.fold[strings.ToLower(s)])
+					d.lookup(&ix.fold, strings.ToLower(s))
 				}
 			}
 		}
@@ -105,6 +148,40 @@ func (d *dispatch) pick(ev *ecs.Event) []int32 {
 		sortInt32(d.picked)
 	}
 	return d.picked
+}
+
+func (d *dispatch) lookup(k *keyIndex, s string) {
+	d.add(k.exact[s])
+	for _, n := range k.prefixLens {
+		if n > len(s) {
+			break
+		}
+		d.add(k.prefix[s[:n]])
+	}
+	for _, n := range k.suffixLens {
+		if n > len(s) {
+			break
+		}
+		d.add(k.suffix[s[len(s)-n:]])
+	}
+}
+
+// lookupBytes is lookup on a reused buffer: indexing a map with a
+// converted byte slice does not allocate.
+func (d *dispatch) lookupBytes(k *keyIndex, b []byte) {
+	d.add(k.exact[string(b)])
+	for _, n := range k.prefixLens {
+		if n > len(b) {
+			break
+		}
+		d.add(k.prefix[string(b[:n])])
+	}
+	for _, n := range k.suffixLens {
+		if n > len(b) {
+			break
+		}
+		d.add(k.suffix[string(b[len(b)-n:])])
+	}
 }
 
 func (d *dispatch) add(rules []int32) {

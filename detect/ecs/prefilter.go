@@ -3,22 +3,30 @@ package ecs
 import "strings"
 
 // Prefilter is a necessary condition a compiled query states about the
-// events it can match: some element of Field equals one of Values
-// (compared after lower-casing both when Fold is set). An engine uses it to
-// skip rules that cannot match an event with a map lookup.
+// events it can match: some element of Field equals one of Values, starts
+// with one of Prefixes or ends with one of Suffixes (compared after
+// lower-casing both sides when Fold is set). An engine uses it to skip,
+// with a few map lookups, the rules an event cannot match.
 type Prefilter struct {
-	Field  string
-	Values []string
-	Fold   bool
+	Field    string
+	Values   []string
+	Prefixes []string
+	Suffixes []string
+	Fold     bool
 }
 
-// Selective reports whether indexing on the field narrows the rules an
-// event reaches: fields describing the kind of event or host hold the same
-// few values on nearly every event.
-func Selective(field string) bool {
-	return !(strings.HasPrefix(field, "event.") || strings.HasPrefix(field, "host.") ||
-		strings.HasPrefix(field, "data_stream.") || strings.HasPrefix(field, "agent.") ||
-		strings.HasSuffix(field, ".ip") || field == "@timestamp")
+// Indexable reports whether the field's values can key an index: ip
+// fields compare as addresses ("::1" equals "0:0::1"), not as text.
+func Indexable(field string) bool {
+	return !strings.HasSuffix(field, ".ip") && field != "@timestamp"
+}
+
+// broad reports whether a field describes the kind of event or host: it
+// holds the same few values on nearly every event, so an index on it
+// narrows little.
+func broad(field string) bool {
+	return strings.HasPrefix(field, "event.") || strings.HasPrefix(field, "host.") ||
+		strings.HasPrefix(field, "data_stream.") || strings.HasPrefix(field, "agent.")
 }
 
 // PlainText reports whether a literal compares as text only: it is not a
@@ -34,21 +42,75 @@ func PlainText(s string) bool {
 	return true
 }
 
+// PatternKey turns an anchored wildcard pattern (after unescaping, with
+// wild marking which bytes are wildcards) into an index key: the whole
+// literal, the literal text before the first wildcard, or after the last.
+// It reports false when the pattern starts and ends with a wildcard.
+func PatternKey(lit string, wild func(i int) bool) (key string, kind KeyKind, ok bool) {
+	first, last := -1, -1
+	for i := 0; i < len(lit); i++ {
+		if wild(i) {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	switch {
+	case first < 0:
+		return lit, KeyExact, lit != ""
+	case first > 0:
+		return lit[:first], KeyPrefix, true
+	case last < len(lit)-1:
+		return lit[last+1:], KeySuffix, true
+	}
+	return "", 0, false
+}
+
+// KeyKind says how an index key relates to the values it admits.
+type KeyKind uint8
+
+const (
+	KeyExact KeyKind = iota
+	KeyPrefix
+	KeySuffix
+)
+
+// Add puts a key of the given kind into the prefilter.
+func (p *Prefilter) Add(key string, kind KeyKind) {
+	switch kind {
+	case KeyExact:
+		p.Values = append(p.Values, key)
+	case KeyPrefix:
+		p.Prefixes = append(p.Prefixes, key)
+	case KeySuffix:
+		p.Suffixes = append(p.Suffixes, key)
+	}
+}
+
+func (p *Prefilter) empty() bool {
+	return len(p.Values) == 0 && len(p.Prefixes) == 0 && len(p.Suffixes) == 0
+}
+
 // BetterDisjunction reports whether the disjunction a is a better index
-// key than b: fewer fields to look up, then fields that name the process,
-// then fewer values.
+// key than b: one without broad fields (event.*, host.*) first, then fewer
+// fields to look up, then fields that name the process, then fewer keys.
 func BetterDisjunction(a, b []Prefilter) bool {
+	ba, bb := anyBroad(a), anyBroad(b)
+	if ba != bb {
+		return !ba
+	}
 	if len(a) != len(b) {
 		return len(a) < len(b)
 	}
 	ra, rb, va, vb := 0, 0, 0, 0
 	for _, p := range a {
 		ra += prefilterRank(p.Field)
-		va += len(p.Values)
+		va += len(p.Values) + len(p.Prefixes) + len(p.Suffixes)
 	}
 	for _, p := range b {
 		rb += prefilterRank(p.Field)
-		vb += len(p.Values)
+		vb += len(p.Values) + len(p.Prefixes) + len(p.Suffixes)
 	}
 	if ra != rb {
 		return ra < rb
@@ -56,21 +118,38 @@ func BetterDisjunction(a, b []Prefilter) bool {
 	return va < vb
 }
 
+func anyBroad(ps []Prefilter) bool {
+	for _, p := range ps {
+		if broad(p.Field) {
+			return true
+		}
+	}
+	return false
+}
+
 // MergePrefilters joins the prefilters of a disjunction that test the same
 // field the same way.
 func MergePrefilters(ps []Prefilter) []Prefilter {
 	var out []Prefilter
 	for _, p := range ps {
+		if p.empty() {
+			continue
+		}
 		merged := false
 		for i := range out {
 			if out[i].Field == p.Field && out[i].Fold == p.Fold {
 				out[i].Values = append(out[i].Values, p.Values...)
+				out[i].Prefixes = append(out[i].Prefixes, p.Prefixes...)
+				out[i].Suffixes = append(out[i].Suffixes, p.Suffixes...)
 				merged = true
 				break
 			}
 		}
 		if !merged {
-			out = append(out, Prefilter{Field: p.Field, Fold: p.Fold, Values: append([]string(nil), p.Values...)})
+			out = append(out, Prefilter{Field: p.Field, Fold: p.Fold,
+				Values:   append([]string(nil), p.Values...),
+				Prefixes: append([]string(nil), p.Prefixes...),
+				Suffixes: append([]string(nil), p.Suffixes...)})
 		}
 	}
 	return out

@@ -1,8 +1,6 @@
 package eql
 
 import (
-	"strings"
-
 	"github.com/osqdetect/osqdetect/detect/ecs"
 )
 
@@ -62,20 +60,21 @@ func prefilterOf(e expr) ([]ecs.Prefilter, bool) {
 		}
 		p := ecs.Prefilter{Field: f.name, Fold: x.op != "like"}
 		for _, pat := range x.patterns {
-			if strings.ContainsAny(pat, "*?") {
+			key, kind, ok := ecs.PatternKey(pat, func(i int) bool { return pat[i] == '*' || pat[i] == '?' })
+			if !ok {
 				return nil, false
 			}
-			p.Values = append(p.Values, pat)
+			p.Add(key, kind)
 		}
 		return checked(p)
 	}
 	return nil, false
 }
 
-// checked keeps a prefilter only when an index on it narrows anything and
-// its values compare as plain text.
+// checked keeps a prefilter only when its field can key an index and its
+// exact values compare as plain text.
 func checked(p ecs.Prefilter) ([]ecs.Prefilter, bool) {
-	if !ecs.Selective(p.Field) || len(p.Values) == 0 {
+	if !ecs.Indexable(p.Field) || len(p.Values)+len(p.Prefixes)+len(p.Suffixes) == 0 {
 		return nil, false
 	}
 	for _, v := range p.Values {

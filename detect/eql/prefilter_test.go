@@ -13,17 +13,22 @@ func TestPrefilters(t *testing.T) {
 		{`process where process.name == "ln"`, "process.name false ln"},
 		{`process where event.type == "start" and process.name in ("a", "b")`, "process.name false a,b"},
 		{`process where process.name : ("Bash", "sh")`, "process.name true Bash,sh"},
-		{`process where process.name : ("ba*", "sh")`, ""},
+		{`process where process.name : ("ba*", "sh")`, "process.name true sh prefix ba"},
+		{`process where process.name : ("*.sh", "x?y")`, "process.name true  prefix x suffix .sh"},
+		{`process where process.name : ("*x*")`, ""},
 		{`process where process.name like "x"`, "process.name false x"},
 		{`process where process.name in~ ("X")`, "process.name true X"},
 		{`process where process.name == "a" or process.name == "b"`, "process.name false a,b"},
 		{`process where process.name == "a" or process.parent.name == "b"`, "process.name false a | process.parent.name false b"},
-		{`process where process.name == "a" or process.parent.name : "b*"`, ""},
+		{`process where process.name == "a" or process.parent.name : "b*"`, "process.name false a | process.parent.name true  prefix b"},
+		{`process where process.name == "a" or process.parent.name : "*b*"`, ""},
 		{`process where process.name == "a" or process.name : "B"`, "process.name false a | process.name true B"},
 		{`process where not process.name == "a"`, ""},
 		{`process where process.name != "a"`, ""},
 		{`process where process.name not in ("a")`, ""},
-		{`process where event.action == "exec"`, ""},
+		{`process where event.action == "exec"`, "event.action false exec"},
+		{`process where event.action == "exec" and process.name == "x"`, "process.name false x"},
+		{`process where event.action == "exec" and (process.name == "x" or process.parent.name == "y")`, "process.name false x | process.parent.name false y"},
 		{`network where destination.ip == "10.0.0.1"`, ""},
 		{`process where process.args_count == "3"`, ""},
 		{`process where process.parent.name == "bash" and process.name == "nc"`, "process.name false nc"},
@@ -44,7 +49,14 @@ func TestPrefilters(t *testing.T) {
 			if p.Fold {
 				fold = "true"
 			}
-			parts = append(parts, p.Field+" "+fold+" "+strings.Join(p.Values, ","))
+			part := p.Field + " " + fold + " " + strings.Join(p.Values, ",")
+			if len(p.Prefixes) > 0 {
+				part += " prefix " + strings.Join(p.Prefixes, ",")
+			}
+			if len(p.Suffixes) > 0 {
+				part += " suffix " + strings.Join(p.Suffixes, ",")
+			}
+			parts = append(parts, part)
 		}
 		if got := strings.Join(parts, " | "); got != tt.want {
 			t.Errorf("%s:\n got %q\nwant %q", tt.query, got, tt.want)

@@ -26,17 +26,47 @@ func prefilterOf(n node) ([]ecs.Prefilter, bool) {
 		}
 		return ecs.MergePrefilters(all), true
 	case *termNode:
-		if n.f.ip || !ecs.Selective(n.f.name) {
+		if n.f.ip || !ecs.Indexable(n.f.name) || len(n.terms) == 0 {
 			return nil, false
 		}
 		p := ecs.Prefilter{Field: n.f.name}
 		for _, t := range n.terms {
-			if t.kind != termLiteral || !ecs.PlainText(t.text) {
+			switch t.kind {
+			case termLiteral:
+				if !ecs.PlainText(t.text) {
+					return nil, false
+				}
+				p.Values = append(p.Values, t.text)
+			case termPattern:
+				key, kind, ok := patternKey(t.text)
+				if !ok {
+					return nil, false
+				}
+				p.Add(key, kind)
+			default:
 				return nil, false
 			}
-			p.Values = append(p.Values, t.text)
 		}
-		return []ecs.Prefilter{p}, len(p.Values) > 0
+		return []ecs.Prefilter{p}, true
 	}
 	return nil, false
+}
+
+// patternKey unescapes a KQL wildcard value (a backslash makes the next
+// character literal, as glob's Escape option does) and returns its index key.
+func patternKey(src string) (string, ecs.KeyKind, bool) {
+	lit := make([]byte, 0, len(src))
+	var wild []bool
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		if c == '\\' && i+1 < len(src) {
+			i++
+			lit = append(lit, src[i])
+			wild = append(wild, false)
+			continue
+		}
+		lit = append(lit, c)
+		wild = append(wild, c == '*')
+	}
+	return ecs.PatternKey(string(lit), func(i int) bool { return wild[i] })
 }
