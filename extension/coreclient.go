@@ -85,18 +85,15 @@ func (c *CoreClient) do(ctx context.Context, what string, call func(context.Cont
 			return fmt.Errorf("%s: %w", what, err)
 		}
 	}
-	// A context that ends mid-call closes the socket, which unblocks the read.
-	done := make(chan struct{})
+	// A context that ends mid-call closes the socket, which unblocks the
+	// read; stop reports whether that happened, and then the connection is
+	// dropped even when the call itself got through.
 	sock := c.sock
-	go func() {
-		select {
-		case <-ctx.Done():
-			_ = sock.Close()
-		case <-done:
-		}
-	}()
+	stop := context.AfterFunc(ctx, func() { _ = sock.Close() })
 	err := call(ctx, c.client)
-	close(done)
+	if !stop() && err == nil {
+		c.dropLocked()
+	}
 	if err != nil {
 		c.dropLocked()
 		if ctx.Err() != nil {

@@ -56,7 +56,7 @@ func probeTables(_ config.Config, _ *rules.Set, st *store.Store, h *Health) ([]o
 	return []osquery.OsqueryPlugin{alerts, health}, nil
 }
 
-func startTestCore(t *testing.T, opts osqcore.Options) *osqcore.Core {
+func startTestCore(t testing.TB, opts osqcore.Options) *osqcore.Core {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "osqx")
 	if err != nil {
