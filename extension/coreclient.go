@@ -118,7 +118,10 @@ func (c *CoreClient) dial(ctx context.Context) error {
 		SocketTimeout:  c.callTimeout,
 	})
 	c.sock = sock
-	c.client = gen.NewExtensionManagerClientFactory(sock, thrift.NewTBinaryProtocolFactoryDefault())
+	// Buffered, as osqueryd's own server transport is: unbuffered, the
+	// binary protocol reads every field of a reply with its own syscall.
+	buffered := thrift.NewTBufferedTransport(sock, 64<<10)
+	c.client = gen.NewExtensionManagerClientFactory(buffered, thrift.NewTBinaryProtocolFactoryDefault())
 	return nil
 }
 

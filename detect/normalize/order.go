@@ -89,20 +89,22 @@ func OrderSecond(rows []Row) {
 	sortByEID(procs)
 	sortByEID(socks)
 
+	// The latest row starting each (pid, path) image, found in one pass.
+	type image struct{ pid, path string }
+	latest := make(map[image]int, len(procs))
+	for i := range procs {
+		p := &procs[i]
+		if path := p.Cols["path"]; path != "" && startsProcessImage(p) {
+			latest[image{p.Cols["pid"], path}] = i
+		}
+	}
 	// after[i] lists the socket rows that go right after procs[i]; slot
 	// len(procs) holds those that go first.
 	after := make([][]Row, len(procs)+1)
 	for _, s := range socks {
-		pid, path := s.Cols["pid"], s.Cols["path"]
 		slot := len(procs)
-		if path != "" {
-			for i := len(procs) - 1; i >= 0; i-- {
-				p := &procs[i]
-				if p.Cols["pid"] == pid && p.Cols["path"] == path && startsProcessImage(p) {
-					slot = i
-					break
-				}
-			}
+		if i, ok := latest[image{s.Cols["pid"], s.Cols["path"]}]; ok && s.Cols["path"] != "" {
+			slot = i
 		}
 		after[slot] = append(after[slot], s)
 	}
