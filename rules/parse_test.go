@@ -1,0 +1,81 @@
+package rules
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseRejections(t *testing.T) {
+	base, err := os.ReadFile("builtin/defense_evasion_symlink_binary_to_writable_dir.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := func(old, new string) []byte { return []byte(strings.Replace(string(base), old, new, 1)) }
+	tests := []struct {
+		name string
+		data []byte
+		want string // in the rejection
+	}{
+		{"bad TOML", []byte("[rule]\nname = \"x\n"), "line 2"},
+		{"missing rule_id", edit(`rule_id = "d19a2399-f8e2-4b10-80d8-a561ce9d24d1"`, ""), "missing rule.rule_id"},
+		{"bad severity", edit(`severity = "low"`, `severity = "urgent"`), `rule.severity "urgent"`},
+		{"bad from", edit(`from = "now-9m"`, `from = "9 minutes ago"`), "rule.from"},
+		{"bad interval", edit(`interval = "5m"`, `interval = "5 minutes"`), "rule.interval"},
+		{"unsupported type", edit(`type = "new_terms"`, `type = "esql"`), `rule type "esql" is not supported`},
+		{"lucene language", edit(`language = "kuery"`, `language = "lucene"`), `language "lucene"`},
+		{"KQL syntax error with file line", edit(`process.parent.executable:* and`, `process.parent.executable:* and and`), "line 37, column 126"},
+		{"new_terms without fields", edit(`value = ["host.id", "process.parent.name"]`, `value = []`), "new_terms rule without"},
+		{"bad history window", edit(`value = "now-10d"`, `value = "ten days"`), "history_window_start"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, st := Parse(tt.data, "x.toml")
+			if r != nil || !st.Rejected {
+				t.Fatalf("accepted: %+v", st)
+			}
+			if !strings.HasPrefix(st.Error, "x.toml: ") || !strings.Contains(st.Error, tt.want) {
+				t.Errorf("rejection %q does not name the file and %q", st.Error, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseSeedMetadata(t *testing.T) {
+	data, err := os.ReadFile("builtin/defense_evasion_symlink_binary_to_writable_dir.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, st := Parse(data, "builtin")
+	if st.Rejected {
+		t.Fatal(st.Error)
+	}
+	m := r.Meta
+	if m.From != 9*time.Minute || m.Interval != 5*time.Minute || m.MaxSignals != 100 || m.HistoryWindow != 10*24*time.Hour ||
+		strings.Join(m.NewTermsFields, ",") != "host.id,process.parent.name" || m.Severity != "low" || m.RiskScore != 21 ||
+		strings.Join(m.Tactics, ",") != "TA0005" || strings.Join(m.Techniques, ",") != "T1574,T1202,T1564" {
+		t.Errorf("metadata = %+v", m)
+	}
+}
+
+// FuzzParse: any bytes give a rule or a rejection naming the source, never a panic.
+func FuzzParse(f *testing.F) {
+	for _, name := range []string{"builtin/defense_evasion_symlink_binary_to_writable_dir.toml", "builtin/execution_shell_via_suspicious_binary.toml"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("[rule]\ntype = \"threshold\"\n[rule.threshold]\nfield = 3\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, st := Parse(data, "fuzz.toml")
+		if (r == nil) != st.Rejected {
+			t.Fatalf("rule %v but rejected=%v", r != nil, st.Rejected)
+		}
+		if st.Rejected && !strings.HasPrefix(st.Error, "fuzz.toml: ") {
+			t.Fatalf("rejection does not name the source: %q", st.Error)
+		}
+	})
+}
