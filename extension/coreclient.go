@@ -121,7 +121,7 @@ func (c *CoreClient) dial(ctx context.Context) error {
 	// Buffered, as osqueryd's own server transport is: unbuffered, the
 	// binary protocol reads every field of a reply with its own syscall.
 	buffered := thrift.NewTBufferedTransport(sock, 64<<10)
-	c.client = gen.NewExtensionManagerClientFactory(buffered, thrift.NewTBinaryProtocolFactoryDefault())
+	c.client = gen.NewExtensionManagerClientFactory(buffered, thrift.NewTBinaryProtocolFactoryConf(nil))
 	return nil
 }
 
@@ -180,9 +180,7 @@ func (c *CoreClient) QueryRows(ctx context.Context, sql string) ([]map[string]st
 		return nil, err
 	}
 	rows := make([]map[string]string, len(resp.Response))
-	for i, r := range resp.Response {
-		rows[i] = r
-	}
+	copy(rows, resp.Response)
 	return rows, nil
 }
 

@@ -87,9 +87,8 @@ type runner struct {
 	state  pollState
 	seq    uint64
 
-	server     *osquery.ExtensionManagerServer
-	serveDone  chan error
-	serveOwner *osquery.ExtensionManagerServer
+	server    *osquery.ExtensionManagerServer
+	serveDone chan error
 
 	coreLostSince   time.Time
 	lastProbe       time.Time

@@ -158,14 +158,14 @@ func TestSymlinkRule(t *testing.T) {
 
 // revshell builds the three events of the reverse shell with overrides.
 type revshell struct {
-	host                   string
-	exe, parentShell, name string
-	connectHost            string
-	connectPid             int
-	action, ip             string
-	connectAt, shellAt     int64
-	shell                  string
-	order                  []int // which events, in which order (0 exec, 1 connect, 2 shell)
+	host               string
+	exe, parentShell   string
+	connectHost        string
+	connectPid         int
+	action, ip         string
+	connectAt, shellAt int64
+	shell              string
+	order              []int // which events, in which order (0 exec, 1 connect, 2 shell)
 }
 
 func (r revshell) rows() []normalize.Row {

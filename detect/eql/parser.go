@@ -92,14 +92,6 @@ func (p *parser) expectPunct(s, what string) (token, error) {
 	return t, nil
 }
 
-func (p *parser) expectKeyword(word, what string) error {
-	t := p.next()
-	if !t.is(tkIdent, word) {
-		return syntaxErr(t.pos, "expected '%s' %s, found %s", word, what, t.describe())
-	}
-	return nil
-}
-
 func (p *parser) query() (*parsedQuery, error) {
 	q := &parsedQuery{}
 	t := p.peek()

@@ -138,7 +138,7 @@ func (s *Store) alerts(ctx context.Context, q AlertQuery) ([]*detect.Alert, int,
 			from := make([]byte, 8)
 			putTime(from, lo)
 			c := tx.Bucket(bucketByTime).Cursor()
-			for k, _ := c.Seek(from); k != nil && len(k) >= 8; k, _ = c.Next() {
+			for k, _ := c.Seek(from); len(k) >= 8; k, _ = c.Next() {
 				if getTime(k) > hi {
 					break
 				}

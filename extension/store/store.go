@@ -41,6 +41,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // SchemaVersion is the layout version this build reads and writes. A file
@@ -177,7 +178,7 @@ func openChecked(path string, opts *bolt.Options, check bool) (db *bolt.DB, prob
 
 	db, err = bolt.Open(path, 0o600, opts)
 	switch {
-	case errors.Is(err, bolt.ErrTimeout):
+	case errors.Is(err, bolterrors.ErrTimeout):
 		return nil, "", fmt.Errorf("opening state store %s: %w (waited %s)", path, ErrLocked, opts.Timeout)
 	case errors.Is(err, fs.ErrPermission):
 		return nil, "", fmt.Errorf("opening state store: %w", err)

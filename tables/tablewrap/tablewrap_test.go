@@ -55,8 +55,8 @@ func TestGenerateError(t *testing.T) {
 func TestPanicBecomesError(t *testing.T) {
 	t.Parallel()
 	tbl := New(testSpec, func(context.Context, table.QueryContext) ([]map[string]string, error) {
-		var m map[string]string
-		m["boom"] = "x" // nil map write panics
+		var rows []map[string]string
+		_ = rows[3] // index out of range panics
 		return nil, nil
 	}, Options{})
 	resp := tbl.Plugin().Call(context.Background(), osquery.ExtensionPluginRequest{"action": "generate", "context": "{}"})

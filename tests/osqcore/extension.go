@@ -143,7 +143,7 @@ func ContextJSON(cols []Column, qc *QueryContext) string {
 		col := cols[i]
 		entry := contextColumn{Name: col.Name, List: []contextConstraint{}, Affinity: col.Type}
 		for _, k := range qc.Constraints[col.Name] {
-			entry.List = append(entry.List, contextConstraint{Op: k.Op, Expr: k.Expr})
+			entry.List = append(entry.List, contextConstraint(k))
 		}
 		doc.Constraints = append(doc.Constraints, entry)
 	}

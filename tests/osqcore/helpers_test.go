@@ -2,7 +2,6 @@ package osqcore
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -187,8 +186,6 @@ func column(rows []map[string]string, name string) []string {
 	}
 	return out
 }
-
-func fmtRows(rows []map[string]string) string { return fmt.Sprintf("%v", rows) }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
