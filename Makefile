@@ -37,7 +37,7 @@ demo: build
 	$(BUILD)/osqcore --socket $$tmp/osquery.em \
 		--replay tests/scenarios/demo.jsonl \
 		--extension $(BUILD)/osqdetect.ext --wait-for osqdetect \
-		--query "SELECT datetime(time, 'unixepoch') AS time, severity, rule_name, host_id, pid, process_executable, parent_name, destination_ip, destination_port FROM alerts ORDER BY time"; \
+		--query "SELECT datetime(time, 'unixepoch') AS time, severity, rule_name, pid, process_executable, process_command_line, parent_name, CASE WHEN destination_ip = '' THEN '' ELSE destination_ip || ':' || destination_port END AS destination FROM alerts ORDER BY time"; \
 	status=$$?; rm -rf $$tmp; exit $$status
 
 # The same rules over a recorded osquery results log.
