@@ -109,7 +109,7 @@ func Defaults() Config {
 		},
 		RateLimit: RateLimit{Rules: map[string]int{}},
 		Engine: Engine{
-			ProcessCacheSize:    32768,
+			ProcessCacheSize:    100000,
 			MaxPendingSequences: 10000,
 		},
 		Tables: Tables{
