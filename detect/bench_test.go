@@ -12,6 +12,7 @@ import (
 
 	"github.com/osqdetect/osqdetect/detect"
 	"github.com/osqdetect/osqdetect/detect/normalize"
+	"github.com/osqdetect/osqdetect/internal/testutil"
 	"github.com/osqdetect/osqdetect/rules"
 )
 
@@ -105,7 +106,7 @@ func BenchmarkSensorSeedRules(b *testing.B) {
 
 // BenchmarkSensorCorpusRules: the same stream with every corpus rule that loads.
 func BenchmarkSensorCorpusRules(b *testing.B) {
-	dir := filepath.Join(sharedDir(), "elastic-rules", "rules")
+	dir := filepath.Join(testutil.SharedDir(), "elastic-rules", "rules")
 	if _, err := os.Stat(dir); err != nil {
 		b.Skip("elastic rule corpus not found:", err)
 	}
@@ -146,11 +147,4 @@ func BenchmarkProcessCache100k(b *testing.B) {
 		runtime.KeepAlive(s)
 	}
 	b.ReportMetric(float64(heap)/(1<<20), "MiB-heap")
-}
-
-func sharedDir() string {
-	if d := os.Getenv("OSQDETECT_SHARED"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "..", "shared")
 }

@@ -3,8 +3,6 @@ package fleet_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,34 +10,18 @@ import (
 
 	"github.com/osqdetect/osqdetect/detect"
 	"github.com/osqdetect/osqdetect/fleet"
+	"github.com/osqdetect/osqdetect/internal/testutil"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 var sampleRules = []detect.RuleMeta{
 	{ID: "fa3a59dc-33c3-43bf-80a9-e8437a922c7f", Name: "Potential Reverse Shell via Suspicious Binary", Severity: "high", RiskScore: 73, Techniques: []string{"T1059.004", "T1071"}},
 	{ID: "d19a2399-f8e2-4b10-80d8-a561ce9d24d1", Name: "System Binary Symlink to Suspicious Location", Severity: "low", RiskScore: 21, Techniques: []string{"T1202", "T1564", "T1574"}},
 }
 
+// golden compares got with testdata/name.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./fleet -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (run go test ./fleet -update if the change is intended)\n--- got\n%s", name, got)
-	}
+	testutil.Golden(t, filepath.Join("testdata", name), got)
 }
 
 func TestGitOpsFilesGolden(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/osqdetect/osqdetect/internal/testutil"
 	"github.com/osqdetect/osqdetect/rules"
 )
 
@@ -14,17 +15,10 @@ import (
 // of the 357 Linux process and network rules.
 const minCorpusLoaded = 304
 
-func sharedDir() string {
-	if d := os.Getenv("OSQDETECT_SHARED"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "..", "shared")
-}
-
 // TestElasticCorpus loads every rule of the corpus and checks that the
 // share that loads does not regress and that every rejection names why.
 func TestElasticCorpus(t *testing.T) {
-	base := filepath.Join(sharedDir(), "elastic-rules")
+	base := filepath.Join(testutil.SharedDir(), "elastic-rules")
 	dirs := []string{filepath.Join(base, "rules"), filepath.Join(base, "rules_building_block")}
 	for _, d := range dirs {
 		if _, err := os.Stat(d); err != nil {

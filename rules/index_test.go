@@ -11,6 +11,7 @@ import (
 
 	"github.com/osqdetect/osqdetect/detect"
 	"github.com/osqdetect/osqdetect/detect/normalize"
+	"github.com/osqdetect/osqdetect/internal/testutil"
 	"github.com/osqdetect/osqdetect/rules"
 )
 
@@ -18,7 +19,7 @@ import (
 // the rules' own values twice, with and without the prefilter index, and
 // requires the same alerts: the index only skips rules that cannot match.
 func TestIndexKeepsResults(t *testing.T) {
-	base := filepath.Join(sharedDir(), "elastic-rules")
+	base := filepath.Join(testutil.SharedDir(), "elastic-rules")
 	if _, err := os.Stat(base); err != nil {
 		t.Skip("elastic rule corpus not found:", err)
 	}

@@ -3,8 +3,6 @@ package tables
 import (
 	"context"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -13,12 +11,11 @@ import (
 
 	"github.com/osqdetect/osqdetect/detect"
 	"github.com/osqdetect/osqdetect/extension/store"
+	"github.com/osqdetect/osqdetect/internal/testutil"
 	"github.com/osqdetect/osqdetect/tables/detectionhealth"
 	"github.com/osqdetect/osqdetect/tables/detectionrules"
 	"github.com/osqdetect/osqdetect/tables/tablewrap"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // TestSpecsGolden pins the tables' contract: a change to a name, a column
 // or a type shows up here and in testdata/specs.json, which docs use.
@@ -29,19 +26,9 @@ func TestSpecsGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = append(got, '\n')
-	path := filepath.Join("testdata", "specs.json")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("table specs changed; if intended, run go test -update and update the docs:\n%s", got)
+	testutil.Golden(t, filepath.Join("testdata", "specs.json"), got)
+	if t.Failed() {
+		t.Log("table specs changed; if intended, run go test -update and update the docs")
 	}
 }
 

@@ -3,13 +3,12 @@ package ecs
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/osqdetect/osqdetect/internal/testutil"
+)
 
 func field(t testing.TB, name string) Field {
 	t.Helper()
@@ -128,7 +127,7 @@ func TestMarshalJSONGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden := filepath.Join("testdata", "event.golden.json")
-	if *update {
+	if *testutil.Update {
 		if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -9,18 +9,19 @@ import (
 	"testing"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/osqdetect/osqdetect/internal/testutil"
 )
 
 // minCorpusAccepted is the number of EQL rules of the shared corpus that
 // must compile; raise it when support grows, never lower it.
 const minCorpusAccepted = 298
 
-func sharedDir(t *testing.T) string {
+// corpusDir returns the shared Elastic rule corpus, skipping the test when
+// it is absent.
+func corpusDir(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("OSQDETECT_SHARED")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared")
-	}
+	dir := testutil.SharedDir()
 	if _, err := os.Stat(filepath.Join(dir, "elastic-rules")); err != nil {
 		t.Skipf("rule corpus not found under %s (set OSQDETECT_SHARED)", dir)
 	}
@@ -39,7 +40,7 @@ type ruleFile struct {
 // corpusRules returns the EQL rules of the shared corpus by path.
 func corpusRules(t *testing.T) map[string]ruleFile {
 	t.Helper()
-	root := sharedDir(t)
+	root := corpusDir(t)
 	rules := map[string]ruleFile{}
 	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".toml") {

@@ -3,16 +3,14 @@ package eql
 import (
 	"bufio"
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/osqdetect/osqdetect/detect/ecs"
+	"github.com/osqdetect/osqdetect/internal/testutil"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 func readQueries(t *testing.T) []string {
 	t.Helper()
@@ -52,24 +50,6 @@ func readEvents(t *testing.T) []*ecs.Event {
 	return stream(t, objs...)
 }
 
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it):\n got:\n%s\nwant:\n%s", path, got, want)
-	}
-}
-
 // TestGolden compiles testdata/queries.eql (parse.golden: the canonical
 // tree or the error) and runs each query over testdata/events.jsonl
 // (match.golden: the ids of matching events or sequences).
@@ -101,6 +81,6 @@ func TestGolden(t *testing.T) {
 		}
 		matched.WriteString("  " + ids(out) + "\n")
 	}
-	checkGolden(t, "parse.golden", parsed.Bytes())
-	checkGolden(t, "match.golden", matched.Bytes())
+	testutil.Golden(t, filepath.Join("testdata", "parse.golden"), parsed.Bytes())
+	testutil.Golden(t, filepath.Join("testdata", "match.golden"), matched.Bytes())
 }

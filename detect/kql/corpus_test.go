@@ -9,20 +9,13 @@ import (
 	"testing"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/osqdetect/osqdetect/internal/testutil"
 )
 
 // minCorpusCompiled is how many KQL rules of the shared Elastic corpus must
 // compile; it may only go up.
 const minCorpusCompiled = 57
-
-// sharedDir locates the shared research directory: $OSQDETECT_SHARED, or
-// ../../../shared from this package.
-func sharedDir() string {
-	if d := os.Getenv("OSQDETECT_SHARED"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "..", "..", "shared")
-}
 
 type corpusRule struct {
 	path, query string
@@ -30,7 +23,7 @@ type corpusRule struct {
 
 func loadKQLCorpus(t testing.TB) []corpusRule {
 	t.Helper()
-	root := filepath.Join(sharedDir(), "elastic-rules")
+	root := filepath.Join(testutil.SharedDir(), "elastic-rules")
 	if _, err := os.Stat(root); err != nil {
 		t.Skipf("rule corpus not available: %v", err)
 	}

@@ -1,14 +1,13 @@
 package kql
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"github.com/osqdetect/osqdetect/internal/testutil"
+)
 
 // TestGolden compiles every testdata/*.kql and compares the compiled
 // query's String() with testdata/*.golden (go test -run Golden -update
@@ -34,20 +33,7 @@ func TestGolden(t *testing.T) {
 			} else {
 				got = q.String()
 			}
-			golden := strings.TrimSuffix(path, ".kql") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("reading golden file (run with -update to create it): %v", err)
-			}
-			if got != string(want) {
-				t.Errorf("compiled %s differs from %s:\n--- got\n%s--- want\n%s", path, golden, got, want)
-			}
+			testutil.Golden(t, strings.TrimSuffix(path, ".kql")+".golden", []byte(got))
 		})
 	}
 }

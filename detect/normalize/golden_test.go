@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,9 +11,8 @@ import (
 	"testing"
 
 	"github.com/osqdetect/osqdetect/detect/ecs"
+	"github.com/osqdetect/osqdetect/internal/testutil"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // goldenInput is one testdata/*.json file: processes rows to seed per host,
 // rows to normalize, and whether to pass them through a Reorderer first.
@@ -90,17 +88,9 @@ func TestGolden(t *testing.T) {
 				}
 			}
 			golden := strings.TrimSuffix(in, ".json") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(out.Bytes(), want) {
+			testutil.Golden(t, golden, out.Bytes())
+			// On a difference, also name each line that differs.
+			if want, err := os.ReadFile(golden); err == nil && !bytes.Equal(out.Bytes(), want) {
 				gotLines, wantLines := strings.Split(out.String(), "\n"), strings.Split(string(want), "\n")
 				for i := 0; i < len(gotLines) || i < len(wantLines); i++ {
 					var g, w string

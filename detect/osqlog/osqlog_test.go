@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,9 +12,8 @@ import (
 	"testing/iotest"
 
 	"github.com/osqdetect/osqdetect/detect/normalize"
+	"github.com/osqdetect/osqdetect/internal/testutil"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // readAll reads every line, rendering each Next result as one JSON line,
 // then the stats.
@@ -70,20 +68,7 @@ func TestGolden(t *testing.T) {
 			}
 			defer f.Close()
 			got := readAll(t, NewReader(f, filepath.Base(path)))
-			golden := strings.TrimSuffix(path, ".log") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs from %s:\n%s", path, golden, got)
-			}
+			testutil.Golden(t, strings.TrimSuffix(path, ".log")+".golden", got)
 		})
 	}
 }

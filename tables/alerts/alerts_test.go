@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -20,10 +18,9 @@ import (
 
 	"github.com/osqdetect/osqdetect/detect"
 	"github.com/osqdetect/osqdetect/extension/store"
+	"github.com/osqdetect/osqdetect/internal/testutil"
 	"github.com/osqdetect/osqdetect/tables/tablewrap"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // sampleAlerts are three alerts of two rules over three seconds.
 func sampleAlerts() []*detect.Alert {
@@ -130,28 +127,8 @@ func TestGenerateGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, filepath.Join("testdata", tt.name+".golden.json"), append(got, '\n'))
+			testutil.Golden(t, filepath.Join("testdata", tt.name+".golden.json"), append(got, '\n'))
 		})
-	}
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs from the output:\n%s", path, got)
 	}
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,10 +11,9 @@ import (
 
 	"github.com/osquery/osquery-go/gen/osquery"
 
+	"github.com/osqdetect/osqdetect/internal/testutil"
 	"github.com/osqdetect/osqdetect/tables/tablewrap"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func snapshots() map[string]Snapshot {
 	start := time.Unix(1700000000, 0)
@@ -74,7 +71,7 @@ func TestGenerateGolden(t *testing.T) {
 				}
 			}
 			got, _ := json.MarshalIndent(map[string]any{"request": req, "status": resp.Status, "rows": resp.Response}, "", "  ")
-			golden(t, filepath.Join("testdata", name+".golden.json"), append(got, '\n'))
+			testutil.Golden(t, filepath.Join("testdata", name+".golden.json"), append(got, '\n'))
 		})
 	}
 }
@@ -124,22 +121,5 @@ func TestSnapshotError(t *testing.T) {
 	resp := tbl.Plugin().Call(context.Background(), osquery.ExtensionPluginRequest{"action": "generate", "context": "{}"})
 	if resp.Status.Code != 1 || !strings.Contains(resp.Status.Message, "reading health: starting") {
 		t.Errorf("status = %+v", resp.Status)
-	}
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs from the output:\n%s", path, got)
 	}
 }

@@ -4,18 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/osquery/osquery-go/gen/osquery"
 
+	"github.com/osqdetect/osqdetect/internal/testutil"
 	"github.com/osqdetect/osqdetect/tables/tablewrap"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestGenerateGolden(t *testing.T) {
 	t.Parallel()
@@ -29,7 +26,7 @@ func TestGenerateGolden(t *testing.T) {
 	req := osquery.ExtensionPluginRequest{"action": "generate", "context": `{"constraints":[{"name":"enabled","list":[{"op":2,"expr":"0"}],"affinity":"INTEGER"}]}`}
 	resp := tbl.Plugin().Call(context.Background(), req)
 	got, _ := json.MarshalIndent(map[string]any{"request": req, "status": resp.Status, "rows": resp.Response}, "", "  ")
-	golden(t, filepath.Join("testdata", "rules.golden.json"), append(got, '\n'))
+	testutil.Golden(t, filepath.Join("testdata", "rules.golden.json"), append(got, '\n'))
 	if len(resp.Response) != 2 || resp.Response[0]["rule_id"] != "a" {
 		t.Errorf("rows not sorted by rule id: %v", resp.Response)
 	}
@@ -46,22 +43,5 @@ func TestSourceError(t *testing.T) {
 	resp := tbl.Plugin().Call(context.Background(), osquery.ExtensionPluginRequest{"action": "generate", "context": "{}"})
 	if resp.Status.Code != 1 || !strings.Contains(resp.Status.Message, "listing rules: not loaded yet") {
 		t.Errorf("status = %+v", resp.Status)
-	}
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs from the output:\n%s", path, got)
 	}
 }

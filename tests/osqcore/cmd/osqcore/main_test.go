@@ -13,9 +13,9 @@ import (
 
 	"github.com/osquery/osquery-go"
 	"github.com/osquery/osquery-go/plugin/table"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/osqdetect/osqdetect/internal/testutil"
+)
 
 // With OSQCORE_CMD_TEST_EXTENSION=1 the test binary is an extension whose
 // table "seen_execs" reads process_events back from the core, the way the
@@ -76,23 +76,6 @@ func socketPath(t *testing.T) string {
 	return filepath.Join(dir, "osquery.em")
 }
 
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (run with -update to create): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s:\n got:\n%s\nwant:\n%s", path, got, want)
-	}
-}
-
 func TestReplayAndQuery(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{
@@ -102,7 +85,7 @@ func TestReplayAndQuery(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
 	}
-	checkGolden(t, "replay_query.golden", stdout.Bytes())
+	testutil.Golden(t, filepath.Join("testdata", "replay_query.golden"), stdout.Bytes())
 	if !strings.Contains(stderr.String(), "replay done") {
 		t.Errorf("no progress on stderr:\n%s", stderr.String())
 	}
@@ -122,7 +105,7 @@ func TestExtensionEndToEnd(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
 	}
-	checkGolden(t, "extension_query.golden", stdout.Bytes())
+	testutil.Golden(t, filepath.Join("testdata", "extension_query.golden"), stdout.Bytes())
 	log := stderr.String()
 	for _, want := range []string{"extension exited; respawning", "extension ready", "deregistered extension"} {
 		if !strings.Contains(log, want) {
