@@ -44,7 +44,9 @@ const chunkSize = 1 << chunkBits
 // Entries live in fixed-size chunks so that pointers to them stay valid
 // while the cache grows; a pointer is valid until the entry is evicted.
 type procCache struct {
-	idx    map[procKey]int32
+	hosts  map[string]*hostProcs
+	last   *hostProcs // the host of the last lookup: rows come in runs of one host
+	count  int        // entries across every host
 	chunks [][]proc
 	used   int32
 	max    int32
@@ -54,6 +56,13 @@ type procCache struct {
 	hits, misses, evictions uint64
 }
 
+// hostProcs indexes the entries of one host by pid, so that a lookup hashes
+// the host once per row and then only an integer.
+type hostProcs struct {
+	host string
+	pids map[int64]int32
+}
+
 func newProcCache(max int) *procCache {
 	if max < 1 {
 		max = 1
@@ -61,19 +70,65 @@ func newProcCache(max int) *procCache {
 	if max > 1<<30 {
 		max = 1 << 30
 	}
-	return &procCache{idx: make(map[procKey]int32), max: int32(max)}
+	return &procCache{hosts: make(map[string]*hostProcs), max: int32(max)}
 }
 
 func (c *procCache) at(i int32) *proc {
 	return &c.chunks[i>>chunkBits][i&(chunkSize-1)]
 }
 
-func (c *procCache) size() int { return len(c.idx) }
+func (c *procCache) size() int { return c.count }
+
+// host returns the index of host's entries, or nil when it has none and
+// create is false.
+func (c *procCache) host(host string, create bool) *hostProcs {
+	if h := c.last; h != nil && h.host == host {
+		return h
+	}
+	h := c.hosts[host]
+	if h == nil {
+		if !create {
+			return nil
+		}
+		h = &hostProcs{host: host, pids: make(map[int64]int32)}
+		c.hosts[host] = h
+	}
+	c.last = h
+	return h
+}
+
+// lookup returns the slot of (host, pid).
+func (c *procCache) lookup(host string, pid int64) (int32, bool) {
+	h := c.host(host, false)
+	if h == nil {
+		return 0, false
+	}
+	i, ok := h.pids[pid]
+	return i, ok
+}
+
+// remove drops key from the index, and its host when that was its last
+// entry, so that hosts that come and go do not pile up.
+func (c *procCache) remove(key procKey) {
+	h := c.host(key.host, false)
+	if h == nil {
+		return
+	}
+	before := len(h.pids)
+	delete(h.pids, key.pid)
+	c.count -= before - len(h.pids)
+	if len(h.pids) == 0 {
+		delete(c.hosts, h.host)
+		if c.last == h {
+			c.last = nil
+		}
+	}
+}
 
 // get returns the process and marks it recently used, or nil. It counts a
 // hit or a miss.
 func (c *procCache) get(host string, pid int64) *proc {
-	i, ok := c.idx[procKey{host, pid}]
+	i, ok := c.lookup(host, pid)
 	if !ok {
 		c.misses++
 		return nil
@@ -101,7 +156,7 @@ func (c *procCache) parentOf(p *proc) *proc {
 			return c.use(s)
 		}
 	}
-	i, ok := c.idx[procKey{p.key.host, p.ppid}]
+	i, ok := c.lookup(p.key.host, p.ppid)
 	if !ok {
 		c.misses++
 		return nil
@@ -112,7 +167,7 @@ func (c *procCache) parentOf(p *proc) *proc {
 
 // peek returns the process without touching recency or counters.
 func (c *procCache) peek(host string, pid int64) *proc {
-	if i, ok := c.idx[procKey{host, pid}]; ok {
+	if i, ok := c.lookup(host, pid); ok {
 		return c.at(i)
 	}
 	return nil
@@ -123,7 +178,7 @@ func (c *procCache) peek(host string, pid int64) *proc {
 // cache is full.
 func (c *procCache) put(host string, pid int64) *proc {
 	key := procKey{host, pid}
-	i, ok := c.idx[key]
+	i, ok := c.lookup(host, pid)
 	switch {
 	case ok:
 	case c.used < c.max:
@@ -132,17 +187,23 @@ func (c *procCache) put(host string, pid int64) *proc {
 		if int(i>>chunkBits) >= len(c.chunks) {
 			c.chunks = append(c.chunks, make([]proc, chunkSize))
 		}
-		c.idx[key] = i
+		c.index(key, i)
 	default:
 		i = c.victim()
-		delete(c.idx, c.at(i).key)
+		c.remove(c.at(i).key)
 		c.evictions++
-		c.idx[key] = i
+		c.index(key, i)
 	}
 	c.tick++
 	p := c.at(i)
 	*p = proc{key: key, ppid: -1, parentSlot: -1, lastUse: c.tick, referenced: true}
 	return p
+}
+
+// index records that slot i holds key.
+func (c *procCache) index(key procKey, i int32) {
+	c.host(key.host, true).pids[key.pid] = i
+	c.count++
 }
 
 // victim advances the clock hand to an entry not used since the hand last
@@ -164,9 +225,11 @@ func (c *procCache) victim() int32 {
 
 // each calls fn from the least to the most recently used entry.
 func (c *procCache) each(fn func(*proc)) {
-	order := make([]int32, 0, len(c.idx))
-	for _, i := range c.idx {
-		order = append(order, i)
+	order := make([]int32, 0, c.count)
+	for _, h := range c.hosts {
+		for _, i := range h.pids {
+			order = append(order, i)
+		}
 	}
 	sort.Slice(order, func(a, b int) bool { return c.at(order[a]).lastUse < c.at(order[b]).lastUse })
 	for _, i := range order {
@@ -176,7 +239,9 @@ func (c *procCache) each(fn func(*proc)) {
 
 // reset drops every entry, keeping the counters.
 func (c *procCache) reset() {
-	c.idx = make(map[procKey]int32)
+	c.hosts = make(map[string]*hostProcs)
+	c.last = nil
+	c.count = 0
 	c.chunks = nil
 	c.used = 0
 	c.hand = 0
