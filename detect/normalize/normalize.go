@@ -47,6 +47,7 @@ const DefaultMaxProcesses = 100000
 type Normalizer struct {
 	cache *procCache
 	arena arena
+	args  argsCache
 	stats counters
 }
 
@@ -418,8 +419,10 @@ func (n *Normalizer) processRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t in
 	cmdline := r.Cols["cmdline"]
 	p.exe = path
 	p.name = baseName(path)
+	if p.cmdline != cmdline || p.args.Kind == ecs.Missing {
+		p.args, p.argsCount = n.args.split(cmdline)
+	}
 	p.cmdline = cmdline
-	p.args, p.argsCount = splitArgs(cmdline)
 	p.cwd = r.Cols["cwd"]
 	uid, gid, euid, egid := r.Cols["uid"], r.Cols["gid"], r.Cols["euid"], r.Cols["egid"]
 	if euid == "" {

@@ -79,7 +79,7 @@ func (n *Normalizer) seedRow(host string, cols map[string]string) *RowError {
 	}
 	if cmdline := strings.TrimRight(cols["cmdline"], " "); cmdline != "" {
 		p.cmdline = cmdline
-		p.args, p.argsCount = splitArgs(cmdline)
+		p.args, p.argsCount = n.args.split(cmdline)
 	}
 	if cwd := cols["cwd"]; cwd != "" {
 		p.cwd = cwd

@@ -1,6 +1,7 @@
 package normalize
 
 import (
+	"hash/maphash"
 	"net/netip"
 	"strings"
 	"unsafe"
@@ -150,4 +151,42 @@ func (n *Normalizer) canonicalIP(s string) string {
 		return s
 	}
 	return n.arena.bytesStr(out)
+}
+
+// argsCache remembers the split of recent command lines in a small
+// direct-mapped table. Args values are immutable once built, so events and
+// processes that ran the same command line share one array: the common
+// case (the same tools run over and over) then costs no allocation.
+type argsCache struct {
+	seed    maphash.Seed
+	entries [argsCacheSize]argsEntry
+}
+
+type argsEntry struct {
+	cmdline string
+	args    ecs.Value
+	n       int64
+}
+
+const (
+	argsCacheSize = 256
+	// argsCacheMaxLen keeps very long command lines out of the table, so
+	// it pins little memory.
+	argsCacheMaxLen = 1024
+)
+
+// split is splitArgs through the cache.
+func (c *argsCache) split(cmdline string) (ecs.Value, int64) {
+	if cmdline == "" || len(cmdline) > argsCacheMaxLen {
+		return splitArgs(cmdline)
+	}
+	if c.seed == (maphash.Seed{}) {
+		c.seed = maphash.MakeSeed()
+	}
+	e := &c.entries[maphash.String(c.seed, cmdline)%argsCacheSize]
+	if e.cmdline != cmdline || e.args.Kind == ecs.Missing {
+		e.args, e.n = splitArgs(cmdline)
+		e.cmdline = cmdline
+	}
+	return e.args, e.n
 }
