@@ -15,24 +15,28 @@ type procKey struct {
 // proc is what the cache knows about one process: its identity and its
 // current image.
 type proc struct {
-	key            procKey
+	// The fields every lookup touches come first, so that a lookup of a
+	// process not in the CPU cache loads as few cache lines as possible.
+	key        procKey
+	ppid       int64  // -1 when unknown
+	lastUse    uint64 // the cache's tick at the last use, for ordering snapshots
+	parentSlot int32  // where the parent was last found; -1 unknown
+	referenced bool   // used since the clock hand last passed
+
 	entityID       string
 	parentEntityID string
-	ppid           int64 // -1 when unknown
-	start          int64 // unix seconds the process began (or was first seen)
 	exe            string
 	name           string
 	cmdline        string
-	args           ecs.Value
-	argsCount      int64
+	args           []ecs.Value // cmdline split; nil when cmdline is ""
 	cwd            string
-	uid, gid       string
 	euid, egid     string
-
-	parentSlot int32  // where the parent was last found; -1 unknown
-	lastUse    uint64 // the cache's tick at the last use, for ordering snapshots
-	referenced bool   // used since the clock hand last passed
+	uid, gid       string
+	start          int64 // unix seconds the process began (or was first seen)
 }
+
+// argsValue returns process.args of the process.
+func (p *proc) argsValue() ecs.Value { return ecs.Value{Kind: ecs.Array, Arr: p.args} }
 
 const chunkBits = 10
 const chunkSize = 1 << chunkBits

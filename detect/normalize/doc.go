@@ -72,8 +72,10 @@
 //
 // Normalize reuses the caller's event. Strings every event needs (event.id,
 // entity ids) are carved from small shared chunks; an event kept alive keeps
-// its chunk (2 KiB) alive. An exec row allocates its args array; a socket
-// row of a cached process allocates nothing.
+// its chunk (2 KiB) alive. Args arrays of the 256 most recent distinct
+// command lines (up to 1 KiB each) are kept and shared, so an exec row
+// allocates only for a command line not seen lately; a socket row of a
+// cached process allocates nothing.
 //
 // A Normalizer and a Reorderer are not safe for concurrent use: call their
 // methods from one goroutine or under one lock.

@@ -419,8 +419,8 @@ func (n *Normalizer) processRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t in
 	cmdline := r.Cols["cmdline"]
 	p.exe = path
 	p.name = baseName(path)
-	if p.cmdline != cmdline || p.args.Kind == ecs.Missing {
-		p.args, p.argsCount = n.args.split(cmdline)
+	if p.cmdline != cmdline || p.args == nil {
+		p.args = n.args.split(cmdline)
 	}
 	p.cmdline = cmdline
 	p.cwd = r.Cols["cwd"]
@@ -463,7 +463,7 @@ func (n *Normalizer) forkRow(r *Row, tbl *tableInfo, ev *ecs.Event, sys ecs.Valu
 	}
 	if havePar && par.exe != "" && (path == "" || path == par.exe) {
 		c.exe, c.name = par.exe, par.name
-		c.cmdline, c.args, c.argsCount, c.cwd = par.cmdline, par.args, par.argsCount, par.cwd
+		c.cmdline, c.args, c.cwd = par.cmdline, par.args, par.cwd
 	} else if path != "" {
 		c.exe, c.name = path, baseName(path)
 	}
@@ -506,8 +506,8 @@ func (n *Normalizer) setProcess(ev *ecs.Event, p *proc, exe string) {
 		v := ecs.Str(p.cmdline)
 		ev.Set(ecs.ProcessCommandLine, v)
 		ev.Set(ecs.ProcessTitle, v)
-		ev.Set(ecs.ProcessArgs, p.args)
-		ev.Set(ecs.ProcessArgsCount, ecs.IntVal(p.argsCount))
+		ev.Set(ecs.ProcessArgs, p.argsValue())
+		ev.Set(ecs.ProcessArgsCount, ecs.IntVal(int64(len(p.args))))
 	}
 	ev.SetStr(ecs.ProcessWorkingDirectory, p.cwd)
 }
@@ -566,8 +566,8 @@ func setParentFields(ev *ecs.Event, par *proc) {
 	ev.SetStr(ecs.ParentName, par.name)
 	if par.cmdline != "" {
 		ev.Set(ecs.ParentCommandLine, ecs.Str(par.cmdline))
-		ev.Set(ecs.ParentArgs, par.args)
-		ev.Set(ecs.ParentArgsCount, ecs.IntVal(par.argsCount))
+		ev.Set(ecs.ParentArgs, par.argsValue())
+		ev.Set(ecs.ParentArgsCount, ecs.IntVal(int64(len(par.args))))
 	}
 	ev.SetStr(ecs.ParentWorkingDirectory, par.cwd)
 	ev.SetStr(ecs.ParentUserID, par.euid)

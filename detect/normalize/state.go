@@ -79,7 +79,7 @@ func (n *Normalizer) seedRow(host string, cols map[string]string) *RowError {
 	}
 	if cmdline := strings.TrimRight(cols["cmdline"], " "); cmdline != "" {
 		p.cmdline = cmdline
-		p.args, p.argsCount = n.args.split(cmdline)
+		p.args = n.args.split(cmdline)
 	}
 	if cwd := cols["cwd"]; cwd != "" {
 		p.cwd = cwd
@@ -167,7 +167,7 @@ func (n *Normalizer) Restore(data []byte) error {
 		if p.name == "" && p.exe != "" {
 			p.name = baseName(p.exe)
 		}
-		p.args, p.argsCount = splitArgs(p.cmdline)
+		p.args = splitArgsArr(p.cmdline)
 		p.uid, p.gid, p.euid, p.egid = sp.UID, sp.GID, sp.EUID, sp.EGID
 	}
 	return nil

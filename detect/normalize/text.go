@@ -127,6 +127,12 @@ func splitArgs(cmdline string) (ecs.Value, int64) {
 	return ecs.Value{Kind: ecs.Array, Arr: arr}, int64(n)
 }
 
+// splitArgsArr returns the elements of splitArgs(cmdline), nil for "".
+func splitArgsArr(cmdline string) []ecs.Value {
+	v, _ := splitArgs(cmdline)
+	return v.Arr
+}
+
 // canonicalIP returns the address in the form Elasticsearch prints an ip
 // field (IPv6 compressed and lower case, IPv4-mapped IPv6 as IPv4), or ""
 // when s is empty, osquery's "0" placeholder, or not an address. The input
@@ -164,8 +170,7 @@ type argsCache struct {
 
 type argsEntry struct {
 	cmdline string
-	args    ecs.Value
-	n       int64
+	args    []ecs.Value
 }
 
 const (
@@ -175,18 +180,18 @@ const (
 	argsCacheMaxLen = 1024
 )
 
-// split is splitArgs through the cache.
-func (c *argsCache) split(cmdline string) (ecs.Value, int64) {
+// split returns the elements of splitArgs(cmdline) through the cache.
+func (c *argsCache) split(cmdline string) []ecs.Value {
 	if cmdline == "" || len(cmdline) > argsCacheMaxLen {
-		return splitArgs(cmdline)
+		return splitArgsArr(cmdline)
 	}
 	if c.seed == (maphash.Seed{}) {
 		c.seed = maphash.MakeSeed()
 	}
 	e := &c.entries[maphash.String(c.seed, cmdline)%argsCacheSize]
-	if e.cmdline != cmdline || e.args.Kind == ecs.Missing {
-		e.args, e.n = splitArgs(cmdline)
+	if e.cmdline != cmdline || e.args == nil {
+		e.args = splitArgsArr(cmdline)
 		e.cmdline = cmdline
 	}
-	return e.args, e.n
+	return e.args
 }
