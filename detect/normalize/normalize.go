@@ -49,6 +49,12 @@ type Normalizer struct {
 	arena arena
 	args  argsCache
 	stats counters
+	// hostHash is the entity id hash state after the last host: rows come
+	// in runs of one host.
+	hostHash struct {
+		host  string
+		state uint64
+	}
 }
 
 type counters struct {
@@ -351,7 +357,11 @@ func (n *Normalizer) entityID(host string, pid, start int64, eid string) string 
 			u >>= 8
 		}
 	}
-	mix(host)
+	if host != n.hostHash.host || n.hostHash.state == 0 {
+		mix(host)
+		n.hostHash.host, n.hostHash.state = host, h
+	}
+	h = n.hostHash.state
 	mixInt(pid)
 	mixInt(start)
 	mix(eid)
