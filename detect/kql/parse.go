@@ -182,7 +182,7 @@ func (p *parser) parseFieldExpr() (node, error) {
 	case v.kind == tEOF:
 		return nil, syntaxErr(p.src, v.pos, "expected a value after '%s:', found end of query", name.text)
 	}
-	return p.parseValues(fd)
+	return p.parseValueNot(fd)
 }
 
 func quoteForMsg(t token) string {
@@ -227,36 +227,6 @@ func (p *parser) parseRange(fd fieldRef, op token) (node, error) {
 	return newRange(fd, op.text, v.text), nil
 }
 
-// parseValues parses what follows "field:": a single value, a parenthesized
-// value list, or 'not' before either.
-func (p *parser) parseValues(fd fieldRef) (node, error) {
-	t := p.peek()
-	if err := p.enter(t); err != nil {
-		return nil, err
-	}
-	defer p.leave()
-	switch {
-	case t.keyword() == "not":
-		p.next()
-		kid, err := p.parseValues(fd)
-		if err != nil {
-			return nil, err
-		}
-		return &notNode{kid: kid}, nil
-	case t.kind == tLParen:
-		p.next()
-		n, err := p.parseValueOr(fd)
-		if err != nil {
-			return nil, err
-		}
-		if err := p.expectClose(t); err != nil {
-			return nil, err
-		}
-		return n, nil
-	}
-	return p.parseValue(fd)
-}
-
 func (p *parser) parseValueOr(fd fieldRef) (node, error) {
 	n, err := p.parseValueAnd(fd)
 	if err != nil {
@@ -297,6 +267,8 @@ func (p *parser) parseValueAnd(fd fieldRef) (node, error) {
 	return &andNode{kids: kids}, nil
 }
 
+// parseValueNot parses what follows "field:" and each operand of a value
+// list: a single value, a parenthesized value list, or 'not' before either.
 func (p *parser) parseValueNot(fd fieldRef) (node, error) {
 	t := p.peek()
 	if err := p.enter(t); err != nil {
