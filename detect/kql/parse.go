@@ -70,34 +70,24 @@ func (p *parser) parseQuery() (node, error) {
 }
 
 func (p *parser) parseOr() (node, error) {
-	n, err := p.parseAnd()
-	if err != nil {
-		return nil, err
-	}
-	kids := []node{n}
-	for p.isKeyword("or") {
-		p.next()
-		n, err := p.parseAnd()
-		if err != nil {
-			return nil, err
-		}
-		kids = append(kids, n)
-	}
-	if len(kids) == 1 {
-		return kids[0], nil
-	}
-	return &orNode{kids: kids}, nil
+	return p.joined("or", p.parseAnd, func(kids []node) node { return &orNode{kids: kids} })
 }
 
 func (p *parser) parseAnd() (node, error) {
-	n, err := p.parseNot()
+	return p.joined("and", p.parseNot, func(kids []node) node { return &andNode{kids: kids} })
+}
+
+// joined parses one or more operands separated by the keyword and joins
+// two or more with build.
+func (p *parser) joined(keyword string, operand func() (node, error), build func([]node) node) (node, error) {
+	n, err := operand()
 	if err != nil {
 		return nil, err
 	}
 	kids := []node{n}
-	for p.isKeyword("and") {
+	for p.isKeyword(keyword) {
 		p.next()
-		n, err := p.parseNot()
+		n, err := operand()
 		if err != nil {
 			return nil, err
 		}
@@ -106,7 +96,7 @@ func (p *parser) parseAnd() (node, error) {
 	if len(kids) == 1 {
 		return kids[0], nil
 	}
-	return &andNode{kids: kids}, nil
+	return build(kids), nil
 }
 
 func (p *parser) parseNot() (node, error) {
@@ -228,43 +218,13 @@ func (p *parser) parseRange(fd fieldRef, op token) (node, error) {
 }
 
 func (p *parser) parseValueOr(fd fieldRef) (node, error) {
-	n, err := p.parseValueAnd(fd)
-	if err != nil {
-		return nil, err
-	}
-	kids := []node{n}
-	for p.isKeyword("or") {
-		p.next()
-		n, err := p.parseValueAnd(fd)
-		if err != nil {
-			return nil, err
-		}
-		kids = append(kids, n)
-	}
-	if len(kids) == 1 {
-		return kids[0], nil
-	}
-	return &orNode{kids: kids}, nil
+	and := func() (node, error) { return p.parseValueAnd(fd) }
+	return p.joined("or", and, func(kids []node) node { return &orNode{kids: kids} })
 }
 
 func (p *parser) parseValueAnd(fd fieldRef) (node, error) {
-	n, err := p.parseValueNot(fd)
-	if err != nil {
-		return nil, err
-	}
-	kids := []node{n}
-	for p.isKeyword("and") {
-		p.next()
-		n, err := p.parseValueNot(fd)
-		if err != nil {
-			return nil, err
-		}
-		kids = append(kids, n)
-	}
-	if len(kids) == 1 {
-		return kids[0], nil
-	}
-	return &andNode{kids: kids}, nil
+	not := func() (node, error) { return p.parseValueNot(fd) }
+	return p.joined("and", not, func(kids []node) node { return &andNode{kids: kids} })
 }
 
 // parseValueNot parses what follows "field:" and each operand of a value
