@@ -60,29 +60,15 @@ func locateExact(src string, want []string) int {
 }
 
 // closingBracket finds the ']' that ends a table header, skipping quotes.
-func closingBracket(s string) int {
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == '\\' && quote == '"' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'':
-			quote = c
-		case c == ']':
-			return i
-		}
-	}
-	return -1
-}
+func closingBracket(s string) int { return indexUnquoted(s, ']', "") }
 
 // keyEnd finds the '=' that ends a key, skipping quoted key parts; -1 when
 // the line is not a key/value line.
-func keyEnd(s string) int {
+func keyEnd(s string) int { return indexUnquoted(s, '=', ",[{#") }
+
+// indexUnquoted returns the index of the first target byte outside TOML
+// quotes, or -1 when none comes before one of the stop bytes.
+func indexUnquoted(s string, target byte, stops string) int {
 	var quote byte
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -95,9 +81,9 @@ func keyEnd(s string) int {
 			}
 		case c == '"' || c == '\'':
 			quote = c
-		case c == '=':
+		case c == target:
 			return i
-		case c == ',' || c == '[' || c == '{' || c == '#':
+		case strings.IndexByte(stops, c) >= 0:
 			return -1
 		}
 	}
