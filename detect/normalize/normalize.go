@@ -441,16 +441,22 @@ func (n *Normalizer) processRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t in
 	}
 	p.uid, p.gid, p.euid, p.egid = uid, gid, euid, egid
 
-	n.setCommon(r, tbl, ev, t, eid)
-	ev.Set(ecs.EventCategory, vProcess)
-	ev.Set(ecs.EventType, vStart)
-	ev.Set(ecs.EventAction, vExec)
-	ev.Set(ecs.OsquerySyscall, sys)
+	n.setProcessStart(r, tbl, ev, t, eid, vExec, sys)
 	n.setProcess(ev, p, path)
 	ev.SetStr(ecs.ProcessPreviousExe, prevExe)
 	n.setIDs(ev, r, uid, gid, euid, egid)
 	n.setParent(ev, p)
 	return nil
+}
+
+// setProcessStart fills the fields every process start event has: the
+// common ones, category process, type start, the action and the syscall.
+func (n *Normalizer) setProcessStart(r *Row, tbl *tableInfo, ev *ecs.Event, t int64, eid string, action, sys ecs.Value) {
+	n.setCommon(r, tbl, ev, t, eid)
+	ev.Set(ecs.EventCategory, vProcess)
+	ev.Set(ecs.EventType, vStart)
+	ev.Set(ecs.EventAction, action)
+	ev.Set(ecs.OsquerySyscall, sys)
 }
 
 // forkRow maps a fork, vfork or clone row: pid is the child, parent the
@@ -486,11 +492,7 @@ func (n *Normalizer) forkRow(r *Row, tbl *tableInfo, ev *ecs.Event, sys ecs.Valu
 	}
 	c.uid, c.gid, c.euid, c.egid = uid, gid, euid, egid
 
-	n.setCommon(r, tbl, ev, t, eid)
-	ev.Set(ecs.EventCategory, vProcess)
-	ev.Set(ecs.EventType, vStart)
-	ev.Set(ecs.EventAction, vFork)
-	ev.Set(ecs.OsquerySyscall, sys)
+	n.setProcessStart(r, tbl, ev, t, eid, vFork, sys)
 	n.setProcess(ev, c, c.exe)
 	n.setIDs(ev, r, uid, gid, euid, egid)
 	if ppid >= 0 {
