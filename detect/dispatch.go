@@ -77,13 +77,24 @@ func (k *keyIndex) empty() bool {
 	return len(k.exact) == 0 && len(k.prefix) == 0 && len(k.suffix) == 0
 }
 
-func newDispatch(rules []*ruleState) *dispatch {
+// newDispatch indexes rules for events of shape (nil: any event). For a
+// known shape it leaves out the rules the shape rules out, and settles the
+// prefilters on fields the shape fixes: one that always holds makes its
+// rule see every event of the shape, one that never holds is dropped.
+func newDispatch(rules []*ruleState, shape *ecs.Shape) *dispatch {
 	d := &dispatch{stamp: make([]uint64, len(rules))}
 	byField := map[string]int{}
 	for i, rs := range rules {
-		pfs := rs.rule.Prefilters
-		if len(pfs) == 0 {
+		if shape != nil && rs.rule.CanMatch != nil && !rs.rule.CanMatch(shape) {
+			continue
+		}
+		pfs, always := settlePrefilters(rs.rule.Prefilters, shape)
+		if always || len(rs.rule.Prefilters) == 0 {
 			d.always = append(d.always, int32(i))
+			continue
+		}
+		if len(pfs) == 0 {
+			// Every necessary condition fails on this shape.
 			continue
 		}
 		for pi := range pfs {
@@ -108,6 +119,30 @@ func newDispatch(rules []*ruleState) *dispatch {
 		}
 	}
 	return d
+}
+
+// settlePrefilters keeps the prefilters on fields the shape does not know;
+// always reports that one on a known field holds for every event of it.
+func settlePrefilters(pfs []ecs.Prefilter, shape *ecs.Shape) (kept []ecs.Prefilter, always bool) {
+	if shape == nil {
+		return pfs, false
+	}
+	for _, p := range pfs {
+		f, ok := ecs.Lookup(p.Field)
+		if !ok {
+			kept = append(kept, p)
+			continue
+		}
+		v, known := shape.Knows(f)
+		if !known {
+			kept = append(kept, p)
+			continue
+		}
+		if p.Holds(v) {
+			return nil, true
+		}
+	}
+	return kept, false
 }
 
 // pick returns the indices of the rules ev can reach, in rule order. The
@@ -220,4 +255,48 @@ func sortInt32(a []int32) {
 			a[j], a[j-1] = a[j-1], a[j]
 		}
 	}
+}
+
+// router picks the dispatch of each event's shape. A shape's dispatch is
+// built when its first event arrives; events of no known shape use the
+// dispatch built for any event.
+type router struct {
+	rules   []*ruleState
+	any     *dispatch
+	byShape []*dispatch // by ecs.ShapeID; nil until built
+	shapes  bool        // false: one dispatch for every event
+}
+
+func newRouter(rules []*ruleState, index bool) *router {
+	r := &router{rules: rules, shapes: index}
+	if !index {
+		r.any = newDispatch(nil, nil)
+		r.any.stamp = make([]uint64, len(rules))
+		for i := range rules {
+			r.any.always = append(r.any.always, int32(i))
+		}
+		return r
+	}
+	r.any = newDispatch(rules, nil)
+	return r
+}
+
+func (r *router) pick(ev *ecs.Event) []int32 {
+	id := ev.Shape
+	if id == 0 || !r.shapes {
+		return r.any.pick(ev)
+	}
+	if int(id) < len(r.byShape) && r.byShape[id] != nil {
+		return r.byShape[id].pick(ev)
+	}
+	shape := ecs.ShapeOf(id)
+	if shape == nil {
+		return r.any.pick(ev)
+	}
+	for int(id) >= len(r.byShape) {
+		r.byShape = append(r.byShape, nil)
+	}
+	d := newDispatch(r.rules, shape)
+	r.byShape[id] = d
+	return d.pick(ev)
 }

@@ -22,7 +22,8 @@ type Options struct {
 	// DisableRateLimit turns the per-rule max_signals limit off.
 	DisableRateLimit bool
 	// DisableIndex runs every rule on every event instead of only the
-	// rules whose prefilters the event meets (for comparisons).
+	// rules the event's shape allows and whose prefilters it meets (for
+	// comparisons).
 	DisableIndex bool
 }
 
@@ -50,7 +51,7 @@ type Stats struct {
 // not safe for concurrent use: one goroutine owns it.
 type Engine struct {
 	rules    []*ruleState
-	dispatch *dispatch
+	dispatch *router
 	terms    *termHistory
 	events   int64
 }
@@ -84,14 +85,7 @@ func NewEngine(rules []*Rule, opts Options) *Engine {
 		}
 		e.rules = append(e.rules, rs)
 	}
-	if opts.DisableIndex {
-		e.dispatch = newDispatch(nil)
-		for i := range e.rules {
-			e.dispatch.always = append(e.dispatch.always, int32(i))
-		}
-	} else {
-		e.dispatch = newDispatch(e.rules)
-	}
+	e.dispatch = newRouter(e.rules, !opts.DisableIndex)
 	return e
 }
 

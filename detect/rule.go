@@ -35,6 +35,10 @@ type Rule struct {
 	// holds for any event the rule can use); the engine indexes rules by
 	// them. Nil means the rule sees every event.
 	Prefilters []ecs.Prefilter
+	// CanMatch reports whether an event of the shape could match the
+	// query; the engine sets aside, per shape, the rules it rules out.
+	// Nil means any shape.
+	CanMatch func(*ecs.Shape) bool
 
 	kind      Kind
 	match     ecs.Predicate
@@ -64,7 +68,7 @@ func NewQueryRule(meta RuleMeta, match ecs.Predicate, fields []string) *Rule {
 // NewEQLRule builds a rule from a compiled EQL query: single-event queries
 // alert per event, sequences per completed sequence.
 func NewEQLRule(meta RuleMeta, q *eql.Query) (*Rule, error) {
-	r := &Rule{Meta: withDefaults(meta), Fields: q.Fields, Prefilters: q.Prefilters}
+	r := &Rule{Meta: withDefaults(meta), Fields: q.Fields, Prefilters: q.Prefilters, CanMatch: q.CanMatch}
 	switch {
 	case q.Sequence != nil:
 		r.kind, r.sequence = KindSequence, q.Sequence

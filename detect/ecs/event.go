@@ -19,6 +19,9 @@ type Event struct {
 	// Seq is the event's position in the input stream: the tiebreaker for
 	// events that share a Time.
 	Seq uint64
+	// Shape is the registered shape the event belongs to, 0 when unknown:
+	// the source that filled it promises what ShapeOf(Shape) says.
+	Shape ShapeID
 
 	vals []Value // indexed by Field; unset fields are Missing
 }
@@ -82,13 +85,13 @@ func (e *Event) SetStr(f Field, s string) {
 // Reset clears every field, keeping the storage for reuse.
 func (e *Event) Reset() {
 	clear(e.vals)
-	e.Time, e.Seq = 0, 0
+	e.Time, e.Seq, e.Shape = 0, 0, 0
 }
 
 // Clone returns a deep enough copy: values are immutable once set, so they
 // are shared.
 func (e *Event) Clone() *Event {
-	c := &Event{Time: e.Time, Seq: e.Seq}
+	c := &Event{Time: e.Time, Seq: e.Seq, Shape: e.Shape}
 	hi := len(e.vals)
 	for hi > 0 && e.vals[hi-1].Kind == Missing {
 		hi--

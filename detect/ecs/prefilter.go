@@ -168,3 +168,39 @@ func prefilterRank(field string) int {
 	}
 	return 4
 }
+
+// Holds reports whether the value meets the prefilter: some element's text
+// equals one of Values, or starts or ends with one of Prefixes or Suffixes.
+// An engine indexing the prefilter would pick the rule for an event
+// carrying v exactly when Holds is true.
+func (p *Prefilter) Holds(v Value) bool {
+	norm := func(s string) string {
+		if p.Fold {
+			return strings.ToLower(s)
+		}
+		return s
+	}
+	for _, el := range v.Elems() {
+		s, ok := el.Text()
+		if !ok {
+			continue
+		}
+		s = norm(s)
+		for _, want := range p.Values {
+			if s == norm(want) {
+				return true
+			}
+		}
+		for _, pre := range p.Prefixes {
+			if strings.HasPrefix(s, norm(pre)) {
+				return true
+			}
+		}
+		for _, suf := range p.Suffixes {
+			if strings.HasSuffix(s, norm(suf)) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -65,7 +65,9 @@ type Query struct {
 	// when the query states none an index could use.
 	Prefilters []ecs.Prefilter
 
-	tree string
+	tree     string
+	filters  []*eventFilter // the query's, or every step's and until's
+	catField ecs.Field
 }
 
 // String renders the parsed query in a canonical, fully parenthesised form.
@@ -87,7 +89,7 @@ func Compile(src string, opts Options) (*Query, error) {
 		return nil, err
 	}
 	c.catField = catID
-	q := &Query{Head: pq.head, Tail: pq.tail}
+	q := &Query{Head: pq.head, Tail: pq.tail, catField: catID}
 	var tree strings.Builder
 	if pq.single != nil {
 		pred, err := c.filter(pq.single)
@@ -96,6 +98,7 @@ func Compile(src string, opts Options) (*Query, error) {
 		}
 		q.Event = pred
 		q.Prefilters = prefilters(pq.single)
+		q.filters = []*eventFilter{pq.single}
 		writeFilter(&tree, pq.single)
 	} else {
 		seq, err := c.sequence(pq.seq, &tree)
@@ -112,6 +115,7 @@ func Compile(src string, opts Options) (*Query, error) {
 			filters = append(filters, &pq.seq.until.filter)
 		}
 		q.Prefilters = prefilters(filters...)
+		q.filters = filters
 	}
 	if q.Head > 0 {
 		tree.WriteString(" | head ")

@@ -166,13 +166,14 @@ type tableInfo struct {
 	kind    tableKind
 	name    ecs.Value
 	dataset ecs.Value
+	shapes  [numActions]ecs.ShapeID // see defineShapes
 }
 
 var (
-	tProcessEvents    = tableInfo{kindProcess, ecs.Str(TableProcessEvents), ecs.Str("osquery." + TableProcessEvents)}
-	tSocketEvents     = tableInfo{kindSocket, ecs.Str(TableSocketEvents), ecs.Str("osquery." + TableSocketEvents)}
-	tBPFProcessEvents = tableInfo{kindProcess, ecs.Str(TableBPFProcessEvents), ecs.Str("osquery." + TableBPFProcessEvents)}
-	tBPFSocketEvents  = tableInfo{kindSocket, ecs.Str(TableBPFSocketEvents), ecs.Str("osquery." + TableBPFSocketEvents)}
+	tProcessEvents    = tableInfo{kind: kindProcess, name: ecs.Str(TableProcessEvents), dataset: ecs.Str("osquery." + TableProcessEvents)}
+	tSocketEvents     = tableInfo{kind: kindSocket, name: ecs.Str(TableSocketEvents), dataset: ecs.Str("osquery." + TableSocketEvents)}
+	tBPFProcessEvents = tableInfo{kind: kindProcess, name: ecs.Str(TableBPFProcessEvents), dataset: ecs.Str("osquery." + TableBPFProcessEvents)}
+	tBPFSocketEvents  = tableInfo{kind: kindSocket, name: ecs.Str(TableBPFSocketEvents), dataset: ecs.Str("osquery." + TableBPFSocketEvents)}
 	tProcesses        = tableInfo{kind: kindProcesses}
 )
 
@@ -441,7 +442,7 @@ func (n *Normalizer) processRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t in
 	}
 	p.uid, p.gid, p.euid, p.egid = uid, gid, euid, egid
 
-	n.setProcessStart(r, tbl, ev, t, eid, vExec, sys)
+	n.setProcessStart(r, tbl, ev, t, eid, actExec, sys)
 	n.setProcess(ev, p, path)
 	ev.SetStr(ecs.ProcessPreviousExe, prevExe)
 	n.setIDs(ev, r, uid, gid, euid, egid)
@@ -451,11 +452,12 @@ func (n *Normalizer) processRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t in
 
 // setProcessStart fills the fields every process start event has: the
 // common ones, category process, type start, the action and the syscall.
-func (n *Normalizer) setProcessStart(r *Row, tbl *tableInfo, ev *ecs.Event, t int64, eid string, action, sys ecs.Value) {
+func (n *Normalizer) setProcessStart(r *Row, tbl *tableInfo, ev *ecs.Event, t int64, eid string, act action, sys ecs.Value) {
 	n.setCommon(r, tbl, ev, t, eid)
+	ev.Shape = tbl.shapes[act]
 	ev.Set(ecs.EventCategory, vProcess)
 	ev.Set(ecs.EventType, vStart)
-	ev.Set(ecs.EventAction, action)
+	ev.Set(ecs.EventAction, actionInfos[act].action)
 	ev.Set(ecs.OsquerySyscall, sys)
 }
 
@@ -492,7 +494,7 @@ func (n *Normalizer) forkRow(r *Row, tbl *tableInfo, ev *ecs.Event, sys ecs.Valu
 	}
 	c.uid, c.gid, c.euid, c.egid = uid, gid, euid, egid
 
-	n.setProcessStart(r, tbl, ev, t, eid, vFork, sys)
+	n.setProcessStart(r, tbl, ev, t, eid, actFork, sys)
 	n.setProcess(ev, c, c.exe)
 	n.setIDs(ev, r, uid, gid, euid, egid)
 	if ppid >= 0 {
@@ -592,21 +594,22 @@ func (n *Normalizer) socketRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t int
 	if tbl == &tBPFSocketEvents {
 		actionCol = "syscall"
 	}
-	var action, sys, typ, dir ecs.Value
+	var act action
 	switch s := r.Cols[actionCol]; s {
 	case "connect":
-		action, sys, typ, dir = vAttempted, vSysConnect, vStart, vEgress
+		act = actConnect
 	case "accept", "accept4":
-		action, sys, typ, dir = vAccepted, vSysAccept, vStart, vIngress
+		act = actAccept
 	case "bind":
-		action, sys, typ = vBind, vSysBind, vInfo
+		act = actBind
 	case "listen":
-		action, sys, typ = vListen, vSysListen, vInfo
+		act = actListen
 	case "":
 		return rowErr(r.Table, actionCol, reasonMissing, "")
 	default:
 		return rowErr(r.Table, actionCol, reasonAction, s)
 	}
+	info := &actionInfos[act]
 	ppid, e := optionalInt(r, "parent") // bpf rows only
 	if e != nil {
 		return e
@@ -629,12 +632,13 @@ func (n *Normalizer) socketRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t int
 	}
 
 	n.setCommon(r, tbl, ev, t, eid)
-	ev.Set(ecs.EventCategory, vNetwork)
-	ev.Set(ecs.EventType, typ)
-	ev.Set(ecs.EventAction, action)
-	ev.Set(ecs.OsquerySyscall, sys)
-	if dir.Kind != ecs.Missing {
-		ev.Set(ecs.NetworkDirection, dir)
+	ev.Shape = tbl.shapes[act]
+	ev.Set(ecs.EventCategory, info.category)
+	ev.Set(ecs.EventType, info.typ)
+	ev.Set(ecs.EventAction, info.action)
+	ev.Set(ecs.OsquerySyscall, info.syscall)
+	if info.direction.Kind != ecs.Missing {
+		ev.Set(ecs.NetworkDirection, info.direction)
 	}
 	exe := path
 	if exe == "" {

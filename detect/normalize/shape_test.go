@@ -1,0 +1,108 @@
+package normalize
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/osqdetect/osqdetect/detect/ecs"
+)
+
+// shapeRows covers every event table and action with every optional column
+// filled, and with the columns that decide optional fields varied.
+func shapeRows() []Row {
+	var rows []Row
+	add := func(table string, cols map[string]string) {
+		cols["time"] = "1763800000"
+		cols["eid"] = strconv.Itoa(len(rows) + 1)
+		rows = append(rows, Row{Table: table, Host: "h1", Cols: cols, Seq: uint64(len(rows) + 1)})
+	}
+	for _, table := range []string{TableProcessEvents, TableBPFProcessEvents} {
+		for i, sys := range []string{"execve", "execveat", "exec", "", "fork", "vfork", "clone"} {
+			pid := strconv.Itoa(100 + i)
+			add(table, map[string]string{"pid": "1", "parent": "0", "path": "/sbin/init", "cmdline": "init", "cwd": "/"})
+			add(table, map[string]string{"pid": pid, "parent": "1", "path": "/usr/bin/bash", "cmdline": "bash -c id",
+				"cwd": "/root", "uid": "0", "gid": "0", "euid": "0", "egid": "0", "suid": "0", "sgid": "0", "auid": "1000",
+				"syscall": sys})
+			add(table, map[string]string{"pid": pid, "parent": "1", "path": "/usr/bin/id", "cmdline": "id",
+				"uid": "0", "gid": "0", "syscall": sys})
+		}
+	}
+	for _, table := range []string{TableSocketEvents, TableBPFSocketEvents} {
+		col := "action"
+		if table == TableBPFSocketEvents {
+			col = "syscall"
+		}
+		for _, act := range []string{"connect", "accept", "accept4", "bind", "listen"} {
+			for _, fam := range []string{"2", "10", "1", "11", ""} {
+				add(table, map[string]string{"pid": "100", "parent": "1", "path": "/usr/bin/bash", col: act,
+					"family": fam, "protocol": "6", "remote_address": "203.0.113.7", "remote_port": "443",
+					"local_address": "10.0.0.1", "local_port": "5555", "socket": "/run/x.sock", "status": "succeeded",
+					"exit_code": "0", "success": "1", "auid": "1000", "uid": "0", "gid": "0", "fd": "3"})
+				add(table, map[string]string{"pid": "300", col: act, "family": fam, "protocol": "17",
+					"remote_address": "::1", "local_address": "", "status": "failed", "exit_code": "-115"})
+			}
+		}
+	}
+	return rows
+}
+
+// TestShapesKeepTheirPromise normalizes rows of every table and action, and
+// the golden inputs, and checks each event against its shape: the constant
+// fields hold their values and no field outside the shape is set.
+func TestShapesKeepTheirPromise(t *testing.T) {
+	rows := shapeRows()
+	inputs, _ := filepath.Glob("testdata/*.json")
+	for _, in := range inputs {
+		raw, err := os.ReadFile(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gi goldenInput
+		if err := json.Unmarshal(raw, &gi); err != nil {
+			t.Fatalf("parsing %s: %v", in, err)
+		}
+		for _, r := range gi.Rows {
+			rows = append(rows, Row{Table: r.Table, Host: r.Host, Cols: r.Cols, Seq: uint64(len(rows) + 1)})
+		}
+	}
+	n := New(Options{})
+	seen := map[ecs.ShapeID]int{}
+	var ev ecs.Event
+	for i, r := range rows {
+		ev.Reset()
+		if err := n.Normalize(r, &ev); err != nil {
+			continue
+		}
+		shape := ecs.ShapeOf(ev.Shape)
+		if shape == nil {
+			t.Fatalf("row %d (%s %v): event has no shape", i, r.Table, r.Cols)
+		}
+		seen[ev.Shape]++
+		ev.Range(func(f ecs.Field, v ecs.Value) {
+			want, known := shape.Knows(f)
+			switch {
+			case known && want.Kind == ecs.Missing:
+				t.Errorf("row %d (%s): shape %s promises %s is never set, event has %v", i, r.Table, shape.Name, f.Name(), v)
+			case known && !sameValue(want, v):
+				t.Errorf("row %d (%s): shape %s promises %s = %v, event has %v", i, r.Table, shape.Name, f.Name(), want, v)
+			}
+		})
+		for f, want := range shape.Const {
+			if got := ev.Get(f); !sameValue(got, want) {
+				t.Errorf("row %d (%s): shape %s promises %s = %v, event has %v", i, r.Table, shape.Name, f.Name(), want, got)
+			}
+		}
+	}
+	if len(seen) != 12 {
+		t.Errorf("events came in %d shapes, want all 12 (4 tables, 2 or 4 actions each): %v", len(seen), seen)
+	}
+}
+
+func sameValue(a, b ecs.Value) bool {
+	as, aok := a.Text()
+	bs, bok := b.Text()
+	return a.Kind == b.Kind && aok == bok && as == bs
+}
