@@ -11,7 +11,8 @@ var fuzzTables = []string{TableProcessEvents, TableSocketEvents, TableBPFProcess
 
 // FuzzNormalize feeds arbitrary column values through every table shape.
 // The normalizer must never panic, must reject with a *RowError or map the
-// row, and a mapped event must carry its identity fields.
+// row, and a mapped event must carry its identity fields and keep its
+// shape's promise.
 func FuzzNormalize(f *testing.F) {
 	f.Add(uint8(0), "execve", "300", "100", "1700000000", "/tmp/x", "/tmp/x a b", "", "", "0000000001")
 	f.Add(uint8(0), "fork", "301", "300", "1700000000", "/tmp/x", "", "", "", "0000000002")
@@ -40,6 +41,9 @@ func FuzzNormalize(f *testing.F) {
 			}
 			if ev.Get(ecs.EventID).Str == "" || ev.Get(ecs.HostID).Str != "h" || ev.Get(ecs.ProcessEntityID).Str == "" {
 				t.Fatalf("event without identity: %v", ev.Len())
+			}
+			if msg := shapeViolation(&ev); msg != "" {
+				t.Fatal(msg)
 			}
 			if _, err := ev.MarshalJSON(); err != nil {
 				t.Fatal(err)

@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -76,29 +77,41 @@ func TestShapesKeepTheirPromise(t *testing.T) {
 		if err := n.Normalize(r, &ev); err != nil {
 			continue
 		}
-		shape := ecs.ShapeOf(ev.Shape)
-		if shape == nil {
-			t.Fatalf("row %d (%s %v): event has no shape", i, r.Table, r.Cols)
+		if msg := shapeViolation(&ev); msg != "" {
+			t.Errorf("row %d (%s %v): %s", i, r.Table, r.Cols, msg)
 		}
 		seen[ev.Shape]++
-		ev.Range(func(f ecs.Field, v ecs.Value) {
-			want, known := shape.Knows(f)
-			switch {
-			case known && want.Kind == ecs.Missing:
-				t.Errorf("row %d (%s): shape %s promises %s is never set, event has %v", i, r.Table, shape.Name, f.Name(), v)
-			case known && !sameValue(want, v):
-				t.Errorf("row %d (%s): shape %s promises %s = %v, event has %v", i, r.Table, shape.Name, f.Name(), want, v)
-			}
-		})
-		for f, want := range shape.Const {
-			if got := ev.Get(f); !sameValue(got, want) {
-				t.Errorf("row %d (%s): shape %s promises %s = %v, event has %v", i, r.Table, shape.Name, f.Name(), want, got)
-			}
-		}
 	}
 	if len(seen) != 12 {
 		t.Errorf("events came in %d shapes, want all 12 (4 tables, 2 or 4 actions each): %v", len(seen), seen)
 	}
+}
+
+// shapeViolation says how ev breaks its shape's promise, or "" when it
+// keeps it: the constant fields hold their values and no field outside the
+// shape is set.
+func shapeViolation(ev *ecs.Event) string {
+	shape := ecs.ShapeOf(ev.Shape)
+	if shape == nil {
+		return "the event has no shape"
+	}
+	var msg string
+	ev.Range(func(f ecs.Field, v ecs.Value) {
+		want, known := shape.Knows(f)
+		switch {
+		case msg != "" || !known:
+		case want.Kind == ecs.Missing:
+			msg = fmt.Sprintf("shape %s promises %s is never set, the event has %v", shape.Name, f.Name(), v)
+		case !sameValue(want, v):
+			msg = fmt.Sprintf("shape %s promises %s = %v, the event has %v", shape.Name, f.Name(), want, v)
+		}
+	})
+	for f, want := range shape.Const {
+		if got := ev.Get(f); msg == "" && !sameValue(got, want) {
+			msg = fmt.Sprintf("shape %s promises %s = %v, the event has %v", shape.Name, f.Name(), want, got)
+		}
+	}
+	return msg
 }
 
 func sameValue(a, b ecs.Value) bool {

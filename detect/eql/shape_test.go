@@ -1,0 +1,92 @@
+package eql
+
+import (
+	"testing"
+
+	"github.com/osqdetect/osqdetect/detect/ecs"
+)
+
+// execShape is a process start shape like the osquery normalizer's: the
+// event.* fields fixed, a few process fields carried, the rest never set.
+func execShape(t *testing.T) *ecs.Shape {
+	t.Helper()
+	field := func(name string) ecs.Field {
+		f, ok := ecs.FieldOf(name)
+		if !ok {
+			t.Fatal("field registry full")
+		}
+		return f
+	}
+	id := ecs.DefineShape(ecs.Shape{
+		Name: "test/exec",
+		Const: map[ecs.Field]ecs.Value{
+			field("event.category"): ecs.Str("process"),
+			field("event.type"):     ecs.Str("start"),
+			field("event.action"):   ecs.Str("exec"),
+			field("host.os.type"):   ecs.Str("linux"),
+		},
+		Fields: []ecs.Field{field("process.name"), field("process.args"), field("process.pid"), field("user.id")},
+	})
+	return ecs.ShapeOf(id)
+}
+
+// Events of execShape, to check that a query ruled out matches none.
+var execEvents = []string{
+	`{"event.category": "process", "event.type": "start", "event.action": "exec", "host.os.type": "linux"}`,
+	`{"event.category": "process", "event.type": "start", "event.action": "exec", "host.os.type": "linux",
+	  "process.name": "bash", "process.args": ["bash", "-c", "id"], "process.pid": 10, "user.id": "0"}`,
+	`{"event.category": "process", "event.type": "start", "event.action": "exec", "host.os.type": "linux",
+	  "process.name": "curl", "process.args": ["curl", "-s"], "process.pid": 11, "user.id": "1000"}`,
+}
+
+func TestCanMatch(t *testing.T) {
+	shape := execShape(t)
+	cases := []struct {
+		query string
+		want  bool
+	}{
+		{`process where process.name == "bash"`, true},
+		{`network where process.name == "bash"`, false},
+		{`any where event.category == "network"`, false},
+		{`process where event.action == "executed"`, false},
+		{`process where event.action in ("exec", "executed")`, true},
+		{`process where event.action : ("EXEC*")`, true},
+		{`process where event.type == "start" and not event.type == "start"`, false},
+		{`process where host.os.type == "windows" or process.name == "cmd.exe"`, true},
+		{`process where host.os.type == "windows" and process.name == "cmd.exe"`, false},
+		// Fields the shape never carries are missing: comparisons fail,
+		// != and null tests succeed.
+		{`any where auditd.data.syscall == "socket"`, false},
+		{`any where auditd.data.syscall != "socket"`, true},
+		{`process where ?file.path == null`, true},
+		{`process where ?file.path != null`, false},
+		{`process where file.path : "*.so" or process.name == "ld"`, true},
+		{`process where file.path : "*.so" and process.name == "ld"`, false},
+		{`process where startsWith(event.action, "ex")`, true},
+		{`process where startsWith(event.action, "zz") and process.pid > 1`, false},
+		{`process where length(file.name) > 3`, false},
+		// Unknown fields leave the verdict open.
+		{`process where user.id != "0"`, true},
+		// A sequence can match while any step or its until can.
+		{`sequence [network where true] [process where true]`, true},
+		{`sequence [network where true] [file where true]`, false},
+		{`sequence by process.pid [network where true] [file where true] until [process where true]`, true},
+	}
+	for _, c := range cases {
+		q := mustCompile(t, c.query)
+		if got := q.CanMatch(shape); got != c.want {
+			t.Errorf("CanMatch(%s) = %v, want %v", c.query, got, c.want)
+		}
+		if !q.CanMatch(nil) {
+			t.Errorf("CanMatch(%s) on the unknown shape = false", c.query)
+		}
+		if q.Event == nil || q.CanMatch(shape) {
+			continue
+		}
+		for _, js := range execEvents {
+			if q.Event(event(t, js)) {
+				t.Errorf("%s was ruled out for the shape but matches %s", c.query, js)
+			}
+		}
+	}
+}
