@@ -31,7 +31,6 @@
 package eql
 
 import (
-	"regexp"
 	"sort"
 	"strings"
 	"unsafe"
@@ -633,7 +632,7 @@ func (s *patternSet) matchLower(str string) bool {
 	return false
 }
 
-type regexSet []*regexp.Regexp
+type regexSet []*checkedRegex
 
 func (s regexSet) match(e *ecs.Value) bool {
 	str, ok := textOf(e)
@@ -641,7 +640,7 @@ func (s regexSet) match(e *ecs.Value) bool {
 		return false
 	}
 	for _, re := range s {
-		if re.MatchString(str) {
+		if re.matchString(str) {
 			return true
 		}
 	}
@@ -653,7 +652,7 @@ func (c *compiler) match(e *matchExpr) (ecs.Predicate, error) {
 	if e.op == "regex" || e.op == "regex~" {
 		res := make(regexSet, 0, len(e.patterns))
 		for i, src := range e.patterns {
-			re, err := compileRegex(src, fold)
+			re, err := compileCheckedRegex(src, fold)
 			if err != nil {
 				return nil, syntaxErr(e.patPos[i], "bad regular expression %q: %v", src, err)
 			}

@@ -24,6 +24,12 @@ import (
 // numeric ranges, @ any string, # empty) are not enabled by Elasticsearch's
 // EQL; they are matched as literal characters.
 func compileRegex(src string, fold bool) (*regexp.Regexp, error) {
+	return regexp.Compile(translateRegex(src, fold))
+}
+
+// translateRegex returns the RE2 syntax of the Lucene regular expression
+// src, as described at compileRegex.
+func translateRegex(src string, fold bool) string {
 	var b strings.Builder
 	b.WriteString(`\A(?s`)
 	if fold {
@@ -97,7 +103,7 @@ func compileRegex(src string, fold bool) (*regexp.Regexp, error) {
 		}
 	}
 	b.WriteString(`)\z`)
-	return regexp.Compile(b.String())
+	return b.String()
 }
 
 func isAlnum(c byte) bool {
