@@ -1,6 +1,7 @@
 package eql
 
 import (
+	"math/rand/v2"
 	"regexp"
 	"slices"
 	"sort"
@@ -296,4 +297,49 @@ func FuzzRegexPrecheck(f *testing.F) {
 			t.Fatalf("precheck rejects %q, which %s matches: %+v", value, cr.re, cr.pre)
 		}
 	})
+}
+
+// TestRegexPrecheckRandom builds patterns and values from pieces that
+// exercise case folding, classes, alternations and repeats, and checks
+// the precheck never rejects a value the regexp matches.
+func TestRegexPrecheckRandom(t *testing.T) {
+	patternPieces := []string{
+		"a", "k", "s", "K", "S", "é", "ſ", "\u212A", ":", ".", `\.`, `\s`, `\w`, `\d`,
+		"[a-z]", "[^a]", "[ks]", "(", ")", "|", "?", "*", "+", "{1,2}", "{2}", `"k.s"`, `\K`, "\uFFFD",
+	}
+	valuePieces := []string{
+		"a", "A", "k", "K", "s", "S", "é", "É", "ſ", "\u212A", ":", ".", " ", "\t", "\n", "x", "1", "\xff", "\uFFFD",
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(pieces []string, n int) string {
+		var b strings.Builder
+		for range n {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		return b.String()
+	}
+	compiled, matched := 0, 0
+	for range 40000 {
+		pattern := pick(patternPieces, 1+rng.IntN(6))
+		fold := rng.IntN(2) == 0
+		cr, err := compileCheckedRegex(pattern, fold)
+		if err != nil {
+			continue
+		}
+		compiled++
+		for range 40 {
+			value := pick(valuePieces, rng.IntN(6))
+			if !cr.re.MatchString(value) {
+				continue
+			}
+			matched++
+			if !cr.pre.mayMatch(value) {
+				t.Fatalf("precheck of %q (fold %v) rejects %q, which %s matches: %+v", pattern, fold, value, cr.re, cr.pre)
+			}
+		}
+	}
+	if compiled < 10000 || matched < 1000 {
+		t.Errorf("weak test: %d patterns compiled, %d matches", compiled, matched)
+	}
+	t.Logf("%d patterns compiled, %d matches checked", compiled, matched)
 }
