@@ -85,11 +85,16 @@ func newDispatch(rules []*ruleState, shape *ecs.Shape) *dispatch {
 	d := &dispatch{stamp: make([]uint64, len(rules))}
 	byField := map[string]int{}
 	for i, rs := range rules {
-		if shape != nil && rs.rule.CanMatch != nil && !rs.rule.CanMatch(shape) {
+		pfs, never := rs.rule.prefiltersFor(shape)
+		if never {
 			continue
 		}
-		pfs, always := settlePrefilters(rs.rule.Prefilters, shape)
-		if always || len(rs.rule.Prefilters) == 0 {
+		if len(pfs) == 0 {
+			d.always = append(d.always, int32(i))
+			continue
+		}
+		pfs, always := settlePrefilters(pfs, shape)
+		if always {
 			d.always = append(d.always, int32(i))
 			continue
 		}

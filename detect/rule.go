@@ -39,12 +39,30 @@ type Rule struct {
 	// query; the engine sets aside, per shape, the rules it rules out.
 	// Nil means any shape.
 	CanMatch func(*ecs.Shape) bool
+	// PrefiltersFor, when set, returns Prefilters for the events of a
+	// shape (empty and non-nil: none can match); nil means Prefilters.
+	PrefiltersFor func(*ecs.Shape) []ecs.Prefilter
 
 	kind      Kind
 	match     ecs.Predicate
 	sequence  *eql.Sequence
 	terms     []ecs.Field
 	threshold *Threshold
+}
+
+// prefiltersFor returns the rule's prefilters for the events of shape
+// (nil: any event); never reports that no event of the shape can match.
+func (r *Rule) prefiltersFor(shape *ecs.Shape) (pfs []ecs.Prefilter, never bool) {
+	switch {
+	case shape == nil:
+		return r.Prefilters, false
+	case r.CanMatch != nil && !r.CanMatch(shape):
+		return nil, true
+	case r.PrefiltersFor == nil:
+		return r.Prefilters, false
+	}
+	pfs = r.PrefiltersFor(shape)
+	return pfs, pfs != nil && len(pfs) == 0
 }
 
 // Kind returns how the rule produces alerts.
@@ -68,7 +86,8 @@ func NewQueryRule(meta RuleMeta, match ecs.Predicate, fields []string) *Rule {
 // NewEQLRule builds a rule from a compiled EQL query: single-event queries
 // alert per event, sequences per completed sequence.
 func NewEQLRule(meta RuleMeta, q *eql.Query) (*Rule, error) {
-	r := &Rule{Meta: withDefaults(meta), Fields: q.Fields, Prefilters: q.Prefilters, CanMatch: q.CanMatch}
+	r := &Rule{Meta: withDefaults(meta), Fields: q.Fields, Prefilters: q.Prefilters, CanMatch: q.CanMatch,
+		PrefiltersFor: q.PrefiltersFor}
 	switch {
 	case q.Sequence != nil:
 		r.kind, r.sequence = KindSequence, q.Sequence

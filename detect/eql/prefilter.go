@@ -7,20 +7,33 @@ import (
 // prefilterOf finds a necessary condition of e: a disjunction of "field
 // equals one of these strings" tests, at least one of which holds for every
 // event e matches. It reports false when e states none.
-func prefilterOf(e expr) ([]ecs.Prefilter, bool) {
+//
+// With a shape, it finds one for the events of that shape: a part of e the
+// shape settles is left out (when always true it tells nothing; when always
+// false it needs nothing, which an empty disjunction says).
+func prefilterOf(e expr, s *ecs.Shape) ([]ecs.Prefilter, bool) {
+	if s != nil {
+		switch condVerdict(e, s) {
+		case ecs.True:
+			return nil, false
+		case ecs.False:
+			return []ecs.Prefilter{}, true
+		}
+	}
 	switch x := e.(type) {
 	case *andExpr:
 		var best []ecs.Prefilter
+		found := false
 		for _, op := range flatten(x, true) {
-			if p, ok := prefilterOf(op); ok && (best == nil || ecs.BetterDisjunction(p, best)) {
-				best = p
+			if p, ok := prefilterOf(op, s); ok && (!found || ecs.BetterDisjunction(p, best)) {
+				best, found = p, true
 			}
 		}
-		return best, best != nil
+		return best, found
 	case *orExpr:
-		var all []ecs.Prefilter
+		all := []ecs.Prefilter{}
 		for _, op := range flatten(x, false) {
-			p, ok := prefilterOf(op)
+			p, ok := prefilterOf(op, s)
 			if !ok {
 				return nil, false
 			}
@@ -123,11 +136,37 @@ func prefilters(filters ...*eventFilter) []ecs.Prefilter {
 		if f == nil {
 			continue
 		}
-		p, ok := prefilterOf(f.cond)
+		p, ok := prefilterOf(f.cond, nil)
 		if !ok {
 			return nil
 		}
 		out = append(out, p...)
 	}
 	return ecs.MergePrefilters(out)
+}
+
+// PrefiltersFor is Prefilters for the events of shape s: only the steps
+// that can match such an event contribute, and conditions the shape
+// settles are left out. An empty, non-nil result means no event of the
+// shape can match; nil means the query states no condition an index
+// could use.
+func (q *Query) PrefiltersFor(s *ecs.Shape) []ecs.Prefilter {
+	if s == nil {
+		return q.Prefilters
+	}
+	var out []ecs.Prefilter
+	for _, f := range q.filters {
+		if filterVerdict(f, q.catField, s) == ecs.False {
+			continue
+		}
+		p, ok := prefilterOf(f.cond, s)
+		if !ok {
+			return nil
+		}
+		out = append(out, p...)
+	}
+	if out = ecs.MergePrefilters(out); out == nil {
+		return []ecs.Prefilter{}
+	}
+	return out
 }

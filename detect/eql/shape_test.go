@@ -1,6 +1,7 @@
 package eql
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/osqdetect/osqdetect/detect/ecs"
@@ -87,6 +88,47 @@ func TestCanMatch(t *testing.T) {
 			if q.Event(event(t, js)) {
 				t.Errorf("%s was ruled out for the shape but matches %s", c.query, js)
 			}
+		}
+	}
+}
+
+func TestPrefiltersFor(t *testing.T) {
+	shape := execShape(t)
+	cases := []struct {
+		query string
+		want  string // the prefilters for the shape, "never" or "none"
+	}{
+		// The network step cannot match a process start: only the
+		// process step keys the index.
+		{`sequence [network where process.name == "nc"] [process where process.name == "sh"]`, `process.name=[sh]`},
+		{`sequence [process where process.name == "nc"] [process where process.name == "sh"]`, `process.name=[nc sh]`},
+		// A condition the shape settles tells nothing: the other one keys.
+		{`process where event.action == "exec" and process.name == "id"`, `process.name=[id]`},
+		{`process where event.action == "exec"`, `none`},
+		// A branch the shape rules out needs nothing.
+		{`process where event.action == "executed" or process.name == "id"`, `process.name=[id]`},
+		{`process where host.os.type == "linux" or process.name == "id"`, `none`},
+		{`network where process.name == "id"`, `never`},
+		{`process where event.action == "exit" and process.name == "id"`, `never`},
+	}
+	for _, c := range cases {
+		q := mustCompile(t, c.query)
+		pfs := q.PrefiltersFor(shape)
+		got := "none"
+		switch {
+		case pfs != nil && len(pfs) == 0:
+			got = "never"
+		case pfs != nil:
+			got = ""
+			for i, p := range pfs {
+				if i > 0 {
+					got += " "
+				}
+				got += fmt.Sprintf("%s=%v", p.Field, p.Values)
+			}
+		}
+		if got != c.want {
+			t.Errorf("PrefiltersFor(%s) = %s, want %s", c.query, got, c.want)
 		}
 	}
 }
