@@ -32,6 +32,12 @@ const (
 type segment struct {
 	kind segKind
 	lit  string // folded to lower case when Pattern.fold
+	// searchable is set on a literal that does not begin with a UTF-8
+	// continuation byte. A star swallows whole runes, and every byte that
+	// is not a continuation byte starts a rune, so the places a star can
+	// stop before such a literal are exactly the literal's occurrences,
+	// which a byte search finds.
+	searchable bool
 }
 
 // Pattern is a compiled wildcard pattern.
@@ -39,6 +45,15 @@ type Pattern struct {
 	src  string
 	fold bool
 	segs []segment
+	// minLen is the fewest bytes a matching input has: the literal bytes
+	// and one for each '?'.
+	minLen int
+	// starsOnly patterns are literals and stars with at least two stars;
+	// they are matched greedily: head is a prefix, tail a suffix and each
+	// of middle is found after the one before.
+	starsOnly  bool
+	head, tail string
+	middle     []string
 	// shape fast paths
 	exact, prefix, suffix, contains, any bool
 	lit                                  string
@@ -55,7 +70,8 @@ func Compile(src string, opts Options) *Pattern {
 			if opts.Fold {
 				s = strings.ToLower(s)
 			}
-			p.segs = append(p.segs, segment{kind: segLiteral, lit: s})
+			p.segs = append(p.segs, segment{kind: segLiteral, lit: s, searchable: utf8.RuneStart(s[0])})
+			p.minLen += len(s)
 			lit.Reset()
 		}
 	}
@@ -73,12 +89,16 @@ func Compile(src string, opts Options) *Pattern {
 		case c == '?' && opts.Single:
 			flush()
 			p.segs = append(p.segs, segment{kind: segOne})
+			p.minLen++
 		default:
 			lit.WriteByte(c)
 		}
 	}
 	flush()
 	p.classify()
+	if !(p.exact || p.any || p.prefix || p.suffix || p.contains) {
+		p.splitStars()
+	}
 	return p
 }
 
@@ -102,6 +122,35 @@ func (p *Pattern) classify() {
 	}
 }
 
+// splitStars fills head, middle and tail and sets starsOnly when the
+// pattern is only literals and stars, and every literal after a star is
+// searchable.
+func (p *Pattern) splitStars() {
+	segs := p.segs
+	if len(segs) == 0 {
+		return
+	}
+	for i, seg := range segs {
+		if seg.kind == segOne || seg.kind == segLiteral && i > 0 && !seg.searchable {
+			return
+		}
+	}
+	if segs[0].kind == segLiteral {
+		p.head = segs[0].lit
+		segs = segs[1:]
+	}
+	if last := len(segs) - 1; last >= 0 && segs[last].kind == segLiteral {
+		p.tail = segs[last].lit
+		segs = segs[:last]
+	}
+	for _, seg := range segs {
+		if seg.kind == segLiteral {
+			p.middle = append(p.middle, seg.lit)
+		}
+	}
+	p.starsOnly = true
+}
+
 // String returns the source of the pattern.
 func (p *Pattern) String() string { return p.src }
 
@@ -110,43 +159,60 @@ func (p *Pattern) Literal() (string, bool) { return p.lit, p.exact }
 
 // Match reports whether s matches the whole pattern.
 func (p *Pattern) Match(s string) bool {
-	if p.fold {
-		if !isASCII(s) {
-			return p.match(strings.ToLower(s))
-		}
-		switch {
-		case p.exact:
-			return len(s) == len(p.lit) && hasPrefixFold(s, p.lit)
-		case p.any:
-			return true
-		case p.prefix:
-			return hasPrefixFold(s, p.lit)
-		case p.suffix:
-			return len(s) >= len(p.lit) && hasPrefixFold(s[len(s)-len(p.lit):], p.lit)
-		case p.contains:
-			return indexFold(s, p.lit) >= 0
-		}
-		return p.match(s)
+	fold := p.fold
+	if fold && !isASCII(s) {
+		// Lowered input holds no upper-case ASCII letter, so comparing it
+		// byte for byte with the lowered literals folds case.
+		s, fold = strings.ToLower(s), false
 	}
 	switch {
 	case p.exact:
-		return s == p.lit
+		return len(s) == len(p.lit) && hasPrefix(s, p.lit, fold)
 	case p.any:
 		return true
 	case p.prefix:
-		return strings.HasPrefix(s, p.lit)
+		return hasPrefix(s, p.lit, fold)
 	case p.suffix:
-		return strings.HasSuffix(s, p.lit)
+		return len(s) >= len(p.lit) && hasPrefix(s[len(s)-len(p.lit):], p.lit, fold)
 	case p.contains:
-		return strings.Contains(s, p.lit)
+		return index(s, p.lit, fold) >= 0
+	case len(s) < p.minLen:
+		return false
+	case p.starsOnly:
+		return p.matchStars(s, fold)
 	}
-	return p.match(s)
+	return p.match(s, fold)
+}
+
+// matchStars matches a pattern of literals and stars. The head and tail are
+// fixed in place; each middle literal is taken at its leftmost place after
+// the one before, which leaves the most room for the rest, so no choice is
+// ever undone.
+func (p *Pattern) matchStars(s string, fold bool) bool {
+	if !hasPrefix(s, p.head, fold) {
+		return false
+	}
+	s = s[len(p.head):]
+	if len(s) < len(p.tail) || !hasPrefix(s[len(s)-len(p.tail):], p.tail, fold) {
+		return false
+	}
+	s = s[:len(s)-len(p.tail)]
+	for _, lit := range p.middle {
+		i := index(s, lit, fold)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(lit):]
+	}
+	return true
 }
 
 // match is the general matcher: it advances through the segments and, on a
-// mismatch, lets the most recent star swallow one more character. Only the
-// last star ever needs to move, so matching is O(len(s)*len(pattern)).
-func (p *Pattern) match(s string) bool {
+// mismatch, lets the most recent star swallow more. Only the last star ever
+// needs to move, so matching is O(len(s)*len(pattern)). A star before a
+// searchable literal moves straight to the literal's next occurrence; if
+// there is none, no placement of the stars matches.
+func (p *Pattern) match(s string, fold bool) bool {
 	segs := p.segs
 	si, pi := 0, 0
 	starPi, starSi := -1, 0
@@ -156,6 +222,10 @@ func (p *Pattern) match(s string) bool {
 			case segStar:
 				starPi, starSi = pi, si
 				pi++
+				if !p.seekAfterStar(s, &starSi, pi, fold) {
+					return false
+				}
+				si = starSi
 				continue
 			case segOne:
 				if si < len(s) {
@@ -165,7 +235,7 @@ func (p *Pattern) match(s string) bool {
 					continue
 				}
 			case segLiteral:
-				if p.hasPrefix(s[si:], seg.lit) {
+				if hasPrefix(s[si:], seg.lit, fold) {
 					si += len(seg.lit)
 					pi++
 					continue
@@ -177,16 +247,45 @@ func (p *Pattern) match(s string) bool {
 		}
 		_, w := utf8.DecodeRuneInString(s[starSi:])
 		starSi += w
+		if !p.seekAfterStar(s, &starSi, starPi+1, fold) {
+			return false
+		}
 		si, pi = starSi, starPi+1
 	}
 	return true
 }
 
-func (p *Pattern) hasPrefix(s, lit string) bool {
-	if p.fold {
+// seekAfterStar moves *si, the end of a star, to the next place the
+// segment at pi can start. It reports false when that segment is a
+// searchable literal that does not occur at or after *si.
+func (p *Pattern) seekAfterStar(s string, si *int, pi int, fold bool) bool {
+	if pi >= len(p.segs) || !p.segs[pi].searchable {
+		return true
+	}
+	i := index(s[*si:], p.segs[pi].lit, fold)
+	if i < 0 {
+		return false
+	}
+	*si += i
+	return true
+}
+
+// hasPrefix reports whether s begins with lit, folding ASCII case when
+// fold is set.
+func hasPrefix(s, lit string, fold bool) bool {
+	if fold {
 		return hasPrefixFold(s, lit)
 	}
 	return strings.HasPrefix(s, lit)
+}
+
+// index returns the first index of lit in s, or -1, folding ASCII case
+// when fold is set.
+func index(s, lit string, fold bool) int {
+	if fold {
+		return indexFold(s, lit)
+	}
+	return strings.Index(s, lit)
 }
 
 func isASCII(s string) bool {
@@ -218,13 +317,65 @@ func hasPrefixFold(s, lit string) bool {
 	return true
 }
 
+// indexFold returns the first index of the lowered lit in s, comparing
+// ASCII letters of s in either case, or -1. It lets strings.IndexByte find
+// the candidates: the places of the first byte of lit that is not a
+// letter, or, when lit is all letters, of its first letter in either case.
 func indexFold(s, lit string) int {
-	for i := 0; i+len(lit) <= len(s); i++ {
-		if hasPrefixFold(s[i:], lit) {
-			return i
+	n := len(lit)
+	if n == 0 {
+		return 0
+	}
+	if n > len(s) {
+		return -1
+	}
+	k := 0
+	for k < n && 'a' <= lit[k] && lit[k] <= 'z' {
+		k++
+	}
+	if k < n {
+		// Only lit[k] itself folds to lit[k]; look for it between k and
+		// the last place it can have in a match.
+		c, window := lit[k], s[:len(s)-n+k+1]
+		for from := k; ; {
+			j := strings.IndexByte(window[from:], c)
+			if j < 0 {
+				return -1
+			}
+			at := from + j - k
+			if hasPrefixFold(s[at:], lit) {
+				return at
+			}
+			from += j + 1
+		}
+	}
+	starts := s[:len(s)-n+1]
+	lo, up := lit[0], lit[0]-'a'+'A'
+	nextLo, nextUp := indexByteFrom(starts, lo, 0), indexByteFrom(starts, up, 0)
+	for nextLo >= 0 || nextUp >= 0 {
+		at := nextLo
+		if at < 0 || nextUp >= 0 && nextUp < at {
+			at = nextUp
+		}
+		if hasPrefixFold(s[at+1:], lit[1:]) {
+			return at
+		}
+		if at == nextLo {
+			nextLo = indexByteFrom(starts, lo, at+1)
+		} else {
+			nextUp = indexByteFrom(starts, up, at+1)
 		}
 	}
 	return -1
+}
+
+// indexByteFrom returns the first index of c in s at or after from, or -1.
+func indexByteFrom(s string, c byte, from int) int {
+	i := strings.IndexByte(s[from:], c)
+	if i < 0 {
+		return -1
+	}
+	return from + i
 }
 
 // HasWildcard reports whether s contains a wildcard character of the
