@@ -7,20 +7,26 @@ import (
 	"github.com/osqdetect/osqdetect/detect/ecs"
 )
 
-// dispatch picks the rules an event can reach. Rules stating a necessary
-// condition on a field (their prefilters: "equals, starts with or ends with
-// one of these") are indexed by those keys; an event reaches them only when
-// one of its values hits the index. Other rules see every event. With
-// hundreds of rules that each test process.name or a path, most events
-// reach a handful.
+// dispatch picks the rules an event can reach. A rule states necessary
+// conditions on fields (its conjuncts, each a disjunction of prefilters:
+// "equals, starts with, ends with or contains one of these"); it is
+// indexed by every key of every conjunct, and an event reaches it only
+// when its values hit a key of each conjunct. Rules stating none see every
+// event. With hundreds of rules that each test process.name and then the
+// arguments or a path, most events reach a handful.
 type dispatch struct {
-	always []int32 // rules without prefilters, in rule order
+	always []int32 // rules without conjuncts, in rule order
 	fields []indexedField
-	stamp  []uint64 // per rule: the event generation it was last picked in
+	need   []uint8  // per rule: the mask of all its conjuncts
+	stamp  []uint64 // per rule: the event generation its mask belongs to
+	mask   []uint8  // per rule: the conjuncts the event has met
 	gen    uint64
 	picked []int32
 	lower  []byte
 }
+
+// A slot names one conjunct of one rule: rule<<slotBits | conjunct.
+const slotBits = 2
 
 type indexedField struct {
 	f    ecs.Field
@@ -28,14 +34,15 @@ type indexedField struct {
 	fold keyIndex // keys lower-cased
 }
 
-// keyIndex maps exact values, prefixes and suffixes to rules. Prefixes
-// and suffixes are looked up by each distinct key length.
+// keyIndex maps exact values, prefixes, suffixes and inner text to rule
+// slots. Prefixes and suffixes are looked up by each distinct key length.
 type keyIndex struct {
 	exact, prefix, suffix  map[string][]int32
 	prefixLens, suffixLens []int
+	contains               substrIndex
 }
 
-func (k *keyIndex) add(p *ecs.Prefilter, rule int32) {
+func (k *keyIndex) add(p *ecs.Prefilter, slot int32) {
 	lower := func(s string) string {
 		if p.Fold {
 			return strings.ToLower(s)
@@ -43,24 +50,27 @@ func (k *keyIndex) add(p *ecs.Prefilter, rule int32) {
 		return s
 	}
 	for _, v := range p.Values {
-		k.exact = addKey(k.exact, lower(v), rule)
+		k.exact = addKey(k.exact, lower(v), slot)
 	}
 	for _, v := range p.Prefixes {
-		k.prefix = addKey(k.prefix, lower(v), rule)
+		k.prefix = addKey(k.prefix, lower(v), slot)
 		k.prefixLens = addLen(k.prefixLens, len(lower(v)))
 	}
 	for _, v := range p.Suffixes {
-		k.suffix = addKey(k.suffix, lower(v), rule)
+		k.suffix = addKey(k.suffix, lower(v), slot)
 		k.suffixLens = addLen(k.suffixLens, len(lower(v)))
+	}
+	for _, v := range p.Contains {
+		k.contains.add(lower(v), slot)
 	}
 }
 
-func addKey(m map[string][]int32, key string, rule int32) map[string][]int32 {
+func addKey(m map[string][]int32, key string, slot int32) map[string][]int32 {
 	if m == nil {
 		m = map[string][]int32{}
 	}
-	if list := m[key]; len(list) == 0 || list[len(list)-1] != rule {
-		m[key] = append(list, rule)
+	if list := m[key]; len(list) == 0 || list[len(list)-1] != slot {
+		m[key] = append(list, slot)
 	}
 	return m
 }
@@ -74,77 +84,108 @@ func addLen(lens []int, n int) []int {
 }
 
 func (k *keyIndex) empty() bool {
-	return len(k.exact) == 0 && len(k.prefix) == 0 && len(k.suffix) == 0
+	return len(k.exact) == 0 && len(k.prefix) == 0 && len(k.suffix) == 0 && k.contains.empty()
 }
 
 // newDispatch indexes rules for events of shape (nil: any event). For a
 // known shape it leaves out the rules the shape rules out, and settles the
-// prefilters on fields the shape fixes: one that always holds makes its
-// rule see every event of the shape, one that never holds is dropped.
+// conjuncts on fields the shape fixes: one that always holds is dropped,
+// one that never holds rules its rule out.
 func newDispatch(rules []*ruleState, shape *ecs.Shape) *dispatch {
-	d := &dispatch{stamp: make([]uint64, len(rules))}
+	n := len(rules)
+	d := &dispatch{need: make([]uint8, n), stamp: make([]uint64, n), mask: make([]uint8, n)}
 	byField := map[string]int{}
 	for i, rs := range rules {
-		pfs, never := rs.rule.prefiltersFor(shape)
+		clauses, never := rs.rule.conjuncts(shape)
 		if never {
 			continue
 		}
-		if len(pfs) == 0 {
-			d.always = append(d.always, int32(i))
+		clauses, never = settleConjuncts(clauses, shape)
+		if never {
 			continue
 		}
-		pfs, always := settlePrefilters(pfs, shape)
-		if always {
-			d.always = append(d.always, int32(i))
-			continue
+		if len(clauses) > 1<<slotBits {
+			clauses = clauses[:1<<slotBits]
 		}
-		if len(pfs) == 0 {
-			// Every necessary condition fails on this shape.
-			continue
-		}
-		for pi := range pfs {
-			p := &pfs[pi]
-			at, ok := byField[p.Field]
-			if !ok {
-				f, ok := ecs.FieldOf(p.Field)
+		fields := make([]int, 0, 4)
+		for _, c := range clauses {
+			for pi := range c {
+				at, ok := byField[c[pi].Field]
 				if !ok {
-					// The registry is full: run the rule on every event.
-					d.always = append(d.always, int32(i))
-					break
+					f, ok := ecs.FieldOf(c[pi].Field)
+					if !ok {
+						// The registry is full: no index on this field.
+						at = -1
+					} else {
+						at = len(d.fields)
+						byField[c[pi].Field] = at
+						d.fields = append(d.fields, indexedField{f: f})
+					}
 				}
-				at = len(d.fields)
-				byField[p.Field] = at
-				d.fields = append(d.fields, indexedField{f: f})
+				fields = append(fields, at)
 			}
-			if p.Fold {
-				d.fields[at].fold.add(p, int32(i))
-			} else {
-				d.fields[at].cs.add(p, int32(i))
+		}
+		if len(clauses) == 0 || containsInt(fields, -1) {
+			d.always = append(d.always, int32(i))
+			continue
+		}
+		fi := 0
+		for ci, c := range clauses {
+			slot := int32(i)<<slotBits | int32(ci)
+			d.need[i] |= 1 << ci
+			for pi := range c {
+				ix := &d.fields[fields[fi]]
+				fi++
+				if c[pi].Fold {
+					ix.fold.add(&c[pi], slot)
+				} else {
+					ix.cs.add(&c[pi], slot)
+				}
 			}
 		}
 	}
 	return d
 }
 
-// settlePrefilters keeps the prefilters on fields the shape does not know;
-// always reports that one on a known field holds for every event of it.
-func settlePrefilters(pfs []ecs.Prefilter, shape *ecs.Shape) (kept []ecs.Prefilter, always bool) {
-	if shape == nil {
-		return pfs, false
+func containsInt(xs []int, x int) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
 	}
-	for _, p := range pfs {
-		f, ok := ecs.Lookup(p.Field)
-		if !ok {
-			kept = append(kept, p)
-			continue
+	return false
+}
+
+// settleConjuncts drops the conjuncts a shape settles: a disjunction with
+// a prefilter on a field the shape fixes that holds is always met; its
+// prefilters on known fields that fail are dropped, and when none is
+// left the conjunct (and so the rule) is never met.
+func settleConjuncts(clauses [][]ecs.Prefilter, shape *ecs.Shape) (kept [][]ecs.Prefilter, never bool) {
+	if shape == nil {
+		return clauses, false
+	}
+	for _, c := range clauses {
+		var open []ecs.Prefilter
+		always := false
+		for _, p := range c {
+			f, ok := ecs.Lookup(p.Field)
+			v, known := ecs.Value{}, false
+			if ok {
+				v, known = shape.Knows(f)
+			}
+			switch {
+			case !known:
+				open = append(open, p)
+			case p.Holds(v):
+				always = true
+			}
 		}
-		v, known := shape.Knows(f)
-		if !known {
-			kept = append(kept, p)
-			continue
-		}
-		if p.Holds(v) {
+		switch {
+		case always:
+		case len(open) == 0:
 			return nil, true
+		default:
+			kept = append(kept, open)
 		}
 	}
 	return kept, false
@@ -158,9 +199,6 @@ func (d *dispatch) pick(ev *ecs.Event) []int32 {
 	}
 	d.gen++
 	d.picked = append(d.picked[:0], d.always...)
-	for _, i := range d.always {
-		d.stamp[i] = d.gen
-	}
 	for fi := range d.fields {
 		ix := &d.fields[fi]
 		v := ev.Ref(ix.f)
@@ -204,6 +242,7 @@ func (d *dispatch) lookup(k *keyIndex, s string) {
 		}
 		d.add(k.suffix[s[len(s)-n:]])
 	}
+	d.scan(&k.contains, s)
 }
 
 // lookupBytes is lookup on a reused buffer: indexing a map with a
@@ -222,12 +261,44 @@ func (d *dispatch) lookupBytes(k *keyIndex, b []byte) {
 		}
 		d.add(k.suffix[string(b[len(b)-n:])])
 	}
+	if !k.contains.empty() {
+		// The buffer outlives the scan, which keeps nothing.
+		d.scan(&k.contains, unsafeString(b))
+	}
 }
 
-func (d *dispatch) add(rules []int32) {
-	for _, i := range rules {
+// scan adds the slots of every key s contains.
+func (d *dispatch) scan(x *substrIndex, s string) {
+	if x.empty() {
+		return
+	}
+	for i := 0; i+1 < len(s); i++ {
+		p := pairOf(s[i], s[i+1])
+		if x.pairs[p/64]&(1<<(p%64)) == 0 {
+			continue
+		}
+		for _, k := range x.buckets[p] {
+			if strings.HasPrefix(s[i:], x.keys[k]) {
+				d.add(x.rules[k])
+			}
+		}
+	}
+}
+
+// add marks the conjuncts slots meet; a rule whose every conjunct is met
+// is picked.
+func (d *dispatch) add(slots []int32) {
+	for _, sl := range slots {
+		i := sl >> slotBits
 		if d.stamp[i] != d.gen {
-			d.stamp[i] = d.gen
+			d.stamp[i], d.mask[i] = d.gen, 0
+		}
+		bit := uint8(1) << (sl & (1<<slotBits - 1))
+		if d.mask[i]&bit != 0 {
+			continue
+		}
+		d.mask[i] |= bit
+		if d.mask[i] == d.need[i] {
 			d.picked = append(d.picked, i)
 		}
 	}
@@ -276,7 +347,6 @@ func newRouter(rules []*ruleState, index bool) *router {
 	r := &router{rules: rules, shapes: index}
 	if !index {
 		r.any = newDispatch(nil, nil)
-		r.any.stamp = make([]uint64, len(rules))
 		for i := range rules {
 			r.any.always = append(r.any.always, int32(i))
 		}

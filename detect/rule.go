@@ -35,13 +35,11 @@ type Rule struct {
 	// holds for any event the rule can use); the engine indexes rules by
 	// them. Nil means the rule sees every event.
 	Prefilters []ecs.Prefilter
-	// CanMatch reports whether an event of the shape could match the
-	// query; the engine sets aside, per shape, the rules it rules out.
-	// Nil means any shape.
-	CanMatch func(*ecs.Shape) bool
-	// PrefiltersFor, when set, returns Prefilters for the events of a
-	// shape (empty and non-nil: none can match); nil means Prefilters.
-	PrefiltersFor func(*ecs.Shape) []ecs.Prefilter
+	// Conjuncts, when set, returns the query's necessary conditions for
+	// events of a shape (nil: any event): every event the rule can use
+	// meets each of them, and never reports that none can. The engine
+	// indexes the rule by all of them. Nil means Prefilters alone.
+	Conjuncts func(*ecs.Shape) (clauses [][]ecs.Prefilter, never bool)
 
 	kind      Kind
 	match     ecs.Predicate
@@ -50,19 +48,16 @@ type Rule struct {
 	threshold *Threshold
 }
 
-// prefiltersFor returns the rule's prefilters for the events of shape
-// (nil: any event); never reports that no event of the shape can match.
-func (r *Rule) prefiltersFor(shape *ecs.Shape) (pfs []ecs.Prefilter, never bool) {
-	switch {
-	case shape == nil:
-		return r.Prefilters, false
-	case r.CanMatch != nil && !r.CanMatch(shape):
-		return nil, true
-	case r.PrefiltersFor == nil:
-		return r.Prefilters, false
+// conjuncts returns the rule's necessary conditions for the events of
+// shape (nil: any event); never reports that no event of it can match.
+func (r *Rule) conjuncts(shape *ecs.Shape) (clauses [][]ecs.Prefilter, never bool) {
+	if r.Conjuncts != nil {
+		return r.Conjuncts(shape)
 	}
-	pfs = r.PrefiltersFor(shape)
-	return pfs, pfs != nil && len(pfs) == 0
+	if len(r.Prefilters) == 0 {
+		return nil, false
+	}
+	return [][]ecs.Prefilter{r.Prefilters}, false
 }
 
 // Kind returns how the rule produces alerts.
@@ -86,8 +81,7 @@ func NewQueryRule(meta RuleMeta, match ecs.Predicate, fields []string) *Rule {
 // NewEQLRule builds a rule from a compiled EQL query: single-event queries
 // alert per event, sequences per completed sequence.
 func NewEQLRule(meta RuleMeta, q *eql.Query) (*Rule, error) {
-	r := &Rule{Meta: withDefaults(meta), Fields: q.Fields, Prefilters: q.Prefilters, CanMatch: q.CanMatch,
-		PrefiltersFor: q.PrefiltersFor}
+	r := &Rule{Meta: withDefaults(meta), Fields: q.Fields, Prefilters: q.Prefilters, Conjuncts: q.Conjuncts}
 	switch {
 	case q.Sequence != nil:
 		r.kind, r.sequence = KindSequence, q.Sequence

@@ -27,22 +27,31 @@ func TestIndexKeepsResults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var values []string
+	var values, inner []string
 	indexed := 0
 	for _, r := range set.Rules {
-		if len(r.Prefilters) > 0 {
+		clauses, _ := r.Conjuncts(nil)
+		if len(clauses) > 0 {
 			indexed++
 		}
-		for _, p := range r.Prefilters {
-			values = append(values, p.Values...)
+		for _, c := range clauses {
+			for _, p := range c {
+				values = append(values, p.Values...)
+				inner = append(inner, p.Contains...)
+			}
 		}
 	}
-	t.Logf("%d of %d rules indexed, %d values", indexed, len(set.Rules), len(values))
+	t.Logf("%d of %d rules indexed, %d values, %d inner texts", indexed, len(set.Rules), len(values), len(inner))
 	sort.Strings(values)
+	sort.Strings(inner)
 
 	rng := rand.New(rand.NewSource(3))
 	pick := func() string {
 		v := values[rng.Intn(len(values))]
+		if rng.Intn(3) == 0 {
+			// Text that some rule's pattern requires inside a value.
+			v = "x" + inner[rng.Intn(len(inner))] + "/y"
+		}
 		if rng.Intn(4) == 0 {
 			v = strings.ToUpper(v)
 		}

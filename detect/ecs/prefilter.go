@@ -1,17 +1,22 @@
 package ecs
 
-import "strings"
+import (
+	"sort"
+	"strings"
+)
 
 // Prefilter is a necessary condition a compiled query states about the
 // events it can match: some element of Field equals one of Values, starts
-// with one of Prefixes or ends with one of Suffixes (compared after
-// lower-casing both sides when Fold is set). An engine uses it to skip,
-// with a few map lookups, the rules an event cannot match.
+// with one of Prefixes, ends with one of Suffixes or contains one of
+// Contains (compared after lower-casing both sides when Fold is set). An
+// engine uses it to skip, with a few lookups, the rules an event cannot
+// match.
 type Prefilter struct {
 	Field    string
 	Values   []string
 	Prefixes []string
 	Suffixes []string
+	Contains []string
 	Fold     bool
 }
 
@@ -44,28 +49,56 @@ func PlainText(s string) bool {
 
 // PatternKey turns an anchored wildcard pattern (after unescaping, with
 // wild marking which bytes are wildcards) into an index key: the whole
-// literal, the literal text before the first wildcard, or after the last.
-// It reports false when the pattern starts and ends with a wildcard.
+// literal when there is no wildcard; else the most selective of the text
+// before the first wildcard, after the last, or (when neither is long)
+// the longest literal run between wildcards, which every match contains.
+// It reports false when no literal is long enough to narrow anything.
 func PatternKey(lit string, wild func(i int) bool) (key string, kind KeyKind, ok bool) {
 	first, last := -1, -1
-	for i := 0; i < len(lit); i++ {
-		if wild(i) {
+	inner, start := "", -1
+	for i := 0; i <= len(lit); i++ {
+		if i < len(lit) && !wild(i) {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if i < len(lit) {
 			if first < 0 {
 				first = i
 			}
 			last = i
 		}
+		if start > 0 && i < len(lit) && len(lit[start:i]) > len(inner) {
+			inner = lit[start:i]
+		}
+		start = -1
 	}
-	switch {
-	case first < 0:
+	if first < 0 {
 		return lit, KeyExact, lit != ""
-	case first > 0:
-		return lit[:first], KeyPrefix, true
-	case last < len(lit)-1:
-		return lit[last+1:], KeySuffix, true
+	}
+	prefix, suffix := lit[:first], lit[last+1:]
+	switch {
+	case len(prefix) >= minAnchoredKey || (prefix != "" && len(prefix) >= len(inner)):
+		return prefix, KeyPrefix, true
+	case len(suffix) >= minAnchoredKey || (suffix != "" && len(suffix) >= len(inner)):
+		return suffix, KeySuffix, true
+	case len(inner) >= minContainsKey:
+		return inner, KeyContains, true
+	case prefix != "":
+		return prefix, KeyPrefix, true
+	case suffix != "":
+		return suffix, KeySuffix, true
 	}
 	return "", 0, false
 }
+
+// Below these lengths a prefix or suffix gives way to a longer inner
+// literal, and an inner literal is too common to be worth a key.
+const (
+	minAnchoredKey = 4
+	minContainsKey = 3
+)
 
 // KeyKind says how an index key relates to the values it admits.
 type KeyKind uint8
@@ -74,6 +107,7 @@ const (
 	KeyExact KeyKind = iota
 	KeyPrefix
 	KeySuffix
+	KeyContains
 )
 
 // Add puts a key of the given kind into the prefilter.
@@ -85,11 +119,15 @@ func (p *Prefilter) Add(key string, kind KeyKind) {
 		p.Prefixes = append(p.Prefixes, key)
 	case KeySuffix:
 		p.Suffixes = append(p.Suffixes, key)
+	case KeyContains:
+		p.Contains = append(p.Contains, key)
 	}
 }
 
-func (p *Prefilter) empty() bool {
-	return len(p.Values) == 0 && len(p.Prefixes) == 0 && len(p.Suffixes) == 0
+func (p *Prefilter) empty() bool { return p.keys() == 0 }
+
+func (p *Prefilter) keys() int {
+	return len(p.Values) + len(p.Prefixes) + len(p.Suffixes) + len(p.Contains)
 }
 
 // BetterDisjunction reports whether the disjunction a is a better index
@@ -106,11 +144,11 @@ func BetterDisjunction(a, b []Prefilter) bool {
 	ra, rb, va, vb := 0, 0, 0, 0
 	for _, p := range a {
 		ra += prefilterRank(p.Field)
-		va += len(p.Values) + len(p.Prefixes) + len(p.Suffixes)
+		va += p.keys()
 	}
 	for _, p := range b {
 		rb += prefilterRank(p.Field)
-		vb += len(p.Values) + len(p.Prefixes) + len(p.Suffixes)
+		vb += p.keys()
 	}
 	if ra != rb {
 		return ra < rb
@@ -141,6 +179,7 @@ func MergePrefilters(ps []Prefilter) []Prefilter {
 				out[i].Values = append(out[i].Values, p.Values...)
 				out[i].Prefixes = append(out[i].Prefixes, p.Prefixes...)
 				out[i].Suffixes = append(out[i].Suffixes, p.Suffixes...)
+				out[i].Contains = append(out[i].Contains, p.Contains...)
 				merged = true
 				break
 			}
@@ -149,7 +188,8 @@ func MergePrefilters(ps []Prefilter) []Prefilter {
 			out = append(out, Prefilter{Field: p.Field, Fold: p.Fold,
 				Values:   append([]string(nil), p.Values...),
 				Prefixes: append([]string(nil), p.Prefixes...),
-				Suffixes: append([]string(nil), p.Suffixes...)})
+				Suffixes: append([]string(nil), p.Suffixes...),
+				Contains: append([]string(nil), p.Contains...)})
 		}
 	}
 	return out
@@ -170,7 +210,8 @@ func prefilterRank(field string) int {
 }
 
 // Holds reports whether the value meets the prefilter: some element's text
-// equals one of Values, or starts or ends with one of Prefixes or Suffixes.
+// equals one of Values, starts or ends with one of Prefixes or Suffixes,
+// or contains one of Contains.
 // An engine indexing the prefilter would pick the rule for an event
 // carrying v exactly when Holds is true.
 func (p *Prefilter) Holds(v Value) bool {
@@ -201,6 +242,24 @@ func (p *Prefilter) Holds(v Value) bool {
 				return true
 			}
 		}
+		for _, sub := range p.Contains {
+			if strings.Contains(s, norm(sub)) {
+				return true
+			}
+		}
 	}
 	return false
+}
+
+// BestDisjunctions orders necessary conditions (each a disjunction of
+// prefilters) best index key first, by BetterDisjunction, and keeps at
+// most n. An empty disjunction, which nothing meets, comes first. cs must
+// not be empty.
+func BestDisjunctions(cs [][]Prefilter, n int) [][]Prefilter {
+	out := append([][]Prefilter(nil), cs...)
+	sort.SliceStable(out, func(i, j int) bool { return BetterDisjunction(out[i], out[j]) })
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
 }

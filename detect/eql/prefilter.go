@@ -4,34 +4,34 @@ import (
 	"github.com/osqdetect/osqdetect/detect/ecs"
 )
 
-// prefilterOf finds a necessary condition of e: a disjunction of "field
-// equals one of these strings" tests, at least one of which holds for every
-// event e matches. It reports false when e states none.
+// conjunctsOf finds necessary conditions of e: disjunctions of "field
+// equals, starts with, ends with or contains one of these strings" tests,
+// each of which has a test holding for every event e matches. It reports
+// false when e states none.
 //
-// With a shape, it finds one for the events of that shape: a part of e the
+// With a shape, it finds them for the events of that shape: a part of e the
 // shape settles is left out (when always true it tells nothing; when always
 // false it needs nothing, which an empty disjunction says).
-func prefilterOf(e expr, s *ecs.Shape) ([]ecs.Prefilter, bool) {
+func conjunctsOf(e expr, s *ecs.Shape) ([][]ecs.Prefilter, bool) {
 	if s != nil {
 		switch condVerdict(e, s) {
 		case ecs.True:
 			return nil, false
 		case ecs.False:
-			return []ecs.Prefilter{}, true
+			return [][]ecs.Prefilter{{}}, true
 		}
 	}
 	switch x := e.(type) {
 	case *andExpr:
-		var best []ecs.Prefilter
-		found := false
+		var all [][]ecs.Prefilter
 		for _, op := range flatten(x, true) {
-			if p, ok := prefilterOf(op, s); ok && (!found || ecs.BetterDisjunction(p, best)) {
-				best, found = p, true
+			if c, ok := conjunctsOf(op, s); ok {
+				all = append(all, c...)
 			}
 		}
-		return best, found
+		return all, len(all) > 0
 	case *orExpr:
-		all := []ecs.Prefilter{}
+		var all []ecs.Prefilter
 		for _, op := range flatten(x, false) {
 			p, ok := prefilterOf(op, s)
 			if !ok {
@@ -39,7 +39,27 @@ func prefilterOf(e expr, s *ecs.Shape) ([]ecs.Prefilter, bool) {
 			}
 			all = append(all, p...)
 		}
-		return ecs.MergePrefilters(all), true
+		return [][]ecs.Prefilter{ecs.MergePrefilters(all)}, true
+	}
+	p, ok := leafPrefilter(e)
+	if !ok {
+		return nil, false
+	}
+	return [][]ecs.Prefilter{p}, true
+}
+
+// prefilterOf is the best of e's necessary conditions for an index.
+func prefilterOf(e expr, s *ecs.Shape) ([]ecs.Prefilter, bool) {
+	cs, ok := conjunctsOf(e, s)
+	if !ok {
+		return nil, false
+	}
+	return ecs.BestDisjunctions(cs, 1)[0], true
+}
+
+// leafPrefilter finds the prefilter a comparison states.
+func leafPrefilter(e expr) ([]ecs.Prefilter, bool) {
+	switch x := e.(type) {
 	case *cmpExpr:
 		if x.op != "==" {
 			return nil, false
@@ -87,7 +107,7 @@ func prefilterOf(e expr, s *ecs.Shape) ([]ecs.Prefilter, bool) {
 // checked keeps a prefilter only when its field can key an index and its
 // exact values compare as plain text.
 func checked(p ecs.Prefilter) ([]ecs.Prefilter, bool) {
-	if !ecs.Indexable(p.Field) || len(p.Values)+len(p.Prefixes)+len(p.Suffixes) == 0 {
+	if !ecs.Indexable(p.Field) || len(p.Values)+len(p.Prefixes)+len(p.Suffixes)+len(p.Contains) == 0 {
 		return nil, false
 	}
 	for _, v := range p.Values {
@@ -143,6 +163,34 @@ func prefilters(filters ...*eventFilter) []ecs.Prefilter {
 		out = append(out, p...)
 	}
 	return ecs.MergePrefilters(out)
+}
+
+// MaxConjuncts bounds how many necessary conditions Conjuncts returns.
+const MaxConjuncts = 4
+
+// Conjuncts returns the query's necessary conditions for events of shape s
+// (nil: any event), the best index keys first: every event the query can
+// match meets each of them. A single-event query states one per clause of
+// its conjunction; a sequence one, the union of its steps'. never reports
+// that no event of the shape can match; nil clauses, that the query
+// states no condition an index could use.
+func (q *Query) Conjuncts(s *ecs.Shape) (clauses [][]ecs.Prefilter, never bool) {
+	if !q.CanMatch(s) {
+		return nil, true
+	}
+	if q.Sequence != nil {
+		p := q.PrefiltersFor(s)
+		if p == nil {
+			return nil, false
+		}
+		return [][]ecs.Prefilter{p}, len(p) == 0
+	}
+	cs, ok := conjunctsOf(q.filters[0].cond, s)
+	if !ok {
+		return nil, false
+	}
+	cs = ecs.BestDisjunctions(cs, MaxConjuncts)
+	return cs, len(cs[0]) == 0
 }
 
 // PrefiltersFor is Prefilters for the events of shape s: only the steps

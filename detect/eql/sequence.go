@@ -20,8 +20,9 @@ type Sequence struct {
 	// Until, when set, ends pending sequences of the same join key.
 	Until *Step
 
-	src  string
-	tree string
+	src      string
+	tree     string
+	catField ecs.Field
 }
 
 // Step is one bracketed stage of a sequence.
@@ -33,6 +34,8 @@ type Step struct {
 	// Keys are the join keys: the sequence's `by` keys followed by the
 	// step's own.
 	Keys []JoinKey
+
+	filter *eventFilter
 }
 
 // JoinKey is one `by` field.
@@ -45,7 +48,7 @@ type JoinKey struct {
 }
 
 func (c *compiler) sequence(ps *parsedSequence, tree *strings.Builder) (*Sequence, error) {
-	seq := &Sequence{MaxSpan: ps.maxSpan}
+	seq := &Sequence{MaxSpan: ps.maxSpan, catField: c.catField}
 	tree.WriteString("sequence")
 	seqKeys, err := c.joinKeys(ps.keys)
 	if err != nil {
@@ -68,7 +71,7 @@ func (c *compiler) sequence(ps *parsedSequence, tree *strings.Builder) (*Sequenc
 		}
 		keys := append(append([]JoinKey(nil), seqKeys...), own...)
 		cat := t.filter.category
-		return Step{Category: cat, Where: where, Keys: keys}, nil
+		return Step{Category: cat, Where: where, Keys: keys, filter: &t.filter}, nil
 	}
 	for i := range ps.terms {
 		t := &ps.terms[i]
@@ -173,7 +176,8 @@ type Matcher struct {
 	dropped    int64
 
 	keyBuf []byte
-	cur    *ecs.Event // the clone of the event being pushed, made on first need
+	cur    *ecs.Event   // the clone of the event being pushed, made on first need
+	shapes []shapeSteps // by ecs.ShapeID
 }
 
 type pending struct {
@@ -227,7 +231,8 @@ func (m *Matcher) Push(ev *ecs.Event) [][]*ecs.Event {
 	m.cur = nil
 	m.expire(ev.Time)
 	steps := m.seq.Steps
-	if u := m.seq.Until; u != nil && u.Where(ev) && m.key(u, ev) {
+	can := m.stepsFor(ev.Shape)
+	if u := m.seq.Until; u != nil && can&untilBit != 0 && u.Where(ev) && m.key(u, ev) {
 		for _, st := range m.stages {
 			if p, ok := st[string(m.keyBuf)]; ok {
 				m.remove(p)
@@ -238,7 +243,7 @@ func (m *Matcher) Push(ev *ecs.Event) [][]*ecs.Event {
 	last := len(steps) - 1
 	for j := last; j >= 0; j-- {
 		st := &steps[j]
-		if !st.Where(ev) || !m.key(st, ev) {
+		if (j < untilShift && can&(1<<j) == 0) || !st.Where(ev) || !m.key(st, ev) {
 			continue
 		}
 		if j == 0 {
@@ -277,6 +282,44 @@ func (m *Matcher) Push(ev *ecs.Event) [][]*ecs.Event {
 		m.dropped++
 	}
 	return out
+}
+
+// untilBit marks the until condition in a stepsFor mask; steps from
+// untilShift on are never set aside.
+const (
+	untilShift        = 63
+	untilBit   uint64 = 1 << untilShift
+)
+
+// stepsFor returns the mask of the steps (bit j) and the until condition
+// (untilBit) an event of the shape could match; the shape's verdicts are
+// worked out on its first event.
+func (m *Matcher) stepsFor(id ecs.ShapeID) uint64 {
+	if int(id) < len(m.shapes) && m.shapes[id].known {
+		return m.shapes[id].mask
+	}
+	mask := ^uint64(0)
+	if shape := ecs.ShapeOf(id); shape != nil {
+		for j := range m.seq.Steps {
+			if j < untilShift && filterVerdict(m.seq.Steps[j].filter, m.seq.catField, shape) == ecs.False {
+				mask &^= 1 << j
+			}
+		}
+		if u := m.seq.Until; u != nil && filterVerdict(u.filter, m.seq.catField, shape) == ecs.False {
+			mask &^= untilBit
+		}
+	}
+	for int(id) >= len(m.shapes) {
+		m.shapes = append(m.shapes, shapeSteps{})
+	}
+	m.shapes[id] = shapeSteps{mask: mask, known: true}
+	return mask
+}
+
+// shapeSteps is a remembered stepsFor mask.
+type shapeSteps struct {
+	mask  uint64
+	known bool
 }
 
 func (m *Matcher) clone(ev *ecs.Event) *ecs.Event {

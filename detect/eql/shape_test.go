@@ -132,3 +132,31 @@ func TestPrefiltersFor(t *testing.T) {
 		}
 	}
 }
+
+// TestMatcherSkipsStepsTheShapeRulesOut: a sequence matcher trusts an
+// event's shape, so a network event labelled with a process start shape
+// never fills the network step, while unlabelled it does.
+func TestMatcherSkipsStepsTheShapeRulesOut(t *testing.T) {
+	shape := execShape(t)
+	var id ecs.ShapeID
+	for i := ecs.ShapeID(1); ecs.ShapeOf(i) != nil; i++ {
+		if ecs.ShapeOf(i) == shape {
+			id = i
+		}
+	}
+	q := mustCompile(t, `sequence by process.pid [network where process.name == "nc"] [process where process.name == "sh"]`)
+	for _, c := range []struct {
+		label ecs.ShapeID
+		want  int
+	}{{0, 1}, {id, 0}} {
+		m := q.Sequence.NewMatcher(Limits{})
+		conn := event(t, `{"event.category": "network", "process.name": "nc", "process.pid": 7}`)
+		conn.Time, conn.Shape = 1000, c.label
+		exec := event(t, `{"event.category": "process", "event.type": "start", "event.action": "exec", "host.os.type": "linux", "process.name": "sh", "process.pid": 7}`)
+		exec.Time, exec.Shape = 1001, id
+		got := len(m.Push(conn)) + len(m.Push(exec))
+		if got != c.want {
+			t.Errorf("network event labelled with shape %d: %d sequences, want %d", c.label, got, c.want)
+		}
+	}
+}

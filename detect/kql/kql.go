@@ -66,7 +66,7 @@ func Compile(src string) (*Query, error) {
 	}
 	sort.Strings(fields)
 	q := &Query{Match: root.match, Fields: fields, src: src, root: root}
-	if p, ok := prefilterOf(root); ok {
+	if p, ok := prefilterOf(root, nil); ok {
 		q.Prefilters = p
 	}
 	return q, nil

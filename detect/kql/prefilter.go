@@ -2,29 +2,79 @@ package kql
 
 import "github.com/osqdetect/osqdetect/detect/ecs"
 
-// prefilterOf finds a necessary condition of n: a disjunction of "field
-// equals one of these strings" tests, at least one of which holds for every
-// event n matches. It reports false when n states none.
-func prefilterOf(n node) ([]ecs.Prefilter, bool) {
+// conjunctsOf finds necessary conditions of n: disjunctions of "field
+// equals, starts with, ends with or contains one of these strings" tests,
+// each of which has a test holding for every event n matches. It reports
+// false when n states none. With a shape, parts the shape settles are left
+// out (an always false part needs nothing: an empty disjunction).
+func conjunctsOf(n node, s *ecs.Shape) ([][]ecs.Prefilter, bool) {
+	if s != nil {
+		switch verdict(n, s) {
+		case ecs.True:
+			return nil, false
+		case ecs.False:
+			return [][]ecs.Prefilter{{}}, true
+		}
+	}
 	switch n := n.(type) {
 	case *andNode:
-		var best []ecs.Prefilter
+		var all [][]ecs.Prefilter
 		for _, k := range n.kids {
-			if p, ok := prefilterOf(k); ok && (best == nil || ecs.BetterDisjunction(p, best)) {
-				best = p
+			if c, ok := conjunctsOf(k, s); ok {
+				all = append(all, c...)
 			}
 		}
-		return best, best != nil
+		return all, len(all) > 0
 	case *orNode:
 		var all []ecs.Prefilter
 		for _, k := range n.kids {
-			p, ok := prefilterOf(k)
+			p, ok := prefilterOf(k, s)
 			if !ok {
 				return nil, false
 			}
 			all = append(all, p...)
 		}
-		return ecs.MergePrefilters(all), true
+		return [][]ecs.Prefilter{ecs.MergePrefilters(all)}, true
+	}
+	p, ok := leafPrefilter(n)
+	if !ok {
+		return nil, false
+	}
+	return [][]ecs.Prefilter{p}, true
+}
+
+// prefilterOf is the best of n's necessary conditions for an index.
+func prefilterOf(n node, s *ecs.Shape) ([]ecs.Prefilter, bool) {
+	cs, ok := conjunctsOf(n, s)
+	if !ok {
+		return nil, false
+	}
+	return ecs.BestDisjunctions(cs, 1)[0], true
+}
+
+// MaxConjuncts bounds how many necessary conditions Conjuncts returns.
+const MaxConjuncts = 4
+
+// Conjuncts returns the query's necessary conditions for events of shape s
+// (nil: any event), the best index keys first: every event the query
+// matches meets each of them. never reports that no event of the shape
+// can match; nil clauses, that the query states no condition an index
+// could use.
+func (q *Query) Conjuncts(s *ecs.Shape) (clauses [][]ecs.Prefilter, never bool) {
+	if !q.CanMatch(s) {
+		return nil, true
+	}
+	cs, ok := conjunctsOf(q.root, s)
+	if !ok {
+		return nil, false
+	}
+	cs = ecs.BestDisjunctions(cs, MaxConjuncts)
+	return cs, len(cs[0]) == 0
+}
+
+// leafPrefilter finds the prefilter a field query states.
+func leafPrefilter(n node) ([]ecs.Prefilter, bool) {
+	switch n := n.(type) {
 	case *termNode:
 		if n.f.ip || !ecs.Indexable(n.f.name) || len(n.terms) == 0 {
 			return nil, false

@@ -1,0 +1,52 @@
+package detect
+
+import "unsafe"
+
+// substrIndex finds which of many keys occur inside a text. Keys are
+// bucketed by their first two bytes and a bitmap of those pairs lets a
+// scan step over most positions with one bit test; a position whose pair
+// starts some key compares just those keys. Keys are at least two bytes.
+type substrIndex struct {
+	pairs   [1 << 16 / 64]uint64 // bit set: some key starts with this byte pair
+	buckets map[uint16][]int32   // byte pair -> indices into keys
+	keys    []string
+	rules   [][]int32 // by key: the rule slots it keys
+	byKey   map[string]int32
+}
+
+func pairOf(a, b byte) uint16 { return uint16(a)<<8 | uint16(b) }
+
+// add registers ref under key.
+func (x *substrIndex) add(key string, ref int32) {
+	if len(key) < 2 {
+		panic("detect: substring key shorter than two bytes: " + key)
+	}
+	if x.byKey == nil {
+		x.byKey = map[string]int32{}
+		x.buckets = map[uint16][]int32{}
+	}
+	k, ok := x.byKey[key]
+	if !ok {
+		k = int32(len(x.keys))
+		x.byKey[key] = k
+		x.keys = append(x.keys, key)
+		x.rules = append(x.rules, nil)
+		p := pairOf(key[0], key[1])
+		x.pairs[p/64] |= 1 << (p % 64)
+		x.buckets[p] = append(x.buckets[p], k)
+	}
+	if list := x.rules[k]; len(list) == 0 || list[len(list)-1] != ref {
+		x.rules[k] = append(list, ref)
+	}
+}
+
+func (x *substrIndex) empty() bool { return len(x.keys) == 0 }
+
+// unsafeString views b as a string without copying; the caller keeps b
+// unchanged while the string is in use.
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
