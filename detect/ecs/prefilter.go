@@ -49,9 +49,9 @@ func PlainText(s string) bool {
 
 // PatternKey turns an anchored wildcard pattern (after unescaping, with
 // wild marking which bytes are wildcards) into an index key: the whole
-// literal when there is no wildcard; else the most selective of the text
-// before the first wildcard, after the last, or (when neither is long)
-// the longest literal run between wildcards, which every match contains.
+// literal when there is no wildcard; else the longer of the text before
+// the first wildcard and after the last or, when that is short, the longest
+// literal run between wildcards, which every match contains.
 // It reports false when no literal is long enough to narrow anything.
 func PatternKey(lit string, wild func(i int) bool) (key string, kind KeyKind, ok bool) {
 	first, last := -1, -1
@@ -77,18 +77,17 @@ func PatternKey(lit string, wild func(i int) bool) (key string, kind KeyKind, ok
 	if first < 0 {
 		return lit, KeyExact, lit != ""
 	}
-	prefix, suffix := lit[:first], lit[last+1:]
+	anchored, kind := lit[:first], KeyPrefix
+	if suffix := lit[last+1:]; len(suffix) > len(anchored) {
+		anchored, kind = suffix, KeySuffix
+	}
 	switch {
-	case len(prefix) >= minAnchoredKey || (prefix != "" && len(prefix) >= len(inner)):
-		return prefix, KeyPrefix, true
-	case len(suffix) >= minAnchoredKey || (suffix != "" && len(suffix) >= len(inner)):
-		return suffix, KeySuffix, true
+	case len(anchored) >= minAnchoredKey || (anchored != "" && len(anchored) >= len(inner)):
+		return anchored, kind, true
 	case len(inner) >= minContainsKey:
 		return inner, KeyContains, true
-	case prefix != "":
-		return prefix, KeyPrefix, true
-	case suffix != "":
-		return suffix, KeySuffix, true
+	case anchored != "":
+		return anchored, kind, true
 	}
 	return "", 0, false
 }

@@ -1,0 +1,74 @@
+package ecs
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestPatternKey(t *testing.T) {
+	star := func(s string) func(int) bool { return func(i int) bool { return s[i] == '*' || s[i] == '?' } }
+	cases := []struct {
+		pattern string
+		key     string
+		kind    KeyKind
+		ok      bool
+	}{
+		{"bash", "bash", KeyExact, true},
+		{"", "", KeyExact, false},
+		{"/tmp/*", "/tmp/", KeyPrefix, true},
+		{"*.sh", ".sh", KeySuffix, true},
+		{"*", "", 0, false},
+		{"**", "", 0, false},
+		{"*ab*", "", 0, false}, // too short to narrow
+		{"*curl*", "curl", KeyContains, true},
+		{"*http*//*/api/v1/secrets*", "/api/v1/secrets", KeyContains, true},
+		// A short anchored literal gives way to a longer inner one...
+		{"/*/sap.com*/servlet_jsp/irj/*", "/servlet_jsp/irj/", KeyContains, true},
+		{"?:\\ProgramData\\*", ":\\ProgramData\\", KeyContains, true},
+		// ...but not when it is long enough or at least as long.
+		{"/usr/*/lib*", "/usr/", KeyPrefix, true},
+		{"/b*ab*", "/b", KeyPrefix, true},
+		{"*ab*/etc/passwd", "/etc/passwd", KeySuffix, true},
+		{"a*bc", "bc", KeySuffix, true},
+	}
+	for _, c := range cases {
+		key, kind, ok := PatternKey(c.pattern, star(c.pattern))
+		if key != c.key || kind != c.kind || ok != c.ok {
+			t.Errorf("PatternKey(%q) = %q, %d, %v; want %q, %d, %v", c.pattern, key, kind, ok, c.key, c.kind, c.ok)
+		}
+	}
+}
+
+func TestPrefilterHolds(t *testing.T) {
+	p := Prefilter{Field: "process.args", Values: []string{"-c"}, Prefixes: []string{"/tmp/"},
+		Suffixes: []string{".sh"}, Contains: []string{"base64"}, Fold: true}
+	cases := []struct {
+		v    Value
+		want bool
+	}{
+		{ArrayOf(Str("bash"), Str("-C")), true},
+		{Str("/TMP/x"), true},
+		{Str("run.SH"), true},
+		{Str("echo aGk= | BASE64 -d"), true},
+		{Str("ls"), false},
+		{Value{}, false},
+	}
+	for _, c := range cases {
+		if got := p.Holds(c.v); got != c.want {
+			t.Errorf("Holds(%v) = %v, want %v", c.v, got, c.want)
+		}
+	}
+}
+
+func TestBestDisjunctions(t *testing.T) {
+	name := []Prefilter{{Field: "process.name", Values: []string{"curl"}}}
+	args := []Prefilter{{Field: "process.args", Contains: []string{"http"}}}
+	broad := []Prefilter{{Field: "event.action", Values: []string{"exec"}}}
+	two := []Prefilter{{Field: "process.name", Values: []string{"a"}}, {Field: "process.args", Values: []string{"b"}}}
+	never := []Prefilter{}
+	got := BestDisjunctions([][]Prefilter{broad, two, args, name, never}, 4)
+	want := "[[] [{process.name [curl] [] [] [] false}] [{process.args [] [] [] [http] false}] [{process.name [a] [] [] [] false} {process.args [b] [] [] [] false}]]"
+	if s := fmt.Sprint(got); s != want {
+		t.Errorf("BestDisjunctions = %s\nwant %s", s, want)
+	}
+}
