@@ -288,7 +288,17 @@ func index(s, lit string, fold bool) int {
 	return strings.Index(s, lit)
 }
 
+// isASCII reports whether s has only ASCII bytes. It tests eight bytes at
+// a time: the compiler turns the shifted ORs into one load.
 func isASCII(s string) bool {
+	for len(s) >= 8 {
+		word := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+		if word&0x8080808080808080 != 0 {
+			return false
+		}
+		s = s[8:]
+	}
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
 			return false

@@ -220,3 +220,23 @@ func BenchmarkMatch(b *testing.B) {
 		}
 	}
 }
+
+// TestIsASCII places one non-ASCII byte at every position of strings of
+// lengths around the eight-byte blocks isASCII reads.
+func TestIsASCII(t *testing.T) {
+	for n := 0; n <= 25; n++ {
+		s := strings.Repeat("\x7f", n)
+		if !isASCII(s) {
+			t.Errorf("isASCII(%q) = false", s)
+		}
+		for i := 0; i < n; i++ {
+			for _, c := range []byte{0x80, 0xc3, 0xff} {
+				b := []byte(s)
+				b[i] = c
+				if isASCII(string(b)) {
+					t.Errorf("isASCII(%q) = true", b)
+				}
+			}
+		}
+	}
+}
