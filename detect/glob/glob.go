@@ -48,9 +48,9 @@ type Pattern struct {
 	// minLen is the fewest bytes a matching input has: the literal bytes
 	// and one for each '?'.
 	minLen int
-	// starsOnly patterns are literals and stars with at least two stars;
-	// they are matched greedily: head is a prefix, tail a suffix and each
-	// of middle is found after the one before.
+	// starsOnly patterns are literals and stars but none of the shapes
+	// below; they are matched greedily: head is a prefix, tail a suffix
+	// and each of middle is found after the one before.
 	starsOnly  bool
 	head, tail string
 	middle     []string
