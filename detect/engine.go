@@ -54,6 +54,7 @@ type Engine struct {
 	dispatch *router
 	terms    *termHistory
 	events   int64
+	copies   eql.EventCopy // one copy of the event for every sequence keeping it
 }
 
 type ruleState struct {
@@ -93,6 +94,7 @@ func NewEngine(rules []*Rule, opts Options) *Engine {
 // reused by the caller after Process returns.
 func (e *Engine) Process(ev *ecs.Event, emit func(*Alert)) {
 	e.events++
+	e.copies.For(ev)
 	for _, i := range e.dispatch.pick(ev) {
 		rs := e.rules[i]
 		r := rs.rule
@@ -103,7 +105,7 @@ func (e *Engine) Process(ev *ecs.Event, emit func(*Alert)) {
 				e.alert(rs, []*ecs.Event{ev}, "", emit)
 			}
 		case KindSequence:
-			for _, seq := range rs.matcher.Push(ev) {
+			for _, seq := range rs.matcher.PushShared(ev, &e.copies) {
 				rs.stats.Matches++
 				e.alert(rs, seq, "", emit)
 			}

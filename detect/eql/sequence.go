@@ -176,7 +176,8 @@ type Matcher struct {
 	dropped    int64
 
 	keyBuf []byte
-	cur    *ecs.Event   // the clone of the event being pushed, made on first need
+	copies *EventCopy   // the copy of the event being pushed, made on first need
+	own    EventCopy    // the copy Push uses
 	shapes []shapeSteps // by ecs.ShapeID
 }
 
@@ -228,7 +229,14 @@ func (m *Matcher) Dropped() int64 { return m.dropped }
 // caller may reuse ev; the returned events are the matcher's copies and
 // must not be modified (one may also sit in a pending sequence).
 func (m *Matcher) Push(ev *ecs.Event) [][]*ecs.Event {
-	m.cur = nil
+	m.own.For(ev)
+	return m.PushShared(ev, &m.own)
+}
+
+// PushShared is Push with the copy of ev shared with other matchers fed
+// the same event: c, reset for ev, makes at most one.
+func (m *Matcher) PushShared(ev *ecs.Event, c *EventCopy) [][]*ecs.Event {
+	m.copies = c
 	m.expire(ev.Time)
 	steps := m.seq.Steps
 	can := m.stepsFor(ev.Shape)
@@ -322,11 +330,22 @@ type shapeSteps struct {
 	known bool
 }
 
-func (m *Matcher) clone(ev *ecs.Event) *ecs.Event {
-	if m.cur == nil {
-		m.cur = ev.Clone()
+func (m *Matcher) clone(*ecs.Event) *ecs.Event { return m.copies.get() }
+
+// EventCopy makes at most one copy of an event however many matchers keep
+// it: kept events are never modified, so they can share one.
+type EventCopy struct {
+	ev, copy *ecs.Event
+}
+
+// For starts over with ev: the next copy made is of ev.
+func (c *EventCopy) For(ev *ecs.Event) { c.ev, c.copy = ev, nil }
+
+func (c *EventCopy) get() *ecs.Event {
+	if c.copy == nil {
+		c.copy = c.ev.Clone()
 	}
-	return m.cur
+	return c.copy
 }
 
 // expire drops partial sequences that can no longer complete.
