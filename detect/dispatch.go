@@ -7,25 +7,37 @@ import (
 	"github.com/osqdetect/osqdetect/detect/ecs"
 )
 
-// dispatch picks the rules an event can reach. A rule states necessary
-// conditions on fields (its conjuncts, each a disjunction of prefilters:
-// "equals, starts with, ends with or contains one of these"); it is
-// indexed by every key of every conjunct, and an event reaches it only
-// when its values hit a key of each conjunct. Rules stating none see every
-// event. With hundreds of rules that each test process.name and then the
-// arguments or a path, most events reach a handful.
+// dispatch picks the rules an event can reach. A rule, or each step of a
+// sequence rule, is a target stating necessary conditions on fields (its
+// conjuncts, each a disjunction of prefilters: "equals, starts with, ends
+// with or contains one of these"); a target is indexed by every key of
+// every conjunct, and an event reaches it only when its values hit a key
+// of each conjunct. Targets stating none see every event. With hundreds
+// of rules that each test process.name and then the arguments or a path,
+// most events reach a handful, and a sequence only the steps they can
+// fill.
 type dispatch struct {
-	always []int32 // rules without conjuncts, in rule order
-	fields []indexedField
-	need   []uint8  // per rule: the mask of all its conjuncts
-	stamp  []uint64 // per rule: the event generation its mask belongs to
-	mask   []uint8  // per rule: the conjuncts the event has met
-	gen    uint64
-	picked []int32
-	lower  []byte
+	always  []int32 // rules with a target that sees every event, in rule order
+	allStep []uint64
+	fields  []indexedField
+	targets []target
+	stamp   []uint64 // per target: the event generation its mask belongs to
+	mask    []uint8  // per target: the conjuncts the event has met
+	picked  []int32
+	steps   []uint64 // per rule: the steps of the targets the event reached
+	seen    []uint64 // per rule: the event generation steps belongs to
+	gen     uint64
+	lower   []byte
 }
 
-// A slot names one conjunct of one rule: rule<<slotBits | conjunct.
+// target is one indexed part of a rule.
+type target struct {
+	rule  int32
+	steps uint64
+	need  uint8 // the mask of all its conjuncts
+}
+
+// A slot names one conjunct of one target: target<<slotBits | conjunct.
 const slotBits = 2
 
 type indexedField struct {
@@ -88,62 +100,68 @@ func (k *keyIndex) empty() bool {
 }
 
 // newDispatch indexes rules for events of shape (nil: any event). For a
-// known shape it leaves out the rules the shape rules out, and settles the
-// conjuncts on fields the shape fixes: one that always holds is dropped,
-// one that never holds rules its rule out.
+// known shape it leaves out the targets the shape rules out, and settles
+// the conjuncts on fields the shape fixes: one that always holds is
+// dropped, one that never holds rules its target out.
 func newDispatch(rules []*ruleState, shape *ecs.Shape) *dispatch {
-	n := len(rules)
-	d := &dispatch{need: make([]uint8, n), stamp: make([]uint64, n), mask: make([]uint8, n)}
+	d := &dispatch{steps: make([]uint64, len(rules)), seen: make([]uint64, len(rules))}
 	byField := map[string]int{}
 	for i, rs := range rules {
-		clauses, never := rs.rule.conjuncts(shape)
-		if never {
-			continue
-		}
-		clauses, never = settleConjuncts(clauses, shape)
-		if never {
-			continue
-		}
-		if len(clauses) > 1<<slotBits {
-			clauses = clauses[:1<<slotBits]
-		}
-		fields := make([]int, 0, 4)
-		for _, c := range clauses {
-			for pi := range c {
-				at, ok := byField[c[pi].Field]
-				if !ok {
-					f, ok := ecs.FieldOf(c[pi].Field)
+		var alwaysSteps uint64
+		for _, t := range rs.rule.targets(shape) {
+			clauses, never := settleConjuncts(t.Clauses, shape)
+			if never {
+				continue
+			}
+			if len(clauses) > 1<<slotBits {
+				clauses = clauses[:1<<slotBits]
+			}
+			fields := make([]int, 0, 4)
+			for _, c := range clauses {
+				for pi := range c {
+					at, ok := byField[c[pi].Field]
 					if !ok {
-						// The registry is full: no index on this field.
-						at = -1
+						f, ok := ecs.FieldOf(c[pi].Field)
+						if !ok {
+							// The registry is full: no index on this field.
+							at = -1
+						} else {
+							at = len(d.fields)
+							byField[c[pi].Field] = at
+							d.fields = append(d.fields, indexedField{f: f})
+						}
+					}
+					fields = append(fields, at)
+				}
+			}
+			if len(clauses) == 0 || containsInt(fields, -1) {
+				alwaysSteps |= t.Steps
+				continue
+			}
+			ti := int32(len(d.targets))
+			d.targets = append(d.targets, target{rule: int32(i), steps: t.Steps})
+			fi := 0
+			for ci, c := range clauses {
+				slot := ti<<slotBits | int32(ci)
+				d.targets[ti].need |= 1 << ci
+				for pi := range c {
+					ix := &d.fields[fields[fi]]
+					fi++
+					if c[pi].Fold {
+						ix.fold.add(&c[pi], slot)
 					} else {
-						at = len(d.fields)
-						byField[c[pi].Field] = at
-						d.fields = append(d.fields, indexedField{f: f})
+						ix.cs.add(&c[pi], slot)
 					}
 				}
-				fields = append(fields, at)
 			}
 		}
-		if len(clauses) == 0 || containsInt(fields, -1) {
+		if alwaysSteps != 0 {
 			d.always = append(d.always, int32(i))
-			continue
-		}
-		fi := 0
-		for ci, c := range clauses {
-			slot := int32(i)<<slotBits | int32(ci)
-			d.need[i] |= 1 << ci
-			for pi := range c {
-				ix := &d.fields[fields[fi]]
-				fi++
-				if c[pi].Fold {
-					ix.fold.add(&c[pi], slot)
-				} else {
-					ix.cs.add(&c[pi], slot)
-				}
-			}
+			d.allStep = append(d.allStep, alwaysSteps)
 		}
 	}
+	d.stamp = make([]uint64, len(d.targets))
+	d.mask = make([]uint8, len(d.targets))
 	return d
 }
 
@@ -191,14 +209,16 @@ func settleConjuncts(clauses [][]ecs.Prefilter, shape *ecs.Shape) (kept [][]ecs.
 	return kept, false
 }
 
-// pick returns the indices of the rules ev can reach, in rule order. The
-// slice is reused by the next call.
+// pick returns the indices of the rules ev can reach, in rule order; for
+// each, stepsOf tells which of its steps. The slice is reused by the next
+// call.
 func (d *dispatch) pick(ev *ecs.Event) []int32 {
-	if len(d.fields) == 0 {
-		return d.always
-	}
 	d.gen++
-	d.picked = append(d.picked[:0], d.always...)
+	d.picked = d.picked[:0]
+	for k, i := range d.always {
+		d.seen[i], d.steps[i] = d.gen, d.allStep[k]
+		d.picked = append(d.picked, i)
+	}
 	for fi := range d.fields {
 		ix := &d.fields[fi]
 		v := ev.Ref(ix.f)
@@ -227,6 +247,10 @@ func (d *dispatch) pick(ev *ecs.Event) []int32 {
 	}
 	return d.picked
 }
+
+// stepsOf returns the steps of rule i the current event reached (every bit
+// for a single-event rule); i must be among those pick returned.
+func (d *dispatch) stepsOf(i int32) uint64 { return d.steps[i] }
 
 func (d *dispatch) lookup(k *keyIndex, s string) {
 	d.add(k.exact[s])
@@ -285,22 +309,28 @@ func (d *dispatch) scan(x *substrIndex, s string) {
 	}
 }
 
-// add marks the conjuncts slots meet; a rule whose every conjunct is met
-// is picked.
+// add marks the conjuncts slots meet; a target whose every conjunct is
+// met picks its rule, for its steps.
 func (d *dispatch) add(slots []int32) {
 	for _, sl := range slots {
-		i := sl >> slotBits
-		if d.stamp[i] != d.gen {
-			d.stamp[i], d.mask[i] = d.gen, 0
+		ti := sl >> slotBits
+		if d.stamp[ti] != d.gen {
+			d.stamp[ti], d.mask[ti] = d.gen, 0
 		}
 		bit := uint8(1) << (sl & (1<<slotBits - 1))
-		if d.mask[i]&bit != 0 {
+		t := &d.targets[ti]
+		if d.mask[ti]&bit != 0 {
 			continue
 		}
-		d.mask[i] |= bit
-		if d.mask[i] == d.need[i] {
-			d.picked = append(d.picked, i)
+		d.mask[ti] |= bit
+		if d.mask[ti] != t.need {
+			continue
 		}
+		if d.seen[t.rule] != d.gen {
+			d.seen[t.rule], d.steps[t.rule] = d.gen, 0
+			d.picked = append(d.picked, t.rule)
+		}
+		d.steps[t.rule] |= t.steps
 	}
 }
 
@@ -346,32 +376,39 @@ type router struct {
 func newRouter(rules []*ruleState, index bool) *router {
 	r := &router{rules: rules, shapes: index}
 	if !index {
-		r.any = newDispatch(nil, nil)
+		d := newDispatch(nil, nil)
+		d.steps, d.seen = make([]uint64, len(rules)), make([]uint64, len(rules))
 		for i := range rules {
-			r.any.always = append(r.any.always, int32(i))
+			d.always = append(d.always, int32(i))
+			d.allStep = append(d.allStep, ecs.AllSteps)
 		}
+		r.any = d
 		return r
 	}
 	r.any = newDispatch(rules, nil)
 	return r
 }
 
-func (r *router) pick(ev *ecs.Event) []int32 {
-	id := ev.Shape
+// pick returns the dispatch for ev's shape and the rules ev reaches.
+func (r *router) pick(ev *ecs.Event) (*dispatch, []int32) {
+	d := r.forShape(ev.Shape)
+	return d, d.pick(ev)
+}
+
+func (r *router) forShape(id ecs.ShapeID) *dispatch {
 	if id == 0 || !r.shapes {
-		return r.any.pick(ev)
+		return r.any
 	}
 	if int(id) < len(r.byShape) && r.byShape[id] != nil {
-		return r.byShape[id].pick(ev)
+		return r.byShape[id]
 	}
 	shape := ecs.ShapeOf(id)
 	if shape == nil {
-		return r.any.pick(ev)
+		return r.any
 	}
 	for int(id) >= len(r.byShape) {
 		r.byShape = append(r.byShape, nil)
 	}
-	d := newDispatch(r.rules, shape)
-	r.byShape[id] = d
-	return d.pick(ev)
+	r.byShape[id] = newDispatch(r.rules, shape)
+	return r.byShape[id]
 }

@@ -95,7 +95,8 @@ func NewEngine(rules []*Rule, opts Options) *Engine {
 func (e *Engine) Process(ev *ecs.Event, emit func(*Alert)) {
 	e.events++
 	e.copies.For(ev)
-	for _, i := range e.dispatch.pick(ev) {
+	d, picked := e.dispatch.pick(ev)
+	for _, i := range picked {
 		rs := e.rules[i]
 		r := rs.rule
 		switch r.kind {
@@ -105,7 +106,7 @@ func (e *Engine) Process(ev *ecs.Event, emit func(*Alert)) {
 				e.alert(rs, []*ecs.Event{ev}, "", emit)
 			}
 		case KindSequence:
-			for _, seq := range rs.matcher.PushShared(ev, &e.copies) {
+			for _, seq := range rs.matcher.PushSteps(ev, &e.copies, d.stepsOf(i)) {
 				rs.stats.Matches++
 				e.alert(rs, seq, "", emit)
 			}

@@ -35,11 +35,12 @@ type Rule struct {
 	// holds for any event the rule can use); the engine indexes rules by
 	// them. Nil means the rule sees every event.
 	Prefilters []ecs.Prefilter
-	// Conjuncts, when set, returns the query's necessary conditions for
-	// events of a shape (nil: any event): every event the rule can use
-	// meets each of them, and never reports that none can. The engine
-	// indexes the rule by all of them. Nil means Prefilters alone.
-	Conjuncts func(*ecs.Shape) (clauses [][]ecs.Prefilter, never bool)
+	// Targets, when set, returns what the engine indexes the rule by for
+	// events of a shape (nil: any event): the rule, or each step of a
+	// sequence, with the conditions an event must meet to matter to it.
+	// An empty result means no event of the shape can. Nil means
+	// Prefilters, for the whole rule.
+	Targets func(*ecs.Shape) []ecs.Target
 
 	kind      Kind
 	match     ecs.Predicate
@@ -48,16 +49,16 @@ type Rule struct {
 	threshold *Threshold
 }
 
-// conjuncts returns the rule's necessary conditions for the events of
-// shape (nil: any event); never reports that no event of it can match.
-func (r *Rule) conjuncts(shape *ecs.Shape) (clauses [][]ecs.Prefilter, never bool) {
-	if r.Conjuncts != nil {
-		return r.Conjuncts(shape)
+// targets returns what to index the rule by for events of shape (nil: any
+// event).
+func (r *Rule) targets(shape *ecs.Shape) []ecs.Target {
+	switch {
+	case r.Targets != nil:
+		return r.Targets(shape)
+	case len(r.Prefilters) == 0:
+		return []ecs.Target{{Steps: ecs.AllSteps}}
 	}
-	if len(r.Prefilters) == 0 {
-		return nil, false
-	}
-	return [][]ecs.Prefilter{r.Prefilters}, false
+	return []ecs.Target{{Steps: ecs.AllSteps, Clauses: [][]ecs.Prefilter{r.Prefilters}}}
 }
 
 // Kind returns how the rule produces alerts.
@@ -81,7 +82,7 @@ func NewQueryRule(meta RuleMeta, match ecs.Predicate, fields []string) *Rule {
 // NewEQLRule builds a rule from a compiled EQL query: single-event queries
 // alert per event, sequences per completed sequence.
 func NewEQLRule(meta RuleMeta, q *eql.Query) (*Rule, error) {
-	r := &Rule{Meta: withDefaults(meta), Fields: q.Fields, Prefilters: q.Prefilters, Conjuncts: q.Conjuncts}
+	r := &Rule{Meta: withDefaults(meta), Fields: q.Fields, Prefilters: q.Prefilters, Targets: q.Targets}
 	switch {
 	case q.Sequence != nil:
 		r.kind, r.sequence = KindSequence, q.Sequence

@@ -30,15 +30,18 @@ func TestIndexKeepsResults(t *testing.T) {
 	var values, inner []string
 	indexed := 0
 	for _, r := range set.Rules {
-		clauses, _ := r.Conjuncts(nil)
-		if len(clauses) > 0 {
-			indexed++
-		}
-		for _, c := range clauses {
-			for _, p := range c {
-				values = append(values, p.Values...)
-				inner = append(inner, p.Contains...)
+		keyed := false
+		for _, t := range r.Targets(nil) {
+			keyed = keyed || len(t.Clauses) > 0
+			for _, c := range t.Clauses {
+				for _, p := range c {
+					values = append(values, p.Values...)
+					inner = append(inner, p.Contains...)
+				}
 			}
+		}
+		if keyed {
+			indexed++
 		}
 	}
 	t.Logf("%d of %d rules indexed, %d values, %d inner texts", indexed, len(set.Rules), len(values), len(inner))

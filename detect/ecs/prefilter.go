@@ -262,3 +262,18 @@ func BestDisjunctions(cs [][]Prefilter, n int) [][]Prefilter {
 	}
 	return out
 }
+
+// Target is what an index keys a rule by, or one step of a sequence rule:
+// the conditions an event must meet to matter to it.
+type Target struct {
+	// Steps are the sequence steps the target stands for (bit j is step
+	// j, bit 63 the until condition); every bit for a single-event rule.
+	Steps uint64
+	// Clauses are necessary conditions, each a disjunction of prefilters
+	// some test of which holds for every event that matters; none means
+	// every event matters.
+	Clauses [][]Prefilter
+}
+
+// AllSteps is the Steps of a target standing for a whole rule.
+const AllSteps = ^uint64(0)

@@ -193,6 +193,58 @@ func (q *Query) Conjuncts(s *ecs.Shape) (clauses [][]ecs.Prefilter, never bool) 
 	return cs, len(cs[0]) == 0
 }
 
+// Targets returns what an index should key the query by for events of
+// shape s (nil: any event): one target for a single-event query, one per
+// step (and until condition) for a sequence, so that an event reaches only
+// the steps it can fill. An event meeting no target cannot affect the
+// query; an empty result means no event of the shape can.
+func (q *Query) Targets(s *ecs.Shape) []ecs.Target {
+	if q.Sequence == nil {
+		clauses, never := q.Conjuncts(s)
+		if never {
+			return []ecs.Target{}
+		}
+		return []ecs.Target{{Steps: ecs.AllSteps, Clauses: clauses}}
+	}
+	steps := q.Sequence.Steps
+	if len(steps) >= untilShift {
+		clauses, never := q.Conjuncts(s)
+		if never {
+			return []ecs.Target{}
+		}
+		return []ecs.Target{{Steps: ecs.AllSteps, Clauses: clauses}}
+	}
+	out := []ecs.Target{}
+	add := func(f *eventFilter, bits uint64) {
+		if s != nil && filterVerdict(f, q.catField, s) == ecs.False {
+			return
+		}
+		cs, ok := conjunctsOf(f.cond, s)
+		if !ok {
+			out = append(out, ecs.Target{Steps: bits})
+			return
+		}
+		cs = ecs.BestDisjunctions(cs, MaxConjuncts)
+		if len(cs[0]) > 0 {
+			out = append(out, ecs.Target{Steps: bits, Clauses: cs})
+		}
+	}
+	for j := 0; j < len(steps); {
+		// Steps repeated by `with runs=N` share a filter and a target.
+		bits := uint64(0)
+		k := j
+		for ; k < len(steps) && steps[k].filter == steps[j].filter; k++ {
+			bits |= 1 << k
+		}
+		add(steps[j].filter, bits)
+		j = k
+	}
+	if u := q.Sequence.Until; u != nil {
+		add(u.filter, untilBit)
+	}
+	return out
+}
+
 // PrefiltersFor is Prefilters for the events of shape s: only the steps
 // that can match such an event contribute, and conditions the shape
 // settles are left out. An empty, non-nil result means no event of the

@@ -236,10 +236,17 @@ func (m *Matcher) Push(ev *ecs.Event) [][]*ecs.Event {
 // PushShared is Push with the copy of ev shared with other matchers fed
 // the same event: c, reset for ev, makes at most one.
 func (m *Matcher) PushShared(ev *ecs.Event, c *EventCopy) [][]*ecs.Event {
+	return m.PushSteps(ev, c, ecs.AllSteps)
+}
+
+// PushSteps is PushShared trying ev only on the steps in mask (bit j for
+// Steps[j], bit 63 for Until): an index that knows ev cannot fill the
+// others says so.
+func (m *Matcher) PushSteps(ev *ecs.Event, c *EventCopy, mask uint64) [][]*ecs.Event {
 	m.copies = c
 	m.expire(ev.Time)
 	steps := m.seq.Steps
-	can := m.stepsFor(ev.Shape)
+	can := m.stepsFor(ev.Shape) & mask
 	if u := m.seq.Until; u != nil && can&untilBit != 0 && u.Where(ev) && m.key(u, ev) {
 		for _, st := range m.stages {
 			if p, ok := st[string(m.keyBuf)]; ok {

@@ -160,3 +160,43 @@ func TestMatcherSkipsStepsTheShapeRulesOut(t *testing.T) {
 		}
 	}
 }
+
+func TestTargets(t *testing.T) {
+	shape := execShape(t)
+	render := func(ts []ecs.Target) string {
+		out := ""
+		for _, tg := range ts {
+			out += fmt.Sprintf("[%x:", tg.Steps)
+			for _, c := range tg.Clauses {
+				for _, p := range c {
+					out += fmt.Sprintf(" %s=%v%v", p.Field, p.Values, p.Contains)
+				}
+				out += ";"
+			}
+			out += "]"
+		}
+		return out
+	}
+	cases := []struct {
+		query string
+		shape *ecs.Shape
+		want  string
+	}{
+		{`process where process.name == "sh" and process.args : "*base64*"`, nil,
+			`[ffffffffffffffff: process.name=[sh][]; process.args=[][base64];]`},
+		// Each step is its own target; runs=2 repeats a step under one.
+		{`sequence [network where process.name == "nc"] with runs=2 [process where process.name == "sh"] until [process where process.name == "kill"]`, nil,
+			`[3: process.name=[nc][];][4: process.name=[sh][];][8000000000000000: process.name=[kill][];]`},
+		// A step the shape rules out is no target; one it settles entirely
+		// sees every event of it.
+		{`sequence [network where process.name == "nc"] [process where event.action == "exec"]`, shape,
+			`[2:]`},
+		{`sequence [network where process.name == "nc"] [file where true]`, shape, ``},
+	}
+	for _, c := range cases {
+		q := mustCompile(t, c.query)
+		if got := render(q.Targets(c.shape)); got != c.want {
+			t.Errorf("Targets(%s) = %s\nwant %s", c.query, got, c.want)
+		}
+	}
+}

@@ -72,6 +72,17 @@ func (q *Query) Conjuncts(s *ecs.Shape) (clauses [][]ecs.Prefilter, never bool) 
 	return cs, len(cs[0]) == 0
 }
 
+// Targets returns what an index should key the query by for events of
+// shape s (nil: any event): one target standing for the whole query, or
+// none when no event of the shape can match.
+func (q *Query) Targets(s *ecs.Shape) []ecs.Target {
+	clauses, never := q.Conjuncts(s)
+	if never {
+		return []ecs.Target{}
+	}
+	return []ecs.Target{{Steps: ecs.AllSteps, Clauses: clauses}}
+}
+
 // leafPrefilter finds the prefilter a field query states.
 func leafPrefilter(n node) ([]ecs.Prefilter, bool) {
 	switch n := n.(type) {
