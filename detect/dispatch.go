@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"sort"
 	"strings"
 
 	"github.com/osqdetect/osqdetect/detect/ecs"
@@ -46,12 +45,12 @@ type indexedField struct {
 	fold keyIndex // keys lower-cased
 }
 
-// keyIndex maps exact values, prefixes, suffixes and inner text to rule
-// slots. Prefixes and suffixes are looked up by each distinct key length.
+// keyIndex maps exact values, prefixes, suffixes and inner text to target
+// slots.
 type keyIndex struct {
-	exact, prefix, suffix  map[string][]int32
-	prefixLens, suffixLens []int
-	contains               substrIndex
+	forward  keyTrie // exact values and prefixes
+	backward keyTrie // suffixes, reversed
+	contains substrIndex
 }
 
 func (k *keyIndex) add(p *ecs.Prefilter, slot int32) {
@@ -62,41 +61,21 @@ func (k *keyIndex) add(p *ecs.Prefilter, slot int32) {
 		return s
 	}
 	for _, v := range p.Values {
-		k.exact = addKey(k.exact, lower(v), slot)
+		k.forward.insert(lower(v), slot, true, false)
 	}
 	for _, v := range p.Prefixes {
-		k.prefix = addKey(k.prefix, lower(v), slot)
-		k.prefixLens = addLen(k.prefixLens, len(lower(v)))
+		k.forward.insert(lower(v), slot, false, false)
 	}
 	for _, v := range p.Suffixes {
-		k.suffix = addKey(k.suffix, lower(v), slot)
-		k.suffixLens = addLen(k.suffixLens, len(lower(v)))
+		k.backward.insert(lower(v), slot, false, true)
 	}
 	for _, v := range p.Contains {
 		k.contains.add(lower(v), slot)
 	}
 }
 
-func addKey(m map[string][]int32, key string, slot int32) map[string][]int32 {
-	if m == nil {
-		m = map[string][]int32{}
-	}
-	if list := m[key]; len(list) == 0 || list[len(list)-1] != slot {
-		m[key] = append(list, slot)
-	}
-	return m
-}
-
-func addLen(lens []int, n int) []int {
-	i := sort.SearchInts(lens, n)
-	if i < len(lens) && lens[i] == n {
-		return lens
-	}
-	return append(lens[:i], append([]int{n}, lens[i:]...)...)
-}
-
 func (k *keyIndex) empty() bool {
-	return len(k.exact) == 0 && len(k.prefix) == 0 && len(k.suffix) == 0 && k.contains.empty()
+	return k.forward.empty() && k.backward.empty() && k.contains.empty()
 }
 
 // newDispatch indexes rules for events of shape (nil: any event). For a
@@ -235,7 +214,8 @@ func (d *dispatch) pick(ev *ecs.Event) []int32 {
 			}
 			if !ix.fold.empty() {
 				if isASCII(s) {
-					d.lookupBytes(&ix.fold, d.lowerASCII(s))
+					// The buffer is not touched while the lookup runs.
+					d.lookup(&ix.fold, unsafeString(d.lowerASCII(s)))
 				} else {
 					d.lookup(&ix.fold, strings.ToLower(s))
 				}
@@ -253,42 +233,9 @@ func (d *dispatch) pick(ev *ecs.Event) []int32 {
 func (d *dispatch) stepsOf(i int32) uint64 { return d.steps[i] }
 
 func (d *dispatch) lookup(k *keyIndex, s string) {
-	d.add(k.exact[s])
-	for _, n := range k.prefixLens {
-		if n > len(s) {
-			break
-		}
-		d.add(k.prefix[s[:n]])
-	}
-	for _, n := range k.suffixLens {
-		if n > len(s) {
-			break
-		}
-		d.add(k.suffix[s[len(s)-n:]])
-	}
+	d.walk(&k.forward, s, false)
+	d.walk(&k.backward, s, true)
 	d.scan(&k.contains, s)
-}
-
-// lookupBytes is lookup on a reused buffer: indexing a map with a
-// converted byte slice does not allocate.
-func (d *dispatch) lookupBytes(k *keyIndex, b []byte) {
-	d.add(k.exact[string(b)])
-	for _, n := range k.prefixLens {
-		if n > len(b) {
-			break
-		}
-		d.add(k.prefix[string(b[:n])])
-	}
-	for _, n := range k.suffixLens {
-		if n > len(b) {
-			break
-		}
-		d.add(k.suffix[string(b[len(b)-n:])])
-	}
-	if !k.contains.empty() {
-		// The buffer outlives the scan, which keeps nothing.
-		d.scan(&k.contains, unsafeString(b))
-	}
 }
 
 // scan adds the slots of every key s contains.
