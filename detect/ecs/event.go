@@ -126,6 +126,16 @@ func (e *Event) Len() int {
 // MarshalJSON renders the event as nested ECS JSON with sorted keys, the
 // shape Elasticsearch stores. "@timestamp" is always present.
 func (e *Event) MarshalJSON() ([]byte, error) {
+	if b, ok := e.appendNestedJSON(make([]byte, 0, 2048)); ok {
+		return b, nil
+	}
+	return e.marshalNested()
+}
+
+// marshalNested builds the nested objects as maps and encodes them; a
+// field whose name is a dotted prefix of another's (a scalar where an
+// object goes) stays dotted.
+func (e *Event) marshalNested() ([]byte, error) {
 	root := map[string]any{}
 	if e.Get(Timestamp).Kind == Missing {
 		root["@timestamp"] = time.UnixMilli(e.Time).UTC().Format("2006-01-02T15:04:05.000Z")
