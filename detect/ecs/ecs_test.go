@@ -201,3 +201,52 @@ func BenchmarkSetReset(b *testing.B) {
 		_ = ev.Get(ProcessName)
 	}
 }
+
+// TestCompactCopies: a Clone holds only the present fields and reads and
+// writes like the original; writing to it never reaches the original or
+// other copies.
+func TestCompactCopies(t *testing.T) {
+	a, b, c := field(t, "test.compact.a"), field(t, "test.compact.b"), field(t, "test.compact.c")
+	var ev Event
+	ev.Set(ProcessName, Str("bash"))
+	ev.Set(b, ArrayOf(Str("x"), Str("y")))
+	ev.Set(a, IntVal(7))
+	ev.Time, ev.Seq, ev.Shape = 10, 3, 2
+	cp := ev.Clone()
+	if len(cp.vals) != 0 || len(cp.compactIDs) != 3 {
+		t.Fatalf("copy is not compact: %d slots, %d compact", len(cp.vals), len(cp.compactIDs))
+	}
+	for _, f := range []Field{ProcessName, a, b, c, Timestamp} {
+		if !ev.Get(f).Equal(cp.Get(f)) || (ev.Ref(f) == nil) != (cp.Ref(f) == nil) {
+			t.Errorf("field %s: original %v, copy %v", f.Name(), ev.Get(f), cp.Get(f))
+		}
+	}
+	if cp.Time != 10 || cp.Seq != 3 || cp.Shape != 2 || cp.Len() != 3 {
+		t.Errorf("copy lost its header or fields: %+v len %d", cp, cp.Len())
+	}
+	orig, _ := ev.MarshalJSON()
+	copied, _ := cp.MarshalJSON()
+	if string(orig) != string(copied) {
+		t.Errorf("JSON differs:\n%s\n%s", orig, copied)
+	}
+	second := cp.Clone()
+	cp.Set(c, Str("new"))
+	cp.Set(a, IntVal(8))
+	if cp.Get(c).Str != "new" || cp.Get(a).Int() != 8 || cp.Get(ProcessName).Str != "bash" || cp.Len() != 4 {
+		t.Errorf("writing to a copy: %v %v %v len %d", cp.Get(c), cp.Get(a), cp.Get(ProcessName), cp.Len())
+	}
+	if ev.Get(a).Int() != 7 || second.Get(a).Int() != 7 || second.Ref(c) != nil || ev.Ref(c) != nil {
+		t.Errorf("a write to one copy reached another: original a=%v, second copy a=%v c=%v", ev.Get(a), second.Get(a), second.Get(c))
+	}
+	var order []Field
+	second.Range(func(f Field, _ Value) { order = append(order, f) })
+	for i := 1; i < len(order); i++ {
+		if order[i-1] >= order[i] {
+			t.Errorf("Range out of field order: %v", order)
+		}
+	}
+	second.Reset()
+	if second.Len() != 0 || second.Ref(a) != nil {
+		t.Errorf("Reset left fields in a copy")
+	}
+}

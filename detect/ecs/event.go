@@ -24,12 +24,21 @@ type Event struct {
 	Shape ShapeID
 
 	vals []Value // indexed by Field; unset fields are Missing
+
+	// A copy made by Clone is compact instead: only its present fields,
+	// ids ascending. Copies are kept (by sequences) far more than read,
+	// so they are made small; vals stays empty until a Set.
+	compactIDs  []Field
+	compactVals []Value
 }
 
 // Get returns the value of f, or a Missing value.
 func (e *Event) Get(f Field) Value {
 	if int(f) < len(e.vals) {
 		return e.vals[f]
+	}
+	if v := e.compactRef(f); v != nil {
+		return *v
 	}
 	return Value{}
 }
@@ -39,6 +48,23 @@ func (e *Event) Get(f Field) Value {
 func (e *Event) Ref(f Field) *Value {
 	if int(f) < len(e.vals) && e.vals[f].Kind != Missing {
 		return &e.vals[f]
+	}
+	return e.compactRef(f)
+}
+
+func (e *Event) compactRef(f Field) *Value {
+	ids := e.compactIDs
+	lo, hi := 0, len(ids)
+	for lo < hi {
+		m := (lo + hi) / 2
+		if ids[m] < f {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(ids) && ids[lo] == f {
+		return &e.compactVals[lo]
 	}
 	return nil
 }
@@ -53,11 +79,31 @@ func (e *Event) Set(f Field, v Value) {
 }
 
 func (e *Event) setGrow(f Field, v Value) {
+	if e.compactIDs != nil {
+		e.expand()
+	}
+	if int(f) < len(e.vals) {
+		e.vals[f] = v
+		return
+	}
 	if v.Kind == Missing {
 		return
 	}
 	e.grow(f)
 	e.vals[f] = v
+}
+
+// expand turns a compact event back into an indexed one.
+func (e *Event) expand() {
+	ids, vals := e.compactIDs, e.compactVals
+	e.compactIDs, e.compactVals = nil, nil
+	if len(ids) == 0 {
+		return
+	}
+	e.grow(ids[len(ids)-1])
+	for i, f := range ids {
+		e.vals[f] = vals[i]
+	}
 }
 
 // grow makes room for field f (and every field registered so far).
@@ -86,25 +132,35 @@ func (e *Event) SetStr(f Field, s string) {
 func (e *Event) Reset() {
 	clear(e.vals)
 	e.Time, e.Seq, e.Shape = 0, 0, 0
+	e.compactIDs, e.compactVals = nil, nil
 }
 
 // Clone returns a deep enough copy: values are immutable once set, so they
-// are shared.
+// are shared. The copy is compact: it holds only the present fields.
 func (e *Event) Clone() *Event {
 	c := &Event{Time: e.Time, Seq: e.Seq, Shape: e.Shape}
-	hi := len(e.vals)
-	for hi > 0 && e.vals[hi-1].Kind == Missing {
-		hi--
+	if e.compactIDs != nil && len(e.vals) == 0 {
+		// Compact storage is never written in place: share it.
+		c.compactIDs, c.compactVals = e.compactIDs, e.compactVals
+		return c
 	}
-	if hi > 0 {
-		c.vals = make([]Value, hi)
-		copy(c.vals, e.vals[:hi])
-	}
+	n := e.Len()
+	c.compactIDs = make([]Field, 0, n)
+	c.compactVals = make([]Value, 0, n)
+	e.Range(func(f Field, v Value) {
+		c.compactIDs = append(c.compactIDs, f)
+		c.compactVals = append(c.compactVals, v)
+	})
 	return c
 }
 
 // Range calls fn for every present field, in field id order.
 func (e *Event) Range(fn func(Field, Value)) {
+	for i, f := range e.compactIDs {
+		if v := e.compactVals[i]; v.Kind != Missing {
+			fn(f, v)
+		}
+	}
 	for f, v := range e.vals {
 		if v.Kind != Missing {
 			fn(Field(f), v)
@@ -115,6 +171,11 @@ func (e *Event) Range(fn func(Field, Value)) {
 // Len returns how many fields are set.
 func (e *Event) Len() int {
 	n := 0
+	for _, v := range e.compactVals {
+		if v.Kind != Missing {
+			n++
+		}
+	}
 	for _, v := range e.vals {
 		if v.Kind != Missing {
 			n++

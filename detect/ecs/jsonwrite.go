@@ -26,11 +26,9 @@ func (e *Event) appendNestedJSON(b []byte) ([]byte, bool) {
 		ts := time.UnixMilli(e.Time).UTC().Format("2006-01-02T15:04:05.000Z")
 		entries = append(entries, jsonEntry{path: []string{"@timestamp"}, v: Str(ts)})
 	}
-	for f, v := range e.vals {
-		if v.Kind != Missing {
-			entries = append(entries, jsonEntry{path: strings.Split(Field(f).Name(), "."), v: v})
-		}
-	}
+	e.Range(func(f Field, v Value) {
+		entries = append(entries, jsonEntry{path: strings.Split(f.Name(), "."), v: v})
+	})
 	sort.Slice(entries, func(i, j int) bool { return pathLess(entries[i].path, entries[j].path) })
 	for i := 1; i < len(entries); i++ {
 		if isPrefix(entries[i-1].path, entries[i].path) {
