@@ -14,6 +14,10 @@ type SensorOptions struct {
 	Engine Options
 	// MaxProcesses bounds the process cache (default 100,000).
 	MaxProcesses int
+	// EagerNormalize fills every field of every event, rather than leaving
+	// the fields no rule reads until an alert or a sequence needs them
+	// (for comparisons).
+	EagerNormalize bool
 }
 
 // SensorStats are a Sensor's counters: the engine's plus normalization's.
@@ -40,10 +44,12 @@ type Sensor struct {
 
 // NewSensor builds a sensor running rules.
 func NewSensor(rules []*Rule, opts SensorOptions) *Sensor {
-	return &Sensor{
-		norm:   normalize.New(normalize.Options{MaxProcesses: opts.MaxProcesses}),
-		engine: NewEngine(rules, opts.Engine),
+	engine := NewEngine(rules, opts.Engine)
+	nopts := normalize.Options{MaxProcesses: opts.MaxProcesses}
+	if !opts.EagerNormalize {
+		nopts.Reads = engine.Reads()
 	}
+	return &Sensor{norm: normalize.New(nopts), engine: engine}
 }
 
 // Engine returns the sensor's engine.

@@ -1,6 +1,7 @@
 package rules_test
 
 import (
+	"encoding/json"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -16,8 +17,11 @@ import (
 )
 
 // TestIndexKeepsResults runs every corpus rule over a stream built from
-// the rules' own values twice, with and without the prefilter index, and
-// requires the same alerts: the index only skips rules that cannot match.
+// the rules' own values twice: with the index and deferred normalization,
+// and with neither (every rule sees every fully normalized event). It
+// requires the same alerts, byte for byte: the index only skips rules
+// that cannot match, and deferred fields are filled before an alert or a
+// sequence needs them.
 func TestIndexKeepsResults(t *testing.T) {
 	base := filepath.Join(testutil.SharedDir(), "elastic-rules")
 	if _, err := os.Stat(base); err != nil {
@@ -83,14 +87,21 @@ func TestIndexKeepsResults(t *testing.T) {
 	}
 
 	runOnce := func(disable bool) []string {
-		s := detect.NewSensor(set.Rules, detect.SensorOptions{Engine: detect.Options{DisableIndex: disable, DisableRateLimit: true}})
+		s := detect.NewSensor(set.Rules, detect.SensorOptions{EagerNormalize: disable,
+			Engine: detect.Options{DisableIndex: disable, DisableRateLimit: true}})
 		s.Seed(hostA, []map[string]string{
 			{"pid": "100", "parent": "1", "name": "bash", "path": "/usr/bin/bash", "cmdline": "-bash", "start_time": "1763700000"},
 			{"pid": "200", "parent": "1", "name": "python3", "path": "/usr/bin/python3", "cmdline": "python3 app.py", "start_time": "1763700000"},
 		})
 		var ids []string
 		rows := append([]normalize.Row(nil), b.rows...)
-		for _, err := range s.Ingest(rows, func(a *detect.Alert) { ids = append(ids, a.RuleID+" "+a.ID) }) {
+		for _, err := range s.Ingest(rows, func(a *detect.Alert) {
+			body, err := json.Marshal(a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, a.RuleID+" "+a.ID+" "+string(body))
+		}) {
 			t.Fatalf("row rejected: %v", err)
 		}
 		sort.Strings(ids)

@@ -30,6 +30,23 @@ type Event struct {
 	// so they are made small; vals stays empty until a Set.
 	compactIDs  []Field
 	compactVals []Value
+
+	complete func(*Event) // fills the fields the source deferred; see Defer
+}
+
+// Defer records fn as what fills in the fields the event's source left out
+// to save time: fields its consumer said it does not read to match.
+// Complete calls fn once; Reset forgets it.
+func (e *Event) Defer(fn func(*Event)) { e.complete = fn }
+
+// Complete fills in the fields the source deferred, if any. Clone, Range
+// and MarshalJSON complete the event first; code reading fields beyond
+// those its source was told about calls Complete before.
+func (e *Event) Complete() {
+	if fn := e.complete; fn != nil {
+		e.complete = nil
+		fn(e)
+	}
 }
 
 // Get returns the value of f, or a Missing value.
@@ -133,11 +150,13 @@ func (e *Event) Reset() {
 	clear(e.vals)
 	e.Time, e.Seq, e.Shape = 0, 0, 0
 	e.compactIDs, e.compactVals = nil, nil
+	e.complete = nil
 }
 
 // Clone returns a deep enough copy: values are immutable once set, so they
 // are shared. The copy is compact: it holds only the present fields.
 func (e *Event) Clone() *Event {
+	e.Complete()
 	c := &Event{Time: e.Time, Seq: e.Seq, Shape: e.Shape}
 	if e.compactIDs != nil && len(e.vals) == 0 {
 		// Compact storage is never written in place: share it.
@@ -156,6 +175,7 @@ func (e *Event) Clone() *Event {
 
 // Range calls fn for every present field, in field id order.
 func (e *Event) Range(fn func(Field, Value)) {
+	e.Complete()
 	for i, f := range e.compactIDs {
 		if v := e.compactVals[i]; v.Kind != Missing {
 			fn(f, v)
@@ -170,6 +190,7 @@ func (e *Event) Range(fn func(Field, Value)) {
 
 // Len returns how many fields are set.
 func (e *Event) Len() int {
+	e.Complete()
 	n := 0
 	for _, v := range e.compactVals {
 		if v.Kind != Missing {
@@ -187,6 +208,7 @@ func (e *Event) Len() int {
 // MarshalJSON renders the event as nested ECS JSON with sorted keys, the
 // shape Elasticsearch stores. "@timestamp" is always present.
 func (e *Event) MarshalJSON() ([]byte, error) {
+	e.Complete()
 	if b, ok := e.appendNestedJSON(make([]byte, 0, 2048)); ok {
 		return b, nil
 	}

@@ -38,6 +38,10 @@ type Options struct {
 	// MaxProcesses bounds the process cache across all hosts; the least
 	// recently used process is evicted beyond it. Default 100000.
 	MaxProcesses int
+	// Reads names the fields the consumer reads from an event to match it.
+	// Some others (identity, ids, extra process and parent fields) are
+	// then left out until ecs.Event.Complete; nil leaves nothing out.
+	Reads []string
 }
 
 // DefaultMaxProcesses is the process cache bound when Options leaves it 0.
@@ -55,6 +59,9 @@ type Normalizer struct {
 		host  string
 		state uint64
 	}
+	lazy       block // the blocks Options.Reads lets events leave out
+	pend       pending
+	completeFn func(*ecs.Event)
 }
 
 type counters struct {
@@ -91,10 +98,13 @@ func New(opts Options) *Normalizer {
 	if max <= 0 {
 		max = DefaultMaxProcesses
 	}
-	return &Normalizer{
+	n := &Normalizer{
 		cache: newProcCache(max),
 		stats: counters{byReason: map[string]uint64{}},
+		lazy:  deferrable(opts.Reads),
 	}
+	n.completeFn = n.complete
+	return n
 }
 
 // Stats returns a copy of the counters.
@@ -202,11 +212,21 @@ func KnownTable(name string) bool { return lookupTable(name) != nil }
 // only update the cache. It never panics.
 func (n *Normalizer) Normalize(r Row, ev *ecs.Event) error {
 	n.stats.rows++
+	if prev := n.pend.ev; prev != nil {
+		// An event left incomplete is completed before the cache moves on.
+		prev.Complete()
+		n.pend = pending{}
+	}
 	err := n.normalize(&r, ev)
 	if err == nil {
 		n.stats.events++
+		if n.pend.blocks != 0 {
+			n.pend.ev = ev
+			ev.Defer(n.completeFn)
+		}
 		return nil
 	}
+	n.pend = pending{}
 	ev.Reset()
 	if err == ErrStateOnly {
 		n.stats.stateOnly++
@@ -300,6 +320,15 @@ func (n *Normalizer) setCommon(r *Row, tbl *tableInfo, ev *ecs.Event, t int64, e
 	ev.Set(ecs.OsqueryTable, tbl.name)
 	ev.Set(ecs.HostID, ecs.Str(r.Host))
 	ev.Set(ecs.HostOSType, vLinux)
+	if n.deferring(blockIdentity) {
+		n.pend.row, n.pend.t, n.pend.eid = *r, t, eid
+		return
+	}
+	n.setIdentity(r, ev, t, eid)
+}
+
+// setIdentity fills event.id, osquery.eid and osquery.time.
+func (n *Normalizer) setIdentity(r *Row, ev *ecs.Event, t int64, eid string) {
 	ev.Set(ecs.OsqueryTime, ecs.IntVal(t))
 	if eid != "" {
 		ev.Set(ecs.OsqueryEID, ecs.Str(eid))
@@ -444,7 +473,11 @@ func (n *Normalizer) processRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t in
 
 	n.setProcessStart(r, tbl, ev, t, eid, actExec, sys)
 	n.setProcess(ev, p, path)
-	ev.SetStr(ecs.ProcessPreviousExe, prevExe)
+	if n.deferring(blockProcessExtra) {
+		n.pend.prevExe = prevExe
+	} else {
+		ev.SetStr(ecs.ProcessPreviousExe, prevExe)
+	}
 	n.setIDs(ev, r, uid, gid, euid, egid)
 	n.setParent(ev, p)
 	return nil
@@ -517,17 +550,40 @@ func (n *Normalizer) setProcess(ev *ecs.Event, p *proc, exe string) {
 		return
 	}
 	if p.cmdline != "" {
-		v := ecs.Str(p.cmdline)
-		ev.Set(ecs.ProcessCommandLine, v)
-		ev.Set(ecs.ProcessTitle, v)
+		ev.Set(ecs.ProcessCommandLine, ecs.Str(p.cmdline))
 		ev.Set(ecs.ProcessArgs, p.argsValue())
+	}
+	if n.deferring(blockProcessExtra) {
+		n.pend.proc = p
+		return
+	}
+	setProcessExtra(ev, p)
+}
+
+// setProcessExtra fills the process fields rules seldom read: the title,
+// the argument count and the working directory.
+func setProcessExtra(ev *ecs.Event, p *proc) {
+	if p.cmdline != "" {
+		ev.Set(ecs.ProcessTitle, ecs.Str(p.cmdline))
 		ev.Set(ecs.ProcessArgsCount, ecs.IntVal(int64(len(p.args))))
 	}
 	ev.SetStr(ecs.ProcessWorkingDirectory, p.cwd)
 }
 
-// setIDs fills the user and group ids of a process row.
+// setIDs fills the user and group ids of a process row, or leaves them
+// pending.
 func (n *Normalizer) setIDs(ev *ecs.Event, r *Row, uid, gid, euid, egid string) {
+	if n.deferring(blockIDs) {
+		if n.pend.blocks&blockIdentity == 0 {
+			n.pend.row = *r
+		}
+		n.pend.uid, n.pend.gid, n.pend.euid, n.pend.egid = uid, gid, euid, egid
+		return
+	}
+	setIDs(ev, r, uid, gid, euid, egid)
+}
+
+func setIDs(ev *ecs.Event, r *Row, uid, gid, euid, egid string) {
 	if uid != "" {
 		v := ecs.Str(uid)
 		ev.Set(ecs.UserID, v)
@@ -571,13 +627,28 @@ func (n *Normalizer) setParent(ev *ecs.Event, p *proc) {
 		ev.SetStr(ecs.ParentEntityID, p.parentEntityID)
 		return
 	}
-	setParentFields(ev, par)
+	setParentCore(ev, par)
+	if n.deferring(blockParentExtra) {
+		n.pend.parent = par
+		return
+	}
+	setParentExtra(ev, par)
 }
 
+// setParentFields fills process.parent.* from the parent's entry.
 func setParentFields(ev *ecs.Event, par *proc) {
+	setParentCore(ev, par)
+	setParentExtra(ev, par)
+}
+
+func setParentCore(ev *ecs.Event, par *proc) {
 	ev.SetStr(ecs.ParentEntityID, par.entityID)
 	ev.SetStr(ecs.ParentExecutable, par.exe)
 	ev.SetStr(ecs.ParentName, par.name)
+}
+
+// setParentExtra fills the parent fields rules seldom read.
+func setParentExtra(ev *ecs.Event, par *proc) {
 	if par.cmdline != "" {
 		ev.Set(ecs.ParentCommandLine, ecs.Str(par.cmdline))
 		ev.Set(ecs.ParentArgs, par.argsValue())

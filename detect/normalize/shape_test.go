@@ -119,3 +119,54 @@ func sameValue(a, b ecs.Value) bool {
 	bs, bok := b.Text()
 	return a.Kind == b.Kind && aok == bok && as == bs
 }
+
+// TestDeferredFieldsComplete: an event whose consumer reads no deferrable
+// field is made without them, and once completed equals the eagerly
+// normalized event, for rows of every table and action (the golden inputs
+// included). Completing happens on Complete, or when the next row comes.
+func TestDeferredFieldsComplete(t *testing.T) {
+	rows := shapeRows()
+	inputs, _ := filepath.Glob("testdata/*.json")
+	for _, in := range inputs {
+		raw, err := os.ReadFile(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gi goldenInput
+		if err := json.Unmarshal(raw, &gi); err != nil {
+			t.Fatalf("parsing %s: %v", in, err)
+		}
+		for _, r := range gi.Rows {
+			rows = append(rows, Row{Table: r.Table, Host: r.Host, Cols: r.Cols, Seq: uint64(len(rows) + 1)})
+		}
+	}
+	eager, lazy := New(Options{}), New(Options{Reads: []string{"process.name"}})
+	if lazy.lazy != blockIdentity|blockIDs|blockProcessExtra|blockParentExtra {
+		t.Fatalf("deferrable blocks = %b, want all", lazy.lazy)
+	}
+	var left, kept ecs.Event
+	deferred := 0
+	for i, r := range rows {
+		left.Reset()
+		kept.Reset()
+		errEager := eager.Normalize(r, &left)
+		errLazy := lazy.Normalize(r, &kept)
+		if (errEager == nil) != (errLazy == nil) {
+			t.Fatalf("row %d: eager error %v, deferring error %v", i, errEager, errLazy)
+		}
+		if errEager != nil {
+			continue
+		}
+		if kept.Get(ecs.EventID).Kind == ecs.Missing {
+			deferred++
+		}
+		want, _ := left.MarshalJSON()
+		got, _ := kept.MarshalJSON() // completes
+		if string(got) != string(want) {
+			t.Fatalf("row %d (%s):\ncompleted %s\neager     %s", i, r.Table, got, want)
+		}
+	}
+	if deferred == 0 {
+		t.Fatal("no event left its identity out")
+	}
+}

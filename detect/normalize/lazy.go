@@ -1,0 +1,105 @@
+package normalize
+
+import "github.com/osqdetect/osqdetect/detect/ecs"
+
+// block is a group of fields the normalizer can leave out of an event
+// until the event is completed (ecs.Event.Complete): fields no rule reads
+// to match, needed only when an alert is built or a sequence keeps the
+// event. Leaving them out saves their lookups, copies and allocations on
+// the many events that match nothing.
+type block uint8
+
+const (
+	blockIdentity     block = 1 << iota // event.id, osquery.eid, osquery.time
+	blockIDs                            // the user and group ids of a process row
+	blockProcessExtra                   // process.title, args_count, working_directory, previous.executable
+	blockParentExtra                    // the parent's command line, args, working directory and ids
+)
+
+var blockFields = []struct {
+	b      block
+	fields []ecs.Field
+}{
+	{blockIdentity, []ecs.Field{ecs.EventID, ecs.OsqueryEID, ecs.OsqueryTime}},
+	{blockIDs, []ecs.Field{ecs.UserID, ecs.UserExtRealID, ecs.ProcessRealUserID, ecs.GroupID, ecs.GroupExtRealID,
+		ecs.ProcessRealGroupID, ecs.ProcessUserID, ecs.UserEffectiveID, ecs.ProcessGroupID, ecs.GroupEffectiveID,
+		ecs.ProcessSavedUserID, ecs.ProcessSavedGroupID, ecs.AuditUserID}},
+	{blockProcessExtra, []ecs.Field{ecs.ProcessTitle, ecs.ProcessArgsCount, ecs.ProcessWorkingDirectory, ecs.ProcessPreviousExe}},
+	{blockParentExtra, []ecs.Field{ecs.ParentCommandLine, ecs.ParentArgs, ecs.ParentArgsCount,
+		ecs.ParentWorkingDirectory, ecs.ParentUserID, ecs.ParentGroupID}},
+}
+
+// deferrable returns the blocks none of whose fields are in reads; nil
+// reads means every field is read.
+func deferrable(reads []string) block {
+	if reads == nil {
+		return 0
+	}
+	read := make(map[string]bool, len(reads))
+	for _, name := range reads {
+		read[name] = true
+	}
+	var out block
+	for _, bf := range blockFields {
+		used := false
+		for _, f := range bf.fields {
+			used = used || read[f.Name()]
+		}
+		if !used {
+			out |= bf.b
+		}
+	}
+	return out
+}
+
+// pending is what completing the last event needs: the blocks left out and
+// the row, cache entries and values they are filled from. Cache entries
+// stay valid until the next row changes the cache, and the next Normalize
+// completes a still pending event first.
+type pending struct {
+	ev                   *ecs.Event
+	blocks               block
+	row                  Row
+	t                    int64
+	eid                  string
+	uid, gid, euid, egid string
+	proc                 *proc
+	prevExe              string
+	parent               *proc
+}
+
+// deferring reports whether b is left out of the event being made, and
+// marks it pending.
+func (n *Normalizer) deferring(b block) bool {
+	if n.lazy&b == 0 {
+		return false
+	}
+	n.pend.blocks |= b
+	return true
+}
+
+// complete fills in the blocks left out of ev.
+func (n *Normalizer) complete(ev *ecs.Event) {
+	p := &n.pend
+	if p.ev != ev || p.blocks == 0 {
+		return
+	}
+	blocks := p.blocks
+	p.blocks, p.ev = 0, nil
+	if blocks&blockIdentity != 0 {
+		n.setIdentity(&p.row, ev, p.t, p.eid)
+	}
+	if blocks&blockIDs != 0 {
+		setIDs(ev, &p.row, p.uid, p.gid, p.euid, p.egid)
+	}
+	if blocks&blockProcessExtra != 0 {
+		if p.proc != nil {
+			setProcessExtra(ev, p.proc)
+		}
+		ev.SetStr(ecs.ProcessPreviousExe, p.prevExe)
+	}
+	if blocks&blockParentExtra != 0 && p.parent != nil {
+		setParentExtra(ev, p.parent)
+	}
+	p.proc, p.parent = nil, nil
+}
