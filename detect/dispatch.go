@@ -213,12 +213,7 @@ func (d *dispatch) pick(ev *ecs.Event) []int32 {
 				d.lookup(&ix.cs, s)
 			}
 			if !ix.fold.empty() {
-				if isASCII(s) {
-					// The buffer is not touched while the lookup runs.
-					d.lookup(&ix.fold, unsafeString(d.lowerASCII(s)))
-				} else {
-					d.lookup(&ix.fold, strings.ToLower(s))
-				}
+				d.lookup(&ix.fold, d.folded(s))
 			}
 		}
 	}
@@ -281,24 +276,29 @@ func (d *dispatch) add(slots []int32) {
 	}
 }
 
-func isASCII(s string) bool {
+// folded returns s lower-cased: s itself when it has no upper-case
+// letter, else a copy in a reused buffer (valid until the next call) for
+// ASCII, or strings.ToLower for the rest.
+func (d *dispatch) folded(s string) string {
+	upper := false
 	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
+		c := s[i]
+		if c >= 0x80 {
+			return strings.ToLower(s)
 		}
+		upper = upper || ('A' <= c && c <= 'Z')
 	}
-	return true
-}
-
-// lowerASCII lower-cases an ASCII s into a reused buffer.
-func (d *dispatch) lowerASCII(s string) []byte {
+	if !upper {
+		return s
+	}
 	d.lower = append(d.lower[:0], s...)
 	for i, c := range d.lower {
 		if 'A' <= c && c <= 'Z' {
 			d.lower[i] = c + 'a' - 'A'
 		}
 	}
-	return d.lower
+	// The buffer is not touched while the lookup that uses it runs.
+	return unsafeString(d.lower)
 }
 
 // sortInt32 is an insertion sort: the slices are short and nearly sorted.
