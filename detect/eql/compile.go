@@ -18,7 +18,7 @@
 // Unknown fields are never an error; ?field parses and behaves as field.
 //
 // regex and regex~ take Lucene syntax and run on Go's RE2 after a
-// translation (see compileRegex): anchored, '.' matching newlines, \d \s
+// translation (see translateRegex): anchored, '.' matching newlines, \d \s
 // \w kept, '^' and '$' literal, Lucene's optional operators literal.
 //
 // Sequences run on a streaming Matcher (see Matcher). The `| head N` and

@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// compileRegex compiles a Lucene regular expression (the syntax of EQL's
-// regex and regex~) into an anchored Go regexp.
+// translateRegex returns the RE2 syntax of a Lucene regular expression (the
+// syntax of EQL's regex and regex~), anchored.
 //
 // Lucene and Go (RE2) mostly agree; the translation handles where they
 // differ in ways rules rely on:
@@ -23,12 +23,6 @@ import (
 // Lucene's optional operators (~ complement, & intersection, <n-m>
 // numeric ranges, @ any string, # empty) are not enabled by Elasticsearch's
 // EQL; they are matched as literal characters.
-func compileRegex(src string, fold bool) (*regexp.Regexp, error) {
-	return regexp.Compile(translateRegex(src, fold))
-}
-
-// translateRegex returns the RE2 syntax of the Lucene regular expression
-// src, as described at compileRegex.
 func translateRegex(src string, fold bool) string {
 	var b strings.Builder
 	b.WriteString(`\A(?s`)

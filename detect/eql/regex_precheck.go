@@ -17,8 +17,8 @@ type checkedRegex struct {
 	pre regexPrecheck
 }
 
-// compileCheckedRegex compiles the Lucene regular expression src like
-// compileRegex and derives its precheck.
+// compileCheckedRegex compiles the Lucene regular expression src (see
+// translateRegex) and derives its precheck.
 func compileCheckedRegex(src string, fold bool) (*checkedRegex, error) {
 	expr := translateRegex(src, fold)
 	re, err := regexp.Compile(expr)
