@@ -20,10 +20,12 @@ test: build
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 # Go benchmarks with allocation counts; results go to build/bench.txt.
+# -p 1 runs one package's benchmarks at a time, so that they do not share
+# the CPUs with another package's.
 # Compare two runs with: make benchstat OLD=old.txt NEW=build/bench.txt
 bench:
 	@mkdir -p $(BUILD)
-	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) $(BENCHPKGS) | tee $(BUILD)/bench.txt
+	$(GO) test -p 1 -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) $(BENCHPKGS) | tee $(BUILD)/bench.txt
 
 benchstat:
 	$(GO) run $(BENCHSTAT) $(OLD) $(NEW)

@@ -1,6 +1,7 @@
 package ecs
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -17,6 +18,7 @@ type registry struct {
 	mu    sync.Mutex
 	ids   atomic.Pointer[map[string]Field]
 	names atomic.Pointer[[]string]
+	paths atomic.Pointer[[][]string] // names split at the dots, for JSON
 }
 
 var fields registry
@@ -50,6 +52,12 @@ func FieldOf(name string) (Field, bool) {
 	f := Field(len(oldNames))
 	ids[name] = f
 	names := append(oldNames[:len(oldNames):len(oldNames)], name)
+	var oldPaths [][]string
+	if p := fields.paths.Load(); p != nil {
+		oldPaths = *p
+	}
+	paths := append(oldPaths[:len(oldPaths):len(oldPaths)], strings.Split(name, "."))
+	fields.paths.Store(&paths)
 	fields.names.Store(&names)
 	fields.ids.Store(&ids)
 	return f, true
@@ -79,6 +87,15 @@ func (f Field) Name() string {
 		return names[f]
 	}
 	return ""
+}
+
+// path returns the name split at the dots; it must not be modified.
+func (f Field) path() []string {
+	paths := *fields.paths.Load()
+	if int(f) < len(paths) {
+		return paths[f]
+	}
+	return []string{""}
 }
 
 // NumFields returns how many fields are registered.

@@ -5,7 +5,6 @@ import (
 	"math"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -27,7 +26,7 @@ func (e *Event) appendNestedJSON(b []byte) ([]byte, bool) {
 		entries = append(entries, jsonEntry{path: []string{"@timestamp"}, v: Str(ts)})
 	}
 	e.Range(func(f Field, v Value) {
-		entries = append(entries, jsonEntry{path: strings.Split(f.Name(), "."), v: v})
+		entries = append(entries, jsonEntry{path: f.path(), v: v})
 	})
 	sort.Slice(entries, func(i, j int) bool { return pathLess(entries[i].path, entries[j].path) })
 	for i := 1; i < len(entries); i++ {
