@@ -39,6 +39,12 @@ type target struct {
 // A slot names one conjunct of one target: target<<slotBits | conjunct.
 const slotBits = 2
 
+// indexKey names one of a field's two indexes.
+type indexKey struct {
+	field string
+	fold  bool
+}
+
 type indexedField struct {
 	f    ecs.Field
 	cs   keyIndex // case-sensitive keys
@@ -84,9 +90,14 @@ func (k *keyIndex) empty() bool {
 // dropped, one that never holds rules its target out.
 func newDispatch(rules []*ruleState, shape *ecs.Shape) *dispatch {
 	d := &dispatch{steps: make([]uint64, len(rules)), seen: make([]uint64, len(rules))}
-	byField := map[string]int{}
+	type settled struct {
+		rule    int32
+		steps   uint64
+		clauses [][]ecs.Prefilter
+	}
+	var all []settled
+	primary := map[indexKey]bool{}
 	for i, rs := range rules {
-		var alwaysSteps uint64
 		for _, t := range rs.rule.targets(shape) {
 			clauses, never := settleConjuncts(t.Clauses, shape)
 			if never {
@@ -95,30 +106,53 @@ func newDispatch(rules []*ruleState, shape *ecs.Shape) *dispatch {
 			if len(clauses) > 1<<slotBits {
 				clauses = clauses[:1<<slotBits]
 			}
-			fields := make([]int, 0, 4)
-			for _, c := range clauses {
-				for pi := range c {
-					at, ok := byField[c[pi].Field]
-					if !ok {
-						f, ok := ecs.FieldOf(c[pi].Field)
-						if !ok {
-							// The registry is full: no index on this field.
-							at = -1
-						} else {
-							at = len(d.fields)
-							byField[c[pi].Field] = at
-							d.fields = append(d.fields, indexedField{f: f})
-						}
-					}
-					fields = append(fields, at)
+			if len(clauses) > 0 {
+				for _, p := range clauses[0] {
+					primary[indexKey{p.Field, p.Fold}] = true
 				}
 			}
-			if len(clauses) == 0 || containsInt(fields, -1) {
-				alwaysSteps |= t.Steps
-				continue
+			all = append(all, settled{int32(i), t.Steps, clauses})
+		}
+	}
+	byField := map[string]int{}
+	var alwaysSteps uint64
+	for k, t := range all {
+		// The first condition keys the target; the others narrow it only
+		// where they cost no extra walk: on an index that some target's
+		// first condition makes every event walk anyway.
+		clauses := t.clauses[:min(1, len(t.clauses))]
+		for _, c := range t.clauses[min(1, len(t.clauses)):] {
+			walked := true
+			for _, p := range c {
+				walked = walked && primary[indexKey{p.Field, p.Fold}]
 			}
+			if walked {
+				clauses = append(clauses, c)
+			}
+		}
+		fields := make([]int, 0, 4)
+		for _, c := range clauses {
+			for pi := range c {
+				at, ok := byField[c[pi].Field]
+				if !ok {
+					f, ok := ecs.FieldOf(c[pi].Field)
+					if !ok {
+						// The registry is full: no index on this field.
+						at = -1
+					} else {
+						at = len(d.fields)
+						byField[c[pi].Field] = at
+						d.fields = append(d.fields, indexedField{f: f})
+					}
+				}
+				fields = append(fields, at)
+			}
+		}
+		if len(clauses) == 0 || containsInt(fields, -1) {
+			alwaysSteps |= t.steps
+		} else {
 			ti := int32(len(d.targets))
-			d.targets = append(d.targets, target{rule: int32(i), steps: t.Steps})
+			d.targets = append(d.targets, target{rule: t.rule, steps: t.steps})
 			fi := 0
 			for ci, c := range clauses {
 				slot := ti<<slotBits | int32(ci)
@@ -134,9 +168,12 @@ func newDispatch(rules []*ruleState, shape *ecs.Shape) *dispatch {
 				}
 			}
 		}
-		if alwaysSteps != 0 {
-			d.always = append(d.always, int32(i))
+		if last := k == len(all)-1 || all[k+1].rule != t.rule; last && alwaysSteps != 0 {
+			d.always = append(d.always, t.rule)
 			d.allStep = append(d.allStep, alwaysSteps)
+		}
+		if k == len(all)-1 || all[k+1].rule != t.rule {
+			alwaysSteps = 0
 		}
 	}
 	d.stamp = make([]uint64, len(d.targets))
