@@ -16,8 +16,8 @@ import (
 // most events reach a handful, and a sequence only the steps they can
 // fill.
 type dispatch struct {
-	always  []int32 // rules with a target that sees every event, in rule order
-	allStep []uint64
+	always  []int32  // rules with a target that sees every event, in rule order
+	allStep []uint64 // for each of always: the steps of those targets
 	fields  []indexedField
 	targets []target
 	stamp   []uint64 // per target: the event generation its mask belongs to
@@ -274,6 +274,11 @@ func (d *dispatch) lookup(k *keyIndex, s string) {
 func (d *dispatch) scan(x *substrIndex, s string) {
 	if x.empty() {
 		return
+	}
+	for _, k := range x.short {
+		if strings.Contains(s, x.keys[k]) {
+			d.add(x.rules[k])
+		}
 	}
 	for i := 0; i+1 < len(s); i++ {
 		p := pairOf(s[i], s[i+1])

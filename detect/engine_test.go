@@ -209,3 +209,24 @@ func TestAlertIDDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexKeysThatFoldShorter: a case-insensitive pattern whose inner text
+// lower-cases to fewer bytes (the Kelvin sign becomes "k") still keys the
+// index, and the rule is reached by the values it matches.
+func TestIndexKeysThatFoldShorter(t *testing.T) {
+	meta := detect.RuleMeta{ID: "kelvin", Name: "kelvin", Type: "eql", Severity: "low"}
+	q, err := eql.Compile("process where process.args : \"*\u212a*\"", eql.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := detect.NewEQLRule(meta, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := detect.NewEngine([]*detect.Rule{r}, detect.Options{})
+	hit := event(10, "e1", map[string]any{"event.category": "process", "process.args": []string{"ls", "bake"}})
+	miss := event(11, "e2", map[string]any{"event.category": "process", "process.args": []string{"ls", "-la"}})
+	if got := len(collect(e, hit, miss)); got != 1 {
+		t.Fatalf("%d alerts, want 1 (for the argument containing k)", got)
+	}
+}

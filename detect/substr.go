@@ -5,10 +5,13 @@ import "unsafe"
 // substrIndex finds which of many keys occur inside a text. Keys are
 // bucketed by their first two bytes and a bitmap of those pairs lets a
 // scan step over most positions with one bit test; a position whose pair
-// starts some key compares just those keys. Keys are at least two bytes.
+// starts some key compares just those keys. Keys shorter than two bytes
+// (lower-casing can shorten one: the Kelvin sign becomes "k") are tried
+// one by one.
 type substrIndex struct {
-	pairs   [1 << 16 / 64]uint64 // bit set: some key starts with this byte pair
-	buckets map[uint16][]int32   // byte pair -> indices into keys
+	pairs   *[1 << 16 / 64]uint64 // bit set: some key starts with this byte pair
+	buckets map[uint16][]int32    // byte pair -> indices into keys
+	short   []int32               // keys shorter than two bytes
 	keys    []string
 	rules   [][]int32 // by key: the rule slots it keys
 	byKey   map[string]int32
@@ -18,12 +21,10 @@ func pairOf(a, b byte) uint16 { return uint16(a)<<8 | uint16(b) }
 
 // add registers ref under key.
 func (x *substrIndex) add(key string, ref int32) {
-	if len(key) < 2 {
-		panic("detect: substring key shorter than two bytes: " + key)
-	}
 	if x.byKey == nil {
 		x.byKey = map[string]int32{}
 		x.buckets = map[uint16][]int32{}
+		x.pairs = new([1 << 16 / 64]uint64)
 	}
 	k, ok := x.byKey[key]
 	if !ok {
@@ -31,9 +32,13 @@ func (x *substrIndex) add(key string, ref int32) {
 		x.byKey[key] = k
 		x.keys = append(x.keys, key)
 		x.rules = append(x.rules, nil)
-		p := pairOf(key[0], key[1])
-		x.pairs[p/64] |= 1 << (p % 64)
-		x.buckets[p] = append(x.buckets[p], k)
+		if len(key) < 2 {
+			x.short = append(x.short, k)
+		} else {
+			p := pairOf(key[0], key[1])
+			x.pairs[p/64] |= 1 << (p % 64)
+			x.buckets[p] = append(x.buckets[p], k)
+		}
 	}
 	if list := x.rules[k]; len(list) == 0 || list[len(list)-1] != ref {
 		x.rules[k] = append(list, ref)
