@@ -2,6 +2,7 @@ package ecs
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -71,4 +72,46 @@ func TestBestDisjunctions(t *testing.T) {
 	if s := fmt.Sprint(got); s != want {
 		t.Errorf("BestDisjunctions = %s\nwant %s", s, want)
 	}
+}
+
+// FuzzPatternKey: whatever key PatternKey takes from a pattern, every
+// string the pattern matches meets it. Matching strings are made by
+// filling each '*' with fill and each '?' with one character.
+func FuzzPatternKey(f *testing.F) {
+	for _, s := range []string{"bash", "/tmp/*", "*.sh", "*curl*|*sh*", "?:\\x*", "a*bc", "*a?b*cd*", "**"} {
+		f.Add(s, "xyz")
+	}
+	f.Fuzz(func(t *testing.T, pattern, fill string) {
+		wild := func(i int) bool { return pattern[i] == '*' || pattern[i] == '?' }
+		key, kind, ok := PatternKey(pattern, wild)
+		if !ok {
+			return
+		}
+		var b strings.Builder
+		for i := 0; i < len(pattern); i++ {
+			switch pattern[i] {
+			case '*':
+				b.WriteString(fill)
+			case '?':
+				b.WriteByte('q')
+			default:
+				b.WriteByte(pattern[i])
+			}
+		}
+		s := b.String()
+		var holds bool
+		switch kind {
+		case KeyExact:
+			holds = s == key
+		case KeyPrefix:
+			holds = strings.HasPrefix(s, key)
+		case KeySuffix:
+			holds = strings.HasSuffix(s, key)
+		case KeyContains:
+			holds = strings.Contains(s, key)
+		}
+		if !holds {
+			t.Fatalf("pattern %q keyed by %q (kind %d), but %q, which it matches, does not meet the key", pattern, key, kind, s)
+		}
+	})
 }
