@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"bytes"
 	"strconv"
 	"strings"
 
@@ -109,20 +108,18 @@ func firstInt(events []*ecs.Event, f ecs.Field) int64 {
 }
 
 func marshalEvents(events []*ecs.Event) []byte {
-	var buf bytes.Buffer
-	buf.WriteByte('[')
+	b := make([]byte, 0, 2048*len(events))
+	b = append(b, '[')
 	for i, ev := range events {
 		if i > 0 {
-			buf.WriteByte(',')
+			b = append(b, ',')
 		}
-		b, err := ev.MarshalJSON()
-		if err != nil {
-			b = []byte(`{"error":` + strconv.Quote(err.Error()) + `}`)
+		var err error
+		if b, err = ev.AppendJSON(b); err != nil {
+			b = append(b, `{"error":`+strconv.Quote(err.Error())+`}`...)
 		}
-		buf.Write(b)
 	}
-	buf.WriteByte(']')
-	return buf.Bytes()
+	return append(b, ']')
 }
 
 // reason writes one readable sentence in the style of Kibana's alert reason.

@@ -208,11 +208,20 @@ func (e *Event) Len() int {
 // MarshalJSON renders the event as nested ECS JSON with sorted keys, the
 // shape Elasticsearch stores. "@timestamp" is always present.
 func (e *Event) MarshalJSON() ([]byte, error) {
+	return e.AppendJSON(nil)
+}
+
+// AppendJSON appends what MarshalJSON returns to b.
+func (e *Event) AppendJSON(b []byte) ([]byte, error) {
 	e.Complete()
-	if b, ok := e.appendNestedJSON(make([]byte, 0, 2048)); ok {
-		return b, nil
+	if out, ok := e.appendNestedJSON(b); ok {
+		return out, nil
 	}
-	return e.marshalNested()
+	nested, err := e.marshalNested()
+	if err != nil {
+		return b, err
+	}
+	return append(b, nested...), nil
 }
 
 // marshalNested builds the nested objects as maps and encodes them; a

@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -15,12 +16,20 @@ type jsonEntry struct {
 	v    Value
 }
 
+// jsonScratch holds the entry lists of appendNestedJSON between calls.
+var jsonScratch = sync.Pool{New: func() any { s := make([]jsonEntry, 0, 64); return &s }}
+
 // appendNestedJSON writes the event as marshalNested would, streaming
 // instead of building maps. It reports false, having written nothing
 // useful, when some field name is a dotted prefix of another: marshalNested
 // resolves those clashes and is used instead.
 func (e *Event) appendNestedJSON(b []byte) ([]byte, bool) {
-	entries := make([]jsonEntry, 0, 64)
+	scratch := jsonScratch.Get().(*[]jsonEntry)
+	defer func() {
+		clear(*scratch)
+		jsonScratch.Put(scratch)
+	}()
+	entries := (*scratch)[:0]
 	if e.Get(Timestamp).Kind == Missing {
 		ts := time.UnixMilli(e.Time).UTC().Format("2006-01-02T15:04:05.000Z")
 		entries = append(entries, jsonEntry{path: []string{"@timestamp"}, v: Str(ts)})
@@ -28,6 +37,7 @@ func (e *Event) appendNestedJSON(b []byte) ([]byte, bool) {
 	e.Range(func(f Field, v Value) {
 		entries = append(entries, jsonEntry{path: f.path(), v: v})
 	})
+	*scratch = entries
 	sort.Slice(entries, func(i, j int) bool { return pathLess(entries[i].path, entries[j].path) })
 	for i := 1; i < len(entries); i++ {
 		if isPrefix(entries[i-1].path, entries[i].path) {

@@ -64,6 +64,9 @@ func TestStreamedJSONMatchesNested(t *testing.T) {
 		if string(got) != string(want) {
 			t.Fatalf("event %d:\nstreamed %s\nnested   %s", i, got, want)
 		}
+		if app, err := ev.AppendJSON([]byte("prefix,")); err != nil || string(app) != "prefix,"+string(want) {
+			t.Fatalf("event %d: AppendJSON = %s, %v", i, app, err)
+		}
 	}
 	if streamed < 1000 || clashes == 0 {
 		t.Errorf("%d events streamed, %d fell back: the test does not cover both paths", streamed, clashes)
