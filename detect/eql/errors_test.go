@@ -28,6 +28,9 @@ func TestErrors(t *testing.T) {
 		{query: `process where a : x`, line: 1, col: 19, msg: "string constant"},
 		{query: `process where a like 1`, line: 1, col: 22, msg: "string constant"},
 		{query: `process where a regex "a("`, line: 1, col: 23, msg: "bad regular expression"},
+		// An unbalanced ")" would close the anchoring group: rejected, as
+		// Lucene rejects it.
+		{query: `process where a regex "a)|(b"`, line: 1, col: 23, msg: "bad regular expression"},
 		{query: `process where 1`, line: 1, col: 15, msg: "condition is needed"},
 		{query: `process where a /* x`, line: 1, col: 17, msg: "unterminated /* comment"},
 		{query: `process where cidrmatch(a, "300.0.0.0/8")`, line: 1, col: 28, msg: "bad CIDR"},

@@ -24,12 +24,17 @@ import (
 // numeric ranges, @ any string, # empty) are not enabled by Elasticsearch's
 // EQL; they are matched as literal characters.
 func translateRegex(src string, fold bool) string {
-	var b strings.Builder
-	b.WriteString(`\A(?s`)
+	flags := "s"
 	if fold {
-		b.WriteByte('i')
+		flags = "si"
 	}
-	b.WriteString(`:`)
+	return `\A(?` + flags + `:` + regexBody(src) + `)\z`
+}
+
+// regexBody translates src without the anchors and flags translateRegex
+// wraps it in.
+func regexBody(src string) string {
+	var b strings.Builder
 	inClass := false
 	for i := 0; i < len(src); i++ {
 		c := src[i]
@@ -96,7 +101,6 @@ func translateRegex(src string, fold bool) string {
 			b.WriteByte(c)
 		}
 	}
-	b.WriteString(`)\z`)
 	return b.String()
 }
 

@@ -20,6 +20,11 @@ type checkedRegex struct {
 // compileCheckedRegex compiles the Lucene regular expression src (see
 // translateRegex) and derives its precheck.
 func compileCheckedRegex(src string, fold bool) (*checkedRegex, error) {
+	// The body must parse on its own: an unbalanced ")" would otherwise
+	// close the anchoring group and leave the rest unanchored.
+	if _, err := syntax.Parse(regexBody(src), syntax.Perl); err != nil {
+		return nil, err
+	}
 	expr := translateRegex(src, fold)
 	re, err := regexp.Compile(expr)
 	if err != nil {
