@@ -68,6 +68,19 @@
 // Reorderer buffers rows read from logs and releases each (host, second)
 // ordered once it is old enough.
 //
+// # Shapes and deferred fields
+//
+// Each event carries the ecs.ShapeID of its table and action (see
+// shape.go): the event.* and host fields it fixes and every field it may
+// set, so that an engine can set aside rules none of its events can match.
+// When Options.Reads names the fields a consumer reads to match, blocks of
+// fields outside it (event.id and osquery.eid/time; a process row's user
+// and group ids; process.title, args_count, working_directory and
+// previous.executable; the parent's command line, args, working directory
+// and ids) are left out and filled by ecs.Event.Complete, which Clone,
+// Range and MarshalJSON call. Completing happens before the next Normalize
+// at the latest, while the cache entries it reads are unchanged.
+//
 // # Costs
 //
 // Normalize reuses the caller's event. Strings every event needs (event.id,
