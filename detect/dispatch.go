@@ -90,12 +90,7 @@ func (k *keyIndex) empty() bool {
 // dropped, one that never holds rules its target out.
 func newDispatch(rules []*ruleState, shape *ecs.Shape) *dispatch {
 	d := &dispatch{steps: make([]uint64, len(rules)), seen: make([]uint64, len(rules))}
-	type settled struct {
-		rule    int32
-		steps   uint64
-		clauses [][]ecs.Prefilter
-	}
-	var all []settled
+	var all []settledTarget
 	primary := map[indexKey]bool{}
 	for i, rs := range rules {
 		for _, t := range rs.rule.targets(shape) {
@@ -111,7 +106,7 @@ func newDispatch(rules []*ruleState, shape *ecs.Shape) *dispatch {
 					primary[indexKey{p.Field, p.Fold}] = true
 				}
 			}
-			all = append(all, settled{int32(i), t.Steps, clauses})
+			all = append(all, settledTarget{int32(i), t.Steps, clauses})
 		}
 	}
 	byField := map[string]int{}
@@ -130,49 +125,15 @@ func newDispatch(rules []*ruleState, shape *ecs.Shape) *dispatch {
 				clauses = append(clauses, c)
 			}
 		}
-		fields := make([]int, 0, 4)
-		for _, c := range clauses {
-			for pi := range c {
-				at, ok := byField[c[pi].Field]
-				if !ok {
-					f, ok := ecs.FieldOf(c[pi].Field)
-					if !ok {
-						// The registry is full: no index on this field.
-						at = -1
-					} else {
-						at = len(d.fields)
-						byField[c[pi].Field] = at
-						d.fields = append(d.fields, indexedField{f: f})
-					}
-				}
-				fields = append(fields, at)
-			}
-		}
-		if len(clauses) == 0 || containsInt(fields, -1) {
+		if !d.index(t, clauses, byField) {
 			alwaysSteps |= t.steps
-		} else {
-			ti := int32(len(d.targets))
-			d.targets = append(d.targets, target{rule: t.rule, steps: t.steps})
-			fi := 0
-			for ci, c := range clauses {
-				slot := ti<<slotBits | int32(ci)
-				d.targets[ti].need |= 1 << ci
-				for pi := range c {
-					ix := &d.fields[fields[fi]]
-					fi++
-					if c[pi].Fold {
-						ix.fold.add(&c[pi], slot)
-					} else {
-						ix.cs.add(&c[pi], slot)
-					}
-				}
-			}
-		}
-		if last := k == len(all)-1 || all[k+1].rule != t.rule; last && alwaysSteps != 0 {
-			d.always = append(d.always, t.rule)
-			d.allStep = append(d.allStep, alwaysSteps)
 		}
 		if k == len(all)-1 || all[k+1].rule != t.rule {
+			// The rule's last target: its unindexed steps see every event.
+			if alwaysSteps != 0 {
+				d.always = append(d.always, t.rule)
+				d.allStep = append(d.allStep, alwaysSteps)
+			}
 			alwaysSteps = 0
 		}
 	}
@@ -181,13 +142,53 @@ func newDispatch(rules []*ruleState, shape *ecs.Shape) *dispatch {
 	return d
 }
 
-func containsInt(xs []int, x int) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
+// settledTarget is a rule's target with its conjuncts settled for a shape.
+type settledTarget struct {
+	rule    int32
+	steps   uint64
+	clauses [][]ecs.Prefilter
+}
+
+// index keys target t by clauses. It reports false, indexing nothing, when
+// t has none or one names a field the registry has no room for: t then
+// sees every event.
+func (d *dispatch) index(t settledTarget, clauses [][]ecs.Prefilter, byField map[string]int) bool {
+	if len(clauses) == 0 {
+		return false
+	}
+	var fields []int
+	for _, c := range clauses {
+		for pi := range c {
+			at, ok := byField[c[pi].Field]
+			if !ok {
+				f, ok := ecs.FieldOf(c[pi].Field)
+				if !ok {
+					return false
+				}
+				at = len(d.fields)
+				byField[c[pi].Field] = at
+				d.fields = append(d.fields, indexedField{f: f})
+			}
+			fields = append(fields, at)
 		}
 	}
-	return false
+	ti := int32(len(d.targets))
+	d.targets = append(d.targets, target{rule: t.rule, steps: t.steps})
+	fi := 0
+	for ci, c := range clauses {
+		slot := ti<<slotBits | int32(ci)
+		d.targets[ti].need |= 1 << ci
+		for pi := range c {
+			ix := &d.fields[fields[fi]]
+			fi++
+			if c[pi].Fold {
+				ix.fold.add(&c[pi], slot)
+			} else {
+				ix.cs.add(&c[pi], slot)
+			}
+		}
+	}
+	return true
 }
 
 // settleConjuncts drops the conjuncts a shape settles: a disjunction with
