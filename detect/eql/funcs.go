@@ -258,12 +258,9 @@ func arith(op byte) scalarFn {
 func textArgs(args []ecs.Value, fold bool) ([]string, bool) {
 	out := make([]string, len(args))
 	for i, a := range args {
-		s, ok := a.Text()
+		s, ok := textArg(a, fold)
 		if !ok {
 			return nil, false
-		}
-		if fold {
-			s = strings.ToLower(s)
 		}
 		out[i] = s
 	}
@@ -273,13 +270,23 @@ func textArgs(args []ecs.Value, fold bool) ([]string, bool) {
 func stringTest(test func(s, sub string) bool) func(fold bool) scalarFn {
 	return func(fold bool) scalarFn {
 		return func(args []ecs.Value) ecs.Value {
-			s, ok := textArgs(args, fold)
-			if !ok {
+			s, ok := textArg(args[0], fold)
+			sub, ok2 := textArg(args[1], fold)
+			if !ok || !ok2 {
 				return ecs.Value{}
 			}
-			return ecs.BoolVal(test(s[0], s[1]))
+			return ecs.BoolVal(test(s, sub))
 		}
 	}
+}
+
+// textArg is one argument's text, lower-cased under fold.
+func textArg(a ecs.Value, fold bool) (string, bool) {
+	s, ok := a.Text()
+	if ok && fold {
+		s = strings.ToLower(s)
+	}
+	return s, ok
 }
 
 func fnLength(args []ecs.Value) ecs.Value {

@@ -408,6 +408,8 @@ func (m *Matcher) unlink(p *pending) {
 // when a required key is null or missing: such events never join.
 func (m *Matcher) key(st *Step, ev *ecs.Event) bool {
 	b := m.keyBuf[:0]
+	// Keep the buffer however the key ends, so that it grows only once.
+	defer func() { m.keyBuf = b }()
 	for i := range st.Keys {
 		k := &st.Keys[i]
 		v := ev.Ref(k.id)
@@ -420,7 +422,6 @@ func (m *Matcher) key(st *Step, ev *ecs.Event) bool {
 		}
 		b = appendKeyValue(b, v)
 	}
-	m.keyBuf = b
 	return true
 }
 
