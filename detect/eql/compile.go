@@ -329,8 +329,18 @@ func isTrue(e *ecs.Value) bool { return e.Kind == ecs.Bool && e.Bool() }
 
 func truthy(fn valueFn) ecs.Predicate {
 	return func(ev *ecs.Event) bool {
+		// Testing the value in place: passing &v on to a function value
+		// would move v to the heap on every call.
 		v := fn(ev)
-		return anyElem(&v, isTrue)
+		if v.Kind != ecs.Array {
+			return v.Kind == ecs.Bool && v.Bool()
+		}
+		for _, e := range v.Arr {
+			if e.Kind == ecs.Bool && e.Bool() {
+				return true
+			}
+		}
+		return false
 	}
 }
 
