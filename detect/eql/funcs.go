@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/osqdetect/osqdetect/detect/ecs"
@@ -112,12 +113,20 @@ func (c *compiler) call(e *callExpr) (valueFn, error) {
 		args[i] = fn
 	}
 	impl := spec.make(e.fold)
+	// Argument lists are reused through a pool: a function's result never
+	// refers to the list it was given.
+	n := len(args)
+	lists := &sync.Pool{New: func() any { l := make([]ecs.Value, n); return &l }}
 	return func(ev *ecs.Event) ecs.Value {
-		vals := make([]ecs.Value, len(args))
+		l := lists.Get().(*[]ecs.Value)
+		vals := *l
 		for i, a := range args {
 			vals[i] = a(ev)
 		}
-		return mapArgs(vals, impl)
+		r := mapArgs(vals, impl)
+		clear(vals)
+		lists.Put(l)
+		return r
 	}, nil
 }
 
