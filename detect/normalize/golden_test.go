@@ -27,6 +27,20 @@ type goldenInput struct {
 	} `json:"rows"`
 }
 
+// readGoldenInput reads one testdata/*.json file.
+func readGoldenInput(t *testing.T, path string) goldenInput {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gi goldenInput
+	if err := json.Unmarshal(raw, &gi); err != nil {
+		t.Fatalf("parsing %s: %v", path, err)
+	}
+	return gi
+}
+
 // TestGolden normalizes each testdata/*.json input and compares the output,
 // one JSON line per row (the ECS event, or the rejection), with
 // testdata/*.golden. Run with -update to rewrite the golden files.
@@ -37,14 +51,7 @@ func TestGolden(t *testing.T) {
 	}
 	for _, in := range inputs {
 		t.Run(filepath.Base(in), func(t *testing.T) {
-			raw, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var gi goldenInput
-			if err := json.Unmarshal(raw, &gi); err != nil {
-				t.Fatalf("parsing %s: %v", in, err)
-			}
+			gi := readGoldenInput(t, in)
 			n := New(Options{})
 			hosts := make([]string, 0, len(gi.Seed))
 			for h := range gi.Seed {

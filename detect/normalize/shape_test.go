@@ -1,9 +1,7 @@
 package normalize
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -50,25 +48,23 @@ func shapeRows() []Row {
 	return rows
 }
 
+// shapeAndGoldenRows is shapeRows followed by the rows of the golden inputs.
+func shapeAndGoldenRows(t *testing.T) []Row {
+	rows := shapeRows()
+	inputs, _ := filepath.Glob("testdata/*.json")
+	for _, in := range inputs {
+		for _, r := range readGoldenInput(t, in).Rows {
+			rows = append(rows, Row{Table: r.Table, Host: r.Host, Cols: r.Cols, Seq: uint64(len(rows) + 1)})
+		}
+	}
+	return rows
+}
+
 // TestShapesKeepTheirPromise normalizes rows of every table and action, and
 // the golden inputs, and checks each event against its shape: the constant
 // fields hold their values and no field outside the shape is set.
 func TestShapesKeepTheirPromise(t *testing.T) {
-	rows := shapeRows()
-	inputs, _ := filepath.Glob("testdata/*.json")
-	for _, in := range inputs {
-		raw, err := os.ReadFile(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var gi goldenInput
-		if err := json.Unmarshal(raw, &gi); err != nil {
-			t.Fatalf("parsing %s: %v", in, err)
-		}
-		for _, r := range gi.Rows {
-			rows = append(rows, Row{Table: r.Table, Host: r.Host, Cols: r.Cols, Seq: uint64(len(rows) + 1)})
-		}
-	}
+	rows := shapeAndGoldenRows(t)
 	n := New(Options{})
 	seen := map[ecs.ShapeID]int{}
 	var ev ecs.Event
@@ -125,21 +121,7 @@ func sameValue(a, b ecs.Value) bool {
 // normalized event, for rows of every table and action (the golden inputs
 // included). Completing happens on Complete, or when the next row comes.
 func TestDeferredFieldsComplete(t *testing.T) {
-	rows := shapeRows()
-	inputs, _ := filepath.Glob("testdata/*.json")
-	for _, in := range inputs {
-		raw, err := os.ReadFile(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var gi goldenInput
-		if err := json.Unmarshal(raw, &gi); err != nil {
-			t.Fatalf("parsing %s: %v", in, err)
-		}
-		for _, r := range gi.Rows {
-			rows = append(rows, Row{Table: r.Table, Host: r.Host, Cols: r.Cols, Seq: uint64(len(rows) + 1)})
-		}
-	}
+	rows := shapeAndGoldenRows(t)
 	eager, lazy := New(Options{}), New(Options{Reads: []string{"process.name"}})
 	if lazy.lazy != blockIdentity|blockIDs|blockProcessExtra|blockParentExtra {
 		t.Fatalf("deferrable blocks = %b, want all", lazy.lazy)
