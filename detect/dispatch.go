@@ -37,6 +37,7 @@ type target struct {
 }
 
 // A slot names one conjunct of one target: target<<slotBits | conjunct.
+// Two bits hold ecs.MaxConjuncts conjuncts.
 const slotBits = 2
 
 // indexKey names one of a field's two indexes.
@@ -60,12 +61,7 @@ type keyIndex struct {
 }
 
 func (k *keyIndex) add(p *ecs.Prefilter, slot int32) {
-	lower := func(s string) string {
-		if p.Fold {
-			return strings.ToLower(s)
-		}
-		return s
-	}
+	lower := p.KeyText
 	for _, v := range p.Values {
 		k.forward.insert(lower(v), slot, true, false)
 	}

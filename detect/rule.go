@@ -56,9 +56,9 @@ func (r *Rule) targets(shape *ecs.Shape) []ecs.Target {
 	case r.Targets != nil:
 		return r.Targets(shape)
 	case len(r.Prefilters) == 0:
-		return []ecs.Target{{Steps: ecs.AllSteps}}
+		return ecs.WholeTarget(nil, false)
 	}
-	return []ecs.Target{{Steps: ecs.AllSteps, Clauses: [][]ecs.Prefilter{r.Prefilters}}}
+	return ecs.WholeTarget([][]ecs.Prefilter{r.Prefilters}, false)
 }
 
 // Kind returns how the rule produces alerts.

@@ -208,18 +208,22 @@ func prefilterRank(field string) int {
 	return 4
 }
 
+// KeyText returns s as the prefilter compares it: lower-cased when Fold
+// is set, as is.
+func (p *Prefilter) KeyText(s string) string {
+	if p.Fold {
+		return strings.ToLower(s)
+	}
+	return s
+}
+
 // Holds reports whether the value meets the prefilter: some element's text
 // equals one of Values, starts or ends with one of Prefixes or Suffixes,
 // or contains one of Contains.
 // An engine indexing the prefilter would pick the rule for an event
 // carrying v exactly when Holds is true.
 func (p *Prefilter) Holds(v Value) bool {
-	norm := func(s string) string {
-		if p.Fold {
-			return strings.ToLower(s)
-		}
-		return s
-	}
+	norm := p.KeyText
 	for _, el := range v.Elems() {
 		s, ok := el.Text()
 		if !ok {
@@ -277,3 +281,16 @@ type Target struct {
 
 // AllSteps is the Steps of a target standing for a whole rule.
 const AllSteps = ^uint64(0)
+
+// MaxConjuncts bounds how many necessary conditions a target states: the
+// best ones, by BestDisjunctions.
+const MaxConjuncts = 4
+
+// WholeTarget is the targets of a query indexed as one: a single target
+// with clauses, or none when never reports that no event can match.
+func WholeTarget(clauses [][]Prefilter, never bool) []Target {
+	if never {
+		return []Target{}
+	}
+	return []Target{{Steps: AllSteps, Clauses: clauses}}
+}

@@ -165,9 +165,6 @@ func prefilters(filters ...*eventFilter) []ecs.Prefilter {
 	return ecs.MergePrefilters(out)
 }
 
-// MaxConjuncts bounds how many necessary conditions Conjuncts returns.
-const MaxConjuncts = 4
-
 // Conjuncts returns the query's necessary conditions for events of shape s
 // (nil: any event), the best index keys first: every event the query can
 // match meets each of them. A single-event query states one per clause of
@@ -189,7 +186,7 @@ func (q *Query) Conjuncts(s *ecs.Shape) (clauses [][]ecs.Prefilter, never bool) 
 	if !ok {
 		return nil, false
 	}
-	cs = ecs.BestDisjunctions(cs, MaxConjuncts)
+	cs = ecs.BestDisjunctions(cs, ecs.MaxConjuncts)
 	return cs, len(cs[0]) == 0
 }
 
@@ -199,21 +196,11 @@ func (q *Query) Conjuncts(s *ecs.Shape) (clauses [][]ecs.Prefilter, never bool) 
 // the steps it can fill. An event meeting no target cannot affect the
 // query; an empty result means no event of the shape can.
 func (q *Query) Targets(s *ecs.Shape) []ecs.Target {
-	if q.Sequence == nil {
-		clauses, never := q.Conjuncts(s)
-		if never {
-			return []ecs.Target{}
-		}
-		return []ecs.Target{{Steps: ecs.AllSteps, Clauses: clauses}}
+	if q.Sequence == nil || len(q.Sequence.Steps) >= untilShift {
+		// One target; a sequence too long for a step mask is one too.
+		return ecs.WholeTarget(q.Conjuncts(s))
 	}
 	steps := q.Sequence.Steps
-	if len(steps) >= untilShift {
-		clauses, never := q.Conjuncts(s)
-		if never {
-			return []ecs.Target{}
-		}
-		return []ecs.Target{{Steps: ecs.AllSteps, Clauses: clauses}}
-	}
 	out := []ecs.Target{}
 	add := func(f *eventFilter, bits uint64) {
 		if s != nil && filterVerdict(f, q.catField, s) == ecs.False {
@@ -224,7 +211,7 @@ func (q *Query) Targets(s *ecs.Shape) []ecs.Target {
 			out = append(out, ecs.Target{Steps: bits})
 			return
 		}
-		cs = ecs.BestDisjunctions(cs, MaxConjuncts)
+		cs = ecs.BestDisjunctions(cs, ecs.MaxConjuncts)
 		if len(cs[0]) > 0 {
 			out = append(out, ecs.Target{Steps: bits, Clauses: cs})
 		}

@@ -52,9 +52,6 @@ func prefilterOf(n node, s *ecs.Shape) ([]ecs.Prefilter, bool) {
 	return ecs.BestDisjunctions(cs, 1)[0], true
 }
 
-// MaxConjuncts bounds how many necessary conditions Conjuncts returns.
-const MaxConjuncts = 4
-
 // Conjuncts returns the query's necessary conditions for events of shape s
 // (nil: any event), the best index keys first: every event the query
 // matches meets each of them. never reports that no event of the shape
@@ -68,7 +65,7 @@ func (q *Query) Conjuncts(s *ecs.Shape) (clauses [][]ecs.Prefilter, never bool) 
 	if !ok {
 		return nil, false
 	}
-	cs = ecs.BestDisjunctions(cs, MaxConjuncts)
+	cs = ecs.BestDisjunctions(cs, ecs.MaxConjuncts)
 	return cs, len(cs[0]) == 0
 }
 
@@ -76,11 +73,7 @@ func (q *Query) Conjuncts(s *ecs.Shape) (clauses [][]ecs.Prefilter, never bool) 
 // shape s (nil: any event): one target standing for the whole query, or
 // none when no event of the shape can match.
 func (q *Query) Targets(s *ecs.Shape) []ecs.Target {
-	clauses, never := q.Conjuncts(s)
-	if never {
-		return []ecs.Target{}
-	}
-	return []ecs.Target{{Steps: ecs.AllSteps, Clauses: clauses}}
+	return ecs.WholeTarget(q.Conjuncts(s))
 }
 
 // leafPrefilter finds the prefilter a field query states.
