@@ -164,9 +164,6 @@ func (e *Engine) Reads() []string {
 		r := rs.rule
 		add(r.Fields...)
 		add(r.Meta.NewTermsFields...)
-		for _, f := range r.terms {
-			add(f.Name())
-		}
 		if t := r.threshold; t != nil {
 			add(t.Fields...)
 			add(t.CardinalityField)
