@@ -185,7 +185,7 @@ type pending struct {
 	prev, next *pending
 	stage      int
 	key        string
-	events     []*ecs.Event
+	events     []ecs.Packed // the events of the steps filled so far
 }
 
 // NewMatcher returns a matcher with no pending sequences.
@@ -225,9 +225,8 @@ func (m *Matcher) Pending() int { return m.count }
 func (m *Matcher) Dropped() int64 { return m.dropped }
 
 // Push feeds one event and returns the sequences it completes, each with
-// its events in step order. The matcher copies ev when it keeps it, so the
-// caller may reuse ev; the returned events are the matcher's copies and
-// must not be modified (one may also sit in a pending sequence).
+// its events in step order. The matcher packs ev when it keeps it, so the
+// caller may reuse ev; the returned events are copies.
 func (m *Matcher) Push(ev *ecs.Event) [][]*ecs.Event {
 	m.own.For(ev)
 	return m.PushShared(ev, &m.own)
@@ -263,11 +262,11 @@ func (m *Matcher) PushSteps(ev *ecs.Event, c *EventCopy, mask uint64) [][]*ecs.E
 		}
 		if j == 0 {
 			if last == 0 {
-				out = append(out, []*ecs.Event{m.clone(ev)})
+				out = append(out, []*ecs.Event{ev.Clone()})
 				continue
 			}
-			events := make([]*ecs.Event, 1, len(steps))
-			events[0] = m.clone(ev)
+			events := make([]ecs.Packed, 1, len(steps)-1)
+			events[0] = m.copies.get()
 			m.insert(&pending{stage: 0, key: string(m.keyBuf), events: events})
 			continue
 		}
@@ -275,17 +274,17 @@ func (m *Matcher) PushSteps(ev *ecs.Event, c *EventCopy, mask uint64) [][]*ecs.E
 		if !ok {
 			continue
 		}
-		if m.span > 0 && ev.Time-p.events[0].Time > m.span {
+		if m.span > 0 && ev.Time-p.events[0].Time() > m.span {
 			m.remove(p)
 			continue
 		}
 		delete(m.stages[j-1], p.key)
-		p.events = append(p.events, m.clone(ev))
 		if j == last {
 			m.unlink(p)
-			out = append(out, p.events)
+			out = append(out, unpackAll(p.events, ev))
 			continue
 		}
+		p.events = append(p.events, m.copies.get())
 		p.stage = j
 		if old, ok := m.stages[j][p.key]; ok {
 			m.remove(old)
@@ -337,22 +336,31 @@ type shapeSteps struct {
 	known bool
 }
 
-func (m *Matcher) clone(*ecs.Event) *ecs.Event { return m.copies.get() }
-
-// EventCopy makes at most one copy of an event however many matchers keep
-// it: kept events are never modified, so they can share one.
-type EventCopy struct {
-	ev, copy *ecs.Event
+// unpackAll returns a completed sequence: its kept events and last, the
+// event completing it.
+func unpackAll(kept []ecs.Packed, last *ecs.Event) []*ecs.Event {
+	out := make([]*ecs.Event, 0, len(kept)+1)
+	for _, p := range kept {
+		out = append(out, p.Unpack())
+	}
+	return append(out, last.Clone())
 }
 
-// For starts over with ev: the next copy made is of ev.
-func (c *EventCopy) For(ev *ecs.Event) { c.ev, c.copy = ev, nil }
+// EventCopy packs an event at most once however many matchers keep it:
+// kept events are never modified, so they can share one packing.
+type EventCopy struct {
+	ev     *ecs.Event
+	packed ecs.Packed
+}
 
-func (c *EventCopy) get() *ecs.Event {
-	if c.copy == nil {
-		c.copy = c.ev.Clone()
+// For starts over with ev: the next packing made is of ev.
+func (c *EventCopy) For(ev *ecs.Event) { c.ev, c.packed = ev, ecs.Packed{} }
+
+func (c *EventCopy) get() ecs.Packed {
+	if c.packed.IsZero() {
+		c.packed = ecs.Pack(c.ev)
 	}
-	return c.copy
+	return c.packed
 }
 
 // expire drops partial sequences that can no longer complete.
@@ -360,7 +368,7 @@ func (m *Matcher) expire(now int64) {
 	if m.ttl <= 0 {
 		return
 	}
-	for m.head != nil && now-m.head.events[0].Time > m.ttl {
+	for m.head != nil && now-m.head.events[0].Time() > m.ttl {
 		m.remove(m.head)
 	}
 }

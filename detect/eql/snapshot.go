@@ -96,14 +96,15 @@ func decodeValue(sv snapValue, depth int) (ecs.Value, error) {
 // process can resume matching with Restore.
 func (m *Matcher) Snapshot() ([]byte, error) {
 	s := snapshot{Version: snapshotVersion, Query: m.seq.tree, Dropped: m.dropped}
-	index := map[*ecs.Event]int{}
+	index := map[ecs.Packed]int{}
 	for p := m.head; p != nil; p = p.next {
 		sp := snapPending{Stage: p.stage, Key: []byte(p.key), Events: make([]int, len(p.events))}
-		for i, ev := range p.events {
-			n, ok := index[ev]
+		for i, packed := range p.events {
+			n, ok := index[packed]
 			if !ok {
 				n = len(s.Events)
-				index[ev] = n
+				index[packed] = n
+				ev := packed.Unpack()
 				se := snapEvent{Time: ev.Time, Seq: ev.Seq, Fields: make([]snapField, 0, ev.Len())}
 				ev.Range(func(f ecs.Field, v ecs.Value) {
 					se.Fields = append(se.Fields, snapField{Name: f.Name(), Value: encodeValue(v)})
@@ -136,7 +137,7 @@ func (m *Matcher) Restore(data []byte) error {
 	if s.Query != m.seq.tree {
 		return fmt.Errorf("sequence state was saved for a different query")
 	}
-	events := make([]*ecs.Event, len(s.Events))
+	events := make([]ecs.Packed, len(s.Events))
 	for i, se := range s.Events {
 		ev := &ecs.Event{Time: se.Time, Seq: se.Seq}
 		for _, sf := range se.Fields {
@@ -150,14 +151,14 @@ func (m *Matcher) Restore(data []byte) error {
 			}
 			ev.Set(f, v)
 		}
-		events[i] = ev
+		events[i] = ecs.Pack(ev)
 	}
 	for i, sp := range s.Pending {
 		if sp.Stage < 0 || sp.Stage >= len(m.stages) || len(sp.Events) != sp.Stage+1 {
 			m.reset()
 			return fmt.Errorf("sequence state pending %d: bad stage %d with %d events", i, sp.Stage, len(sp.Events))
 		}
-		p := &pending{stage: sp.Stage, key: string(sp.Key), events: make([]*ecs.Event, len(sp.Events), len(m.seq.Steps))}
+		p := &pending{stage: sp.Stage, key: string(sp.Key), events: make([]ecs.Packed, len(sp.Events), len(m.seq.Steps)-1)}
 		for j, n := range sp.Events {
 			if n < 0 || n >= len(events) {
 				m.reset()
