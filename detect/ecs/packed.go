@@ -109,18 +109,14 @@ func appendPacked(b []byte, v *Value) []byte {
 func (p Packed) IsZero() bool { return p.s == "" }
 
 // Time is the packed event's Time.
-func (p Packed) Time() int64 { return int64(le64(p.s, 0)) }
+func (p Packed) Time() int64 { return int64(binary.LittleEndian.Uint64(bytesOf(p.s))) }
 
 // Seq is the packed event's Seq.
-func (p Packed) Seq() uint64 { return le64(p.s, 8) }
+func (p Packed) Seq() uint64 { return binary.LittleEndian.Uint64(bytesOf(p.s)[8:]) }
 
-func le64(s string, at int) uint64 {
-	_ = s[at+7]
-	return uint64(s[at]) | uint64(s[at+1])<<8 | uint64(s[at+2])<<16 | uint64(s[at+3])<<24 |
-		uint64(s[at+4])<<32 | uint64(s[at+5])<<40 | uint64(s[at+6])<<48 | uint64(s[at+7])<<56
-}
-
-func le16(s string, at int) uint16 { return uint16(s[at]) | uint16(s[at+1])<<8 }
+// bytesOf views s as bytes for encoding/binary to read; nothing writes
+// through the view.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // Unpack returns the event p holds, in compact form. Its strings share p's
 // bytes.
@@ -133,21 +129,23 @@ func (p Packed) Unpack() *Event {
 	return e
 }
 
-// unpack decodes b, reporting bytes Pack could not have written.
-func unpack(b string) (*Event, error) {
-	if len(b) < packedHeader {
-		return nil, fmt.Errorf("packed event: %d bytes, shorter than its header", len(b))
+// unpack decodes s, reporting bytes Pack could not have written.
+func unpack(s string) (*Event, error) {
+	if len(s) < packedHeader {
+		return nil, fmt.Errorf("packed event: %d bytes, shorter than its header", len(s))
 	}
-	e := &Event{Time: int64(le64(b, 0)), Seq: le64(b, 8), Shape: ShapeID(le16(b, 16))}
-	n := int(le16(b, 18))
+	b := bytesOf(s)
+	le := binary.LittleEndian
+	e := &Event{Time: int64(le.Uint64(b)), Seq: le.Uint64(b[8:]), Shape: ShapeID(le.Uint16(b[16:]))}
+	n := int(le.Uint16(b[18:]))
 	e.compactIDs = make([]Field, 0, n)
 	e.compactVals = make([]Value, 0, n)
-	r := packedReader{b: b, at: packedHeader}
+	r := packedReader{s: s, b: b, at: packedHeader}
 	for i := 0; i < n; i++ {
 		if r.at+2 > len(r.b) {
 			return nil, fmt.Errorf("packed event: field %d of %d cut off at byte %d", i+1, n, r.at)
 		}
-		f := Field(le16(r.b, r.at))
+		f := Field(le.Uint16(r.b[r.at:]))
 		r.at += 2
 		if i > 0 && f <= e.compactIDs[i-1] {
 			return nil, fmt.Errorf("packed event: field id %d after %d at byte %d", f, e.compactIDs[i-1], r.at-2)
@@ -166,7 +164,8 @@ func unpack(b string) (*Event, error) {
 }
 
 type packedReader struct {
-	b  string
+	s  string // the packing; strings are cut from it
+	b  []byte // s viewed as bytes, read only
 	at int
 }
 
@@ -190,14 +189,14 @@ func (r *packedReader) value(depth int) (Value, error) {
 		if err != nil {
 			return Value{}, err
 		}
-		s := r.b[r.at : r.at+n]
+		str := r.s[r.at : r.at+n]
 		r.at += n
-		return Value{Kind: String, Str: s}, nil
+		return Value{Kind: String, Str: str}, nil
 	case Int, Float, Bool:
 		if r.at+8 > len(r.b) {
 			return Value{}, fmt.Errorf("packed event: number cut off at byte %d", r.at)
 		}
-		num := int64(le64(r.b, r.at))
+		num := int64(binary.LittleEndian.Uint64(r.b[r.at:]))
 		r.at += 8
 		return Value{Kind: k, num: num}, nil
 	case Array:
@@ -221,7 +220,7 @@ func (r *packedReader) value(depth int) (Value, error) {
 
 // length reads a uvarint that counts bytes or elements still to come.
 func (r *packedReader) length() (int, error) {
-	x, w := uvarint(r.b[r.at:])
+	x, w := binary.Uvarint(r.b[r.at:])
 	if w <= 0 || w != uvarintLen(x) {
 		return 0, fmt.Errorf("packed event: bad length at byte %d", r.at)
 	}
@@ -230,22 +229,4 @@ func (r *packedReader) length() (int, error) {
 		return 0, fmt.Errorf("packed event: length %d at byte %d runs past the end", x, r.at-w)
 	}
 	return int(x), nil
-}
-
-// uvarint is binary.Uvarint over a string.
-func uvarint(s string) (uint64, int) {
-	var x uint64
-	var shift uint
-	for i := 0; i < len(s) && i < binary.MaxVarintLen64; i++ {
-		c := s[i]
-		if c < 0x80 {
-			if i == binary.MaxVarintLen64-1 && c > 1 {
-				return 0, -(i + 1) // overflow
-			}
-			return x | uint64(c)<<shift, i + 1
-		}
-		x |= uint64(c&0x7f) << shift
-		shift += 7
-	}
-	return 0, 0
 }
