@@ -246,6 +246,14 @@ func (m *Matcher) PushSteps(ev *ecs.Event, c *EventCopy, mask uint64) [][]*ecs.E
 	m.expire(ev.Time)
 	steps := m.seq.Steps
 	can := m.stepsFor(ev.Shape) & mask
+	if m.count == 0 {
+		// Nothing waits for a later step and until has nothing to end:
+		// only the first step can act.
+		if can&1 == 0 {
+			return nil
+		}
+		can = 1
+	}
 	if u := m.seq.Until; u != nil && can&untilBit != 0 && u.Where(ev) && m.key(u, ev) {
 		for _, st := range m.stages {
 			if p, ok := st[string(m.keyBuf)]; ok {
@@ -257,7 +265,12 @@ func (m *Matcher) PushSteps(ev *ecs.Event, c *EventCopy, mask uint64) [][]*ecs.E
 	last := len(steps) - 1
 	for j := last; j >= 0; j-- {
 		st := &steps[j]
-		if (j < untilShift && can&(1<<j) == 0) || !st.Where(ev) || !m.key(st, ev) {
+		// A later step acts only on a sequence waiting at the step before
+		// it: with none there, its condition need not run.
+		if (j < untilShift && can&(1<<j) == 0) || (j > 0 && len(m.stages[j-1]) == 0) {
+			continue
+		}
+		if !st.Where(ev) || !m.key(st, ev) {
 			continue
 		}
 		if j == 0 {

@@ -375,3 +375,37 @@ func TestSnapshotRestore(t *testing.T) {
 		t.Errorf("Restore with a bad stage succeeded")
 	}
 }
+
+// TestLaterStepsWaitForEarlier: a step's condition runs only when a
+// sequence waits at the step before it, and until only when some sequence
+// is pending — the matches are the same either way.
+func TestLaterStepsWaitForEarlier(t *testing.T) {
+	q := mustCompile(t, `sequence by k [process where x == 1] [process where x == 2] [process where x == 3] until [process where x == 9]`)
+	m := q.Sequence.NewMatcher(Limits{})
+	calls := make([]int, len(m.seq.Steps)+1)
+	counted := func(i int, p ecs.Predicate) ecs.Predicate {
+		return func(ev *ecs.Event) bool { calls[i]++; return p(ev) }
+	}
+	steps := append([]Step(nil), q.Sequence.Steps...)
+	for i := range steps {
+		steps[i].Where = counted(i, steps[i].Where)
+	}
+	until := *q.Sequence.Until
+	until.Where = counted(len(steps), until.Where)
+	m.seq = &Sequence{Steps: steps, Until: &until, catField: q.Sequence.catField}
+
+	push := func(objs ...string) string { return ids(run(m, stream(t, objs...))) }
+	push(`{"event.category":"process","k":"a","x":2}`, `{"event.category":"process","k":"a","x":3}`,
+		`{"event.category":"process","k":"a","x":9}`)
+	if want := []int{3, 0, 0, 0}; fmt.Sprint(calls) != fmt.Sprint(want) {
+		t.Errorf("with nothing pending: condition calls %v, want %v (only the first step's)", calls, want)
+	}
+	clear(calls)
+	push(`{"event.category":"process","k":"a","x":1}`, `{"event.category":"process","k":"b","x":3}`)
+	if want := []int{2, 1, 0, 1}; fmt.Sprint(calls) != fmt.Sprint(want) {
+		t.Errorf("with one sequence at step 1: condition calls %v, want %v (steps 1 and 2, until)", calls, want)
+	}
+	if got := push(`{"event.category":"process","k":"a","x":2,"id":7}`, `{"event.category":"process","k":"a","x":3,"id":8}`); got != "[1 7 8]" {
+		t.Errorf("got %q, want [1 7 8]", got)
+	}
+}
