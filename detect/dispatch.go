@@ -47,13 +47,13 @@ type indexKey struct {
 }
 
 type indexedField struct {
-	f    ecs.Field
-	cs   keyIndex // case-sensitive keys
-	fold keyIndex // keys lower-cased
+	f     ecs.Field
+	keys  keyIndex
+	sides sides // the sides some key is on
 }
 
 // keyIndex maps exact values, prefixes, suffixes and inner text to target
-// slots.
+// slots, case-sensitive keys and lower-cased ones each on their side.
 type keyIndex struct {
 	forward  keyTrie // exact values and prefixes
 	backward keyTrie // suffixes, reversed
@@ -61,23 +61,22 @@ type keyIndex struct {
 }
 
 func (k *keyIndex) add(p *ecs.Prefilter, slot int32) {
-	lower := p.KeyText
+	lower, sd := p.KeyText, caseSensitive
+	if p.Fold {
+		sd = caseFolded
+	}
 	for _, v := range p.Values {
-		k.forward.insert(lower(v), slot, true, false)
+		k.forward.insert(lower(v), slot, true, false, sd)
 	}
 	for _, v := range p.Prefixes {
-		k.forward.insert(lower(v), slot, false, false)
+		k.forward.insert(lower(v), slot, false, false, sd)
 	}
 	for _, v := range p.Suffixes {
-		k.backward.insert(lower(v), slot, false, true)
+		k.backward.insert(lower(v), slot, false, true, sd)
 	}
 	for _, v := range p.Contains {
-		k.contains.add(lower(v), slot)
+		k.contains.add(lower(v), slot, sd)
 	}
-}
-
-func (k *keyIndex) empty() bool {
-	return k.forward.empty() && k.backward.empty() && k.contains.empty()
 }
 
 // newDispatch indexes rules for events of shape (nil: any event). For a
@@ -177,10 +176,11 @@ func (d *dispatch) index(t settledTarget, clauses [][]ecs.Prefilter, byField map
 		for pi := range c {
 			ix := &d.fields[fields[fi]]
 			fi++
+			ix.keys.add(&c[pi], slot)
 			if c[pi].Fold {
-				ix.fold.add(&c[pi], slot)
+				ix.sides |= 1 << caseFolded
 			} else {
-				ix.cs.add(&c[pi], slot)
+				ix.sides |= 1 << caseSensitive
 			}
 		}
 	}
@@ -243,12 +243,7 @@ func (d *dispatch) pick(ev *ecs.Event) []int32 {
 			if !ok {
 				continue
 			}
-			if !ix.cs.empty() {
-				d.lookup(&ix.cs, s)
-			}
-			if !ix.fold.empty() {
-				d.lookup(&ix.fold, d.folded(s))
-			}
+			d.lookupValue(ix, s)
 		}
 	}
 	if len(d.picked) > len(d.always) {
@@ -261,20 +256,41 @@ func (d *dispatch) pick(ev *ecs.Event) []int32 {
 // for a single-event rule); i must be among those pick returned.
 func (d *dispatch) stepsOf(i int32) uint64 { return d.steps[i] }
 
-func (d *dispatch) lookup(k *keyIndex, s string) {
-	d.walk(&k.forward, s, false)
-	d.walk(&k.backward, s, true)
-	d.scan(&k.contains, s)
+// lookupValue adds the slots of the keys of ix that s meets: the
+// case-sensitive ones as it is, the folded ones lower-cased.
+func (d *dispatch) lookupValue(ix *indexedField, s string) {
+	if ix.sides&(1<<caseFolded) == 0 {
+		d.lookup(&ix.keys, s, ix.sides)
+		return
+	}
+	// A value already in lower case meets both sides' keys in one lookup;
+	// any other is looked up once as it is and once lowered.
+	low := d.folded(s)
+	if low == s {
+		d.lookup(&ix.keys, s, ix.sides)
+		return
+	}
+	if ix.sides&(1<<caseSensitive) != 0 {
+		d.lookup(&ix.keys, s, 1<<caseSensitive)
+	}
+	d.lookup(&ix.keys, low, 1<<caseFolded)
 }
 
-// scan adds the slots of every key s contains.
-func (d *dispatch) scan(x *substrIndex, s string) {
+// lookup adds the slots of the keys on the sides in which that s meets.
+func (d *dispatch) lookup(k *keyIndex, s string, which sides) {
+	d.walk(&k.forward, s, false, which)
+	d.walk(&k.backward, s, true, which)
+	d.scan(&k.contains, s, which)
+}
+
+// scan adds the slots of every key on the sides in which that s contains.
+func (d *dispatch) scan(x *substrIndex, s string, which sides) {
 	if x.empty() {
 		return
 	}
 	for _, k := range x.short {
 		if strings.Contains(s, x.keys[k]) {
-			d.add(x.rules[k])
+			d.addKey(x, k, which)
 		}
 	}
 	for i := 0; i+1 < len(s); i++ {
@@ -284,9 +300,20 @@ func (d *dispatch) scan(x *substrIndex, s string) {
 		}
 		for _, k := range x.buckets[p] {
 			if strings.HasPrefix(s[i:], x.keys[k]) {
-				d.add(x.rules[k])
+				d.addKey(x, k, which)
 			}
 		}
+	}
+}
+
+// addKey adds the slots of contained key k on the sides in which.
+func (d *dispatch) addKey(x *substrIndex, k int32, which sides) {
+	r := &x.rules[k]
+	if which&(1<<caseSensitive) != 0 {
+		d.add(r[caseSensitive])
+	}
+	if which&(1<<caseFolded) != 0 {
+		d.add(r[caseFolded])
 	}
 }
 

@@ -7,20 +7,21 @@ import "unsafe"
 // scan step over most positions with one bit test; a position whose pair
 // starts some key compares just those keys. Keys shorter than two bytes
 // (lower-casing can shorten one: the Kelvin sign becomes "k") are tried
-// one by one.
+// one by one. Like keyTrie, it holds case-sensitive and lower-cased keys,
+// each on its side.
 type substrIndex struct {
 	pairs   *[1 << 16 / 64]uint64 // bit set: some key starts with this byte pair
 	buckets map[uint16][]int32    // byte pair -> indices into keys
 	short   []int32               // keys shorter than two bytes
 	keys    []string
-	rules   [][]int32 // by key: the rule slots it keys
+	rules   [][2][]int32 // by key and side: the rule slots it keys
 	byKey   map[string]int32
 }
 
 func pairOf(a, b byte) uint16 { return uint16(a)<<8 | uint16(b) }
 
-// add registers ref under key.
-func (x *substrIndex) add(key string, ref int32) {
+// add registers ref under key on side sd.
+func (x *substrIndex) add(key string, ref int32, sd side) {
 	if x.byKey == nil {
 		x.byKey = map[string]int32{}
 		x.buckets = map[uint16][]int32{}
@@ -31,7 +32,7 @@ func (x *substrIndex) add(key string, ref int32) {
 		k = int32(len(x.keys))
 		x.byKey[key] = k
 		x.keys = append(x.keys, key)
-		x.rules = append(x.rules, nil)
+		x.rules = append(x.rules, [2][]int32{})
 		if len(key) < 2 {
 			x.short = append(x.short, k)
 		} else {
@@ -40,8 +41,8 @@ func (x *substrIndex) add(key string, ref int32) {
 			x.buckets[p] = append(x.buckets[p], k)
 		}
 	}
-	if list := x.rules[k]; len(list) == 0 || list[len(list)-1] != ref {
-		x.rules[k] = append(list, ref)
+	if list := x.rules[k][sd]; len(list) == 0 || list[len(list)-1] != ref {
+		x.rules[k][sd] = append(list, ref)
 	}
 }
 
