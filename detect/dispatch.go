@@ -40,12 +40,6 @@ type target struct {
 // Two bits hold ecs.MaxConjuncts conjuncts.
 const slotBits = 2
 
-// indexKey names one of a field's two indexes.
-type indexKey struct {
-	field string
-	fold  bool
-}
-
 type indexedField struct {
 	f     ecs.Field
 	keys  keyIndex
@@ -86,7 +80,7 @@ func (k *keyIndex) add(p *ecs.Prefilter, slot int32) {
 func newDispatch(rules []*ruleState, shape *ecs.Shape) *dispatch {
 	d := &dispatch{steps: make([]uint64, len(rules)), seen: make([]uint64, len(rules))}
 	var all []settledTarget
-	primary := map[indexKey]bool{}
+	primary := map[string]bool{} // fields some target's first condition keys
 	for i, rs := range rules {
 		for _, t := range rs.rule.targets(shape) {
 			clauses, never := settleConjuncts(t.Clauses, shape)
@@ -98,7 +92,7 @@ func newDispatch(rules []*ruleState, shape *ecs.Shape) *dispatch {
 			}
 			if len(clauses) > 0 {
 				for _, p := range clauses[0] {
-					primary[indexKey{p.Field, p.Fold}] = true
+					primary[p.Field] = true
 				}
 			}
 			all = append(all, settledTarget{int32(i), t.Steps, clauses})
@@ -108,13 +102,14 @@ func newDispatch(rules []*ruleState, shape *ecs.Shape) *dispatch {
 	var alwaysSteps uint64
 	for k, t := range all {
 		// The first condition keys the target; the others narrow it only
-		// where they cost no extra walk: on an index that some target's
-		// first condition makes every event walk anyway.
+		// where they cost no extra lookup: on a field that some target's
+		// first condition makes every event look up anyway (a value in
+		// lower case meets case-sensitive and folded keys in one lookup).
 		clauses := t.clauses[:min(1, len(t.clauses))]
 		for _, c := range t.clauses[min(1, len(t.clauses)):] {
 			walked := true
 			for _, p := range c {
-				walked = walked && primary[indexKey{p.Field, p.Fold}]
+				walked = walked && primary[p.Field]
 			}
 			if walked {
 				clauses = append(clauses, c)
