@@ -293,7 +293,7 @@ func (d *dispatch) scan(x *substrIndex, s string, which sides) {
 		if x.pairs[p/64]&(1<<(p%64)) == 0 {
 			continue
 		}
-		for _, k := range x.buckets[p] {
+		for _, k := range x.bucket(p) {
 			if strings.HasPrefix(s[i:], x.keys[k]) {
 				d.addKey(x, k, which)
 			}

@@ -1,6 +1,9 @@
 package detect
 
-import "unsafe"
+import (
+	"math/bits"
+	"unsafe"
+)
 
 // substrIndex finds which of many keys occur inside a text. Keys are
 // bucketed by their first two bytes and a bitmap of those pairs lets a
@@ -10,13 +13,21 @@ import "unsafe"
 // one by one. Like keyTrie, it holds case-sensitive and lower-cased keys,
 // each on its side.
 type substrIndex struct {
-	pairs   *[1 << 16 / 64]uint64 // bit set: some key starts with this byte pair
-	buckets map[uint16][]int32    // byte pair -> indices into keys
-	short   []int32               // keys shorter than two bytes
+	pairs   *[pairWords]uint64 // bit set: some key starts with this byte pair
+	buckets map[uint16][]int32 // byte pair -> indices into keys
+	short   []int32            // keys shorter than two bytes
 	keys    []string
 	rules   [][2][]int32 // by key and side: the rule slots it keys
 	byKey   map[string]int32
+
+	// The buckets in byte pair order, found by the rank of a pair's bit
+	// in pairs: before[w] counts the bits set in the words before w.
+	// Built on the first scan after an add.
+	ranked [][]int32
+	before *[pairWords]uint16
 }
+
+const pairWords = 1 << 16 / 64
 
 func pairOf(a, b byte) uint16 { return uint16(a)<<8 | uint16(b) }
 
@@ -25,7 +36,7 @@ func (x *substrIndex) add(key string, ref int32, sd side) {
 	if x.byKey == nil {
 		x.byKey = map[string]int32{}
 		x.buckets = map[uint16][]int32{}
-		x.pairs = new([1 << 16 / 64]uint64)
+		x.pairs = new([pairWords]uint64)
 	}
 	k, ok := x.byKey[key]
 	if !ok {
@@ -43,6 +54,33 @@ func (x *substrIndex) add(key string, ref int32, sd side) {
 	}
 	if list := x.rules[k][sd]; len(list) == 0 || list[len(list)-1] != ref {
 		x.rules[k][sd] = append(list, ref)
+	}
+	x.ranked, x.before = nil, nil
+}
+
+// bucket returns the keys starting with byte pair p, whose bit is set in
+// x.pairs.
+func (x *substrIndex) bucket(p uint16) []int32 {
+	if x.before == nil {
+		x.rank()
+	}
+	w := p / 64
+	below := x.pairs[w] & (1<<(p%64) - 1)
+	return x.ranked[int(x.before[w])+bits.OnesCount64(below)]
+}
+
+// rank lays the buckets out in byte pair order.
+func (x *substrIndex) rank() {
+	x.before = new([pairWords]uint16)
+	x.ranked = x.ranked[:0]
+	n := 0
+	for w := range x.pairs {
+		x.before[w] = uint16(n)
+		for word := x.pairs[w]; word != 0; word &= word - 1 {
+			p := uint16(w*64 + bits.TrailingZeros64(word))
+			x.ranked = append(x.ranked, x.buckets[p])
+			n++
+		}
 	}
 }
 
