@@ -23,7 +23,8 @@ type dispatch struct {
 	stamp   []uint64 // per target: the event generation its mask belongs to
 	mask    []uint8  // per target: the conjuncts the event has met
 	picked  []int32
-	steps   []uint64 // per rule: the steps of the targets the event reached
+	match   []ecs.Predicate // per rule: its match for the dispatch's shape
+	steps   []uint64        // per rule: the steps of the targets the event reached
 	seen    []uint64 // per rule: the event generation steps belongs to
 	gen     uint64
 	lower   []byte
@@ -79,6 +80,10 @@ func (k *keyIndex) add(p *ecs.Prefilter, slot int32) {
 // dropped, one that never holds rules its target out.
 func newDispatch(rules []*ruleState, shape *ecs.Shape) *dispatch {
 	d := &dispatch{steps: make([]uint64, len(rules)), seen: make([]uint64, len(rules))}
+	d.match = make([]ecs.Predicate, len(rules))
+	for i, rs := range rules {
+		d.match[i] = rs.rule.matcher(shape)
+	}
 	var all []settledTarget
 	primary := map[string]bool{} // fields some target's first condition keys
 	for i, rs := range rules {
@@ -251,6 +256,9 @@ func (d *dispatch) pick(ev *ecs.Event) []int32 {
 // for a single-event rule); i must be among those pick returned.
 func (d *dispatch) stepsOf(i int32) uint64 { return d.steps[i] }
 
+// matchOf returns rule i's match for events of the dispatch's shape.
+func (d *dispatch) matchOf(i int32) ecs.Predicate { return d.match[i] }
+
 // lookupValue adds the slots of the keys of ix that s meets: the
 // case-sensitive ones as it is, the folded ones lower-cased.
 func (d *dispatch) lookupValue(ix *indexedField, s string) {
@@ -386,7 +394,8 @@ func newRouter(rules []*ruleState, index bool) *router {
 	if !index {
 		d := newDispatch(nil, nil)
 		d.steps, d.seen = make([]uint64, len(rules)), make([]uint64, len(rules))
-		for i := range rules {
+		for i, rs := range rules {
+			d.match = append(d.match, rs.rule.match)
 			d.always = append(d.always, int32(i))
 			d.allStep = append(d.allStep, ecs.AllSteps)
 		}

@@ -101,7 +101,7 @@ func (e *Engine) Process(ev *ecs.Event, emit func(*Alert)) {
 		r := rs.rule
 		switch r.kind {
 		case KindQuery, KindEQLEvent:
-			if r.match(ev) {
+			if d.matchOf(i)(ev) {
 				rs.stats.Matches++
 				e.alert(rs, []*ecs.Event{ev}, "", emit)
 			}
@@ -111,7 +111,7 @@ func (e *Engine) Process(ev *ecs.Event, emit func(*Alert)) {
 				e.alert(rs, seq, "", emit)
 			}
 		case KindNewTerms:
-			if !r.match(ev) {
+			if !d.matchOf(i)(ev) {
 				continue
 			}
 			rs.stats.Matches++
@@ -121,7 +121,7 @@ func (e *Engine) Process(ev *ecs.Event, emit func(*Alert)) {
 				}
 			})
 		case KindThreshold:
-			if r.match(ev) {
+			if d.matchOf(i)(ev) {
 				rs.stats.Matches++
 				if rs.threshold.add(ev) {
 					e.alert(rs, []*ecs.Event{ev}, rs.threshold.lastKey, emit)

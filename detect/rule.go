@@ -44,6 +44,7 @@ type Rule struct {
 
 	kind      Kind
 	match     ecs.Predicate
+	matchFor  func(*ecs.Shape) ecs.Predicate // match specialised for a shape; nil: match
 	sequence  *eql.Sequence
 	terms     []ecs.Field
 	threshold *Threshold
@@ -59,6 +60,14 @@ func (r *Rule) targets(shape *ecs.Shape) []ecs.Target {
 		return ecs.WholeTarget(nil, false)
 	}
 	return ecs.WholeTarget([][]ecs.Prefilter{r.Prefilters}, false)
+}
+
+// matcher returns the rule's match for events of shape (nil: any event).
+func (r *Rule) matcher(shape *ecs.Shape) ecs.Predicate {
+	if shape == nil || r.matchFor == nil {
+		return r.match
+	}
+	return r.matchFor(shape)
 }
 
 // Kind returns how the rule produces alerts.
@@ -87,7 +96,7 @@ func NewEQLRule(meta RuleMeta, q *eql.Query) (*Rule, error) {
 	case q.Sequence != nil:
 		r.kind, r.sequence = KindSequence, q.Sequence
 	case q.Event != nil:
-		r.kind, r.match = KindEQLEvent, q.Event
+		r.kind, r.match, r.matchFor = KindEQLEvent, q.Event, q.EventFor
 	default:
 		return nil, fmt.Errorf("rule %s: EQL query compiled to nothing", meta.ID)
 	}

@@ -167,6 +167,34 @@ func writeFilter(b *strings.Builder, f *eventFilter) {
 type compiler struct {
 	fields   map[string]struct{}
 	catField ecs.Field
+	// shape, when set, is what every event the predicates will see
+	// promises: conditions it settles compile to constants.
+	shape *ecs.Shape
+}
+
+// settled is e's verdict over every event of the compiler's shape: Maybe
+// when there is none or the shape does not settle e.
+func (c *compiler) settled(e expr) ecs.Tri {
+	if c.shape == nil {
+		return ecs.Maybe
+	}
+	return condVerdict(e, c.shape)
+}
+
+// EventFor returns the query's Event predicate specialised for events of
+// shape s: the conditions s settles (the category, event.type, host.os.type
+// and fields s never carries) are decided once, here, instead of on every
+// event. It returns Event itself for a nil shape or a sequence query.
+func (q *Query) EventFor(s *ecs.Shape) ecs.Predicate {
+	if s == nil || q.Event == nil {
+		return q.Event
+	}
+	c := &compiler{fields: map[string]struct{}{}, catField: q.catField, shape: s}
+	p, err := c.filter(q.filters[0])
+	if err != nil {
+		return q.Event
+	}
+	return p
 }
 
 func (c *compiler) fieldID(name string, p pos) (ecs.Field, error) {
@@ -186,6 +214,14 @@ func (c *compiler) filter(f *eventFilter) (ecs.Predicate, error) {
 	}
 	if f.anyCat {
 		return cond, nil
+	}
+	if c.shape != nil {
+		if v, known := c.shape.Knows(c.catField); known {
+			if !hasString(v, f.category) {
+				return alwaysFalse, nil
+			}
+			return cond, nil
+		}
 	}
 	c.fields[c.catField.Name()] = struct{}{}
 	cat, catID := f.category, c.catField
@@ -214,6 +250,12 @@ func not(p ecs.Predicate) ecs.Predicate { return func(ev *ecs.Event) bool { retu
 
 // boolean compiles a condition.
 func (c *compiler) boolean(e expr) (ecs.Predicate, error) {
+	switch c.settled(e) {
+	case ecs.True:
+		return alwaysTrue, nil
+	case ecs.False:
+		return alwaysFalse, nil
+	}
 	switch e := e.(type) {
 	case *andExpr, *orExpr:
 		return c.junction(e)
@@ -287,6 +329,33 @@ func (c *compiler) junction(e expr) (ecs.Predicate, error) {
 		operands = append(operands, x)
 	}
 	collect(e)
+	// Operands the shape settles either decide the junction or drop out.
+	kept := operands[:0]
+	for _, x := range operands {
+		switch c.settled(x) {
+		case ecs.True:
+			if !isAnd {
+				return alwaysTrue, nil
+			}
+			continue
+		case ecs.False:
+			if isAnd {
+				return alwaysFalse, nil
+			}
+			continue
+		}
+		kept = append(kept, x)
+	}
+	operands = kept
+	switch len(operands) {
+	case 0:
+		if isAnd {
+			return alwaysTrue, nil
+		}
+		return alwaysFalse, nil
+	case 1:
+		return c.boolean(operands[0])
+	}
 	if isAnd {
 		orderBySelectivity(operands)
 	}

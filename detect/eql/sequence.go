@@ -178,7 +178,7 @@ type Matcher struct {
 	keyBuf []byte
 	copies *EventCopy   // the copy of the event being pushed, made on first need
 	own    EventCopy    // the copy Push uses
-	shapes []shapeSteps // by ecs.ShapeID
+	shapes []*shapeSteps // by ecs.ShapeID; nil until its first event
 }
 
 type pending struct {
@@ -245,7 +245,8 @@ func (m *Matcher) PushSteps(ev *ecs.Event, c *EventCopy, mask uint64) [][]*ecs.E
 	m.copies = c
 	m.expire(ev.Time)
 	steps := m.seq.Steps
-	can := m.stepsFor(ev.Shape) & mask
+	sh := m.stepsFor(ev.Shape)
+	can := sh.mask & mask
 	if m.count == 0 {
 		// Nothing waits for a later step and until has nothing to end:
 		// only the first step can act.
@@ -254,7 +255,7 @@ func (m *Matcher) PushSteps(ev *ecs.Event, c *EventCopy, mask uint64) [][]*ecs.E
 		}
 		can = 1
 	}
-	if u := m.seq.Until; u != nil && can&untilBit != 0 && u.Where(ev) && m.key(u, ev) {
+	if u := m.seq.Until; u != nil && can&untilBit != 0 && sh.until(ev) && m.key(u, ev) {
 		for _, st := range m.stages {
 			if p, ok := st[string(m.keyBuf)]; ok {
 				m.remove(p)
@@ -270,7 +271,7 @@ func (m *Matcher) PushSteps(ev *ecs.Event, c *EventCopy, mask uint64) [][]*ecs.E
 		if (j < untilShift && can&(1<<j) == 0) || (j > 0 && len(m.stages[j-1]) == 0) {
 			continue
 		}
-		if !st.Where(ev) || !m.key(st, ev) {
+		if !sh.where[j](ev) || !m.key(st, ev) {
 			continue
 		}
 		if j == 0 {
@@ -318,35 +319,59 @@ const (
 	untilBit   uint64 = 1 << untilShift
 )
 
-// stepsFor returns the mask of the steps (bit j) and the until condition
-// (untilBit) an event of the shape could match; the shape's verdicts are
-// worked out on its first event.
-func (m *Matcher) stepsFor(id ecs.ShapeID) uint64 {
-	if int(id) < len(m.shapes) && m.shapes[id].known {
-		return m.shapes[id].mask
+// stepsFor returns, for events of the shape, the mask of the steps (bit j)
+// and the until condition (untilBit) such an event could match, and the
+// conditions specialised for the shape; they are worked out on the
+// shape's first event.
+func (m *Matcher) stepsFor(id ecs.ShapeID) *shapeSteps {
+	if int(id) < len(m.shapes) && m.shapes[id] != nil {
+		return m.shapes[id]
 	}
-	mask := ^uint64(0)
+	sh := &shapeSteps{mask: ^uint64(0), where: make([]ecs.Predicate, len(m.seq.Steps))}
+	for j := range m.seq.Steps {
+		sh.where[j] = m.seq.Steps[j].Where
+	}
+	if u := m.seq.Until; u != nil {
+		sh.until = u.Where
+	}
 	if shape := ecs.ShapeOf(id); shape != nil {
 		for j := range m.seq.Steps {
-			if j < untilShift && filterVerdict(m.seq.Steps[j].filter, m.seq.catField, shape) == ecs.False {
-				mask &^= 1 << j
+			st := &m.seq.Steps[j]
+			if j < untilShift && filterVerdict(st.filter, m.seq.catField, shape) == ecs.False {
+				sh.mask &^= 1 << j
 			}
+			sh.where[j] = m.seq.whereFor(st, shape)
 		}
-		if u := m.seq.Until; u != nil && filterVerdict(u.filter, m.seq.catField, shape) == ecs.False {
-			mask &^= untilBit
+		if u := m.seq.Until; u != nil {
+			if filterVerdict(u.filter, m.seq.catField, shape) == ecs.False {
+				sh.mask &^= untilBit
+			}
+			sh.until = m.seq.whereFor(u, shape)
 		}
 	}
 	for int(id) >= len(m.shapes) {
-		m.shapes = append(m.shapes, shapeSteps{})
+		m.shapes = append(m.shapes, nil)
 	}
-	m.shapes[id] = shapeSteps{mask: mask, known: true}
-	return mask
+	m.shapes[id] = sh
+	return sh
 }
 
-// shapeSteps is a remembered stepsFor mask.
+// shapeSteps is what stepsFor worked out for a shape.
 type shapeSteps struct {
 	mask  uint64
-	known bool
+	where []ecs.Predicate // by step: its condition for the shape
+	until ecs.Predicate
+}
+
+// whereFor returns st's condition specialised for events of shape, or
+// st.Where when it cannot be compiled again.
+func (s *Sequence) whereFor(st *Step, shape *ecs.Shape) ecs.Predicate {
+	c := &compiler{fields: map[string]struct{}{}, catField: s.catField, shape: shape}
+	p, err := c.filter(st.filter)
+	if err != nil {
+		return st.Where
+	}
+	return p
 }
 
 // unpackAll returns a completed sequence: its kept events and last, the

@@ -200,3 +200,92 @@ func TestTargets(t *testing.T) {
 		}
 	}
 }
+
+// TestEventFor: a query specialised for a shape decides as the query does
+// on every event of the shape, and no longer reads the fields the shape
+// settles (an event missing them, which the shape promises cannot happen,
+// shows which conditions were decided when compiling).
+func TestEventFor(t *testing.T) {
+	shape := execShape(t)
+	bare := []string{ // events of the shape without its constant fields
+		`{"process.name": "bash", "process.args": ["bash", "-c", "id"], "user.id": "0"}`,
+		`{"process.name": "curl", "user.id": "1000"}`,
+	}
+	cases := []struct {
+		query string
+		bare  string // what the specialised query decides on bare: "11", "01", ...
+	}{
+		{`process where process.name == "bash"`, "10"},
+		{`process where event.type == "start" and process.name == "bash"`, "10"},
+		{`process where event.type == "end" or process.name == "curl"`, "01"},
+		{`process where host.os.type == "linux" and event.action in ("exec", "fork") and user.id == "0"`, "10"},
+		{`process where not (event.action == "exec" and process.name == "bash")`, "01"},
+		{`process where not event.action == "fork" and (process.name == "bash" or event.type == "start")`, "11"},
+		{`process where ?file.path == null and process.name != null`, "11"},
+		{`process where file.path : "*.so" or process.name == "curl"`, "01"},
+		{`process where startsWith(event.action, "ex") and user.id != "0"`, "01"},
+		{`network where process.name == "bash"`, "00"},
+		{`any where event.category == "process" and process.args == "-c"`, "10"},
+		{`process where event.type == "start"`, "11"},
+		{`process where event.type == "start" and event.type != "start"`, "00"},
+	}
+	for _, c := range cases {
+		q := mustCompile(t, c.query)
+		specialised := q.EventFor(shape)
+		for _, js := range execEvents {
+			ev := event(t, js)
+			if got, want := specialised(ev), q.Event(ev); got != want {
+				t.Errorf("%s on %s: specialised %v, query %v", c.query, js, got, want)
+			}
+		}
+		got := ""
+		for _, js := range bare {
+			if specialised(event(t, js)) {
+				got += "1"
+			} else {
+				got += "0"
+			}
+		}
+		if got != c.bare {
+			t.Errorf("%s on events without the shape's constants: %s, want %s", c.query, got, c.bare)
+		}
+	}
+	if q := mustCompile(t, `process where process.name == "bash"`); q.EventFor(nil) == nil {
+		t.Error("EventFor(nil) is nil, want the query's own predicate")
+	}
+}
+
+// TestSequenceStepsForShape: a matcher fed events of a shape uses the steps
+// specialised for it, and finds the same sequences.
+func TestSequenceStepsForShape(t *testing.T) {
+	shape := execShape(t)
+	var id ecs.ShapeID
+	for i := ecs.ShapeID(1); ecs.ShapeOf(i) != nil; i++ {
+		if ecs.ShapeOf(i) == shape {
+			id = i
+		}
+	}
+	q := mustCompile(t, `sequence by user.id [process where event.type == "start" and process.name == "curl"] [process where event.action == "exec" and process.name == "bash"] until [process where event.type == "end"]`)
+	whole := stream(t,
+		`{"event.category": "process", "event.type": "start", "event.action": "exec", "host.os.type": "linux", "process.name": "curl", "user.id": "0", "id": 1}`,
+		`{"event.category": "process", "event.type": "start", "event.action": "exec", "host.os.type": "linux", "process.name": "bash", "user.id": "0", "id": 2}`,
+	)
+	bare := stream(t,
+		`{"process.name": "curl", "user.id": "0", "id": 1}`,
+		`{"process.name": "bash", "user.id": "0", "id": 2}`,
+	)
+	if got := ids(run(q.Sequence.NewMatcher(Limits{}), whole)); got != "[1 2]" {
+		t.Fatalf("unshaped events: %q, want [1 2]", got)
+	}
+	if got := ids(run(q.Sequence.NewMatcher(Limits{}), bare)); got != "" {
+		t.Fatalf("unshaped events without the constants: %q, want none", got)
+	}
+	for _, evs := range [][]*ecs.Event{whole, bare} {
+		for _, ev := range evs {
+			ev.Shape = id
+		}
+		if got := ids(run(q.Sequence.NewMatcher(Limits{}), evs)); got != "[1 2]" {
+			t.Errorf("events of the shape: %q, want [1 2]", got)
+		}
+	}
+}
