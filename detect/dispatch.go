@@ -25,7 +25,7 @@ type dispatch struct {
 	picked  []int32
 	match   []ecs.Predicate // per rule: its match for the dispatch's shape
 	steps   []uint64        // per rule: the steps of the targets the event reached
-	seen    []uint64 // per rule: the event generation steps belongs to
+	seen    []uint64        // per rule: the event generation steps belongs to
 	gen     uint64
 	lower   []byte
 }

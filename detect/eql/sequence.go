@@ -176,8 +176,8 @@ type Matcher struct {
 	dropped    int64
 
 	keyBuf []byte
-	copies *EventCopy   // the copy of the event being pushed, made on first need
-	own    EventCopy    // the copy Push uses
+	copies *EventCopy    // the copy of the event being pushed, made on first need
+	own    EventCopy     // the copy Push uses
 	shapes []*shapeSteps // by ecs.ShapeID; nil until its first event
 }
 
