@@ -20,8 +20,6 @@ type dispatch struct {
 	allStep []uint64 // for each of always: the steps of those targets
 	fields  []indexedField
 	targets []target
-	stamp   []uint64 // per target: the event generation its mask belongs to
-	mask    []uint8  // per target: the conjuncts the event has met
 	picked  []int32
 	match   []ecs.Predicate // per rule: its match for the dispatch's shape
 	steps   []uint64        // per rule: the steps of the targets the event reached
@@ -30,11 +28,14 @@ type dispatch struct {
 	lower   []byte
 }
 
-// target is one indexed part of a rule.
+// target is one indexed part of a rule, with what the current event has
+// met of it: one struct, so that marking a conjunct touches one place.
 type target struct {
 	rule  int32
-	steps uint64
-	need  uint8 // the mask of all its conjuncts
+	need  uint8  // the mask of all its conjuncts
+	met   uint8  // the conjuncts the event of generation stamp has met
+	steps uint64 // the rule's steps it stands for
+	stamp uint64
 }
 
 // A slot names one conjunct of one target: target<<slotBits | conjunct.
@@ -132,8 +133,6 @@ func newDispatch(rules []*ruleState, shape *ecs.Shape) *dispatch {
 			alwaysSteps = 0
 		}
 	}
-	d.stamp = make([]uint64, len(d.targets))
-	d.mask = make([]uint8, len(d.targets))
 	return d
 }
 
@@ -324,17 +323,16 @@ func (d *dispatch) addKey(x *substrIndex, k int32, which sides) {
 // met picks its rule, for its steps.
 func (d *dispatch) add(slots []int32) {
 	for _, sl := range slots {
-		ti := sl >> slotBits
-		if d.stamp[ti] != d.gen {
-			d.stamp[ti], d.mask[ti] = d.gen, 0
+		t := &d.targets[sl>>slotBits]
+		if t.stamp != d.gen {
+			t.stamp, t.met = d.gen, 0
 		}
 		bit := uint8(1) << (sl & (1<<slotBits - 1))
-		t := &d.targets[ti]
-		if d.mask[ti]&bit != 0 {
+		if t.met&bit != 0 {
 			continue
 		}
-		d.mask[ti] |= bit
-		if d.mask[ti] != t.need {
+		t.met |= bit
+		if t.met != t.need {
 			continue
 		}
 		if d.seen[t.rule] != d.gen {

@@ -58,7 +58,6 @@ func TestKeyIndexAgainstBruteForce(t *testing.T) {
 			for i := range keys {
 				d.targets = append(d.targets, target{rule: int32(i), steps: 1, need: 1})
 			}
-			d.stamp, d.mask = make([]uint64, len(keys)), make([]uint8, len(keys))
 			d.steps, d.seen = make([]uint64, len(keys)), make([]uint64, len(keys))
 			for i := 0; i < 3000; i++ {
 				v := word(10, lower)
