@@ -41,10 +41,13 @@ type Rule struct {
 	// An empty result means no event of the shape can. Nil means
 	// Prefilters, for the whole rule.
 	Targets func(*ecs.Shape) []ecs.Target
+	// MatchFor, when set, returns the rule's condition specialised for
+	// events of a shape (see eql.Query.EventFor and kql.Query.MatchFor);
+	// the engine calls it once per shape. Nil means the condition as built.
+	MatchFor func(*ecs.Shape) ecs.Predicate
 
 	kind      Kind
 	match     ecs.Predicate
-	matchFor  func(*ecs.Shape) ecs.Predicate // match specialised for a shape; nil: match
 	sequence  *eql.Sequence
 	terms     []ecs.Field
 	threshold *Threshold
@@ -64,10 +67,10 @@ func (r *Rule) targets(shape *ecs.Shape) []ecs.Target {
 
 // matcher returns the rule's match for events of shape (nil: any event).
 func (r *Rule) matcher(shape *ecs.Shape) ecs.Predicate {
-	if shape == nil || r.matchFor == nil {
+	if shape == nil || r.MatchFor == nil {
 		return r.match
 	}
-	return r.matchFor(shape)
+	return r.MatchFor(shape)
 }
 
 // Kind returns how the rule produces alerts.
@@ -96,7 +99,7 @@ func NewEQLRule(meta RuleMeta, q *eql.Query) (*Rule, error) {
 	case q.Sequence != nil:
 		r.kind, r.sequence = KindSequence, q.Sequence
 	case q.Event != nil:
-		r.kind, r.match, r.matchFor = KindEQLEvent, q.Event, q.EventFor
+		r.kind, r.match, r.MatchFor = KindEQLEvent, q.Event, q.EventFor
 	default:
 		return nil, fmt.Errorf("rule %s: EQL query compiled to nothing", meta.ID)
 	}

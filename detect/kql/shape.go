@@ -1,6 +1,10 @@
 package kql
 
-import "github.com/osqdetect/osqdetect/detect/ecs"
+import (
+	"strings"
+
+	"github.com/osqdetect/osqdetect/detect/ecs"
+)
 
 // CanMatch reports whether some event of shape s could satisfy the query:
 // it is false only when the query is false for every event of the shape,
@@ -45,4 +49,59 @@ func leafVerdict(n node, f ecs.Field, s *ecs.Shape) ecs.Tri {
 		return ecs.Maybe
 	}
 	return ecs.TriOf(n.match(s.Probe()))
+}
+
+// MatchFor returns Match specialised for events of shape s: the parts of
+// the query s settles (event.category, event.type, host.os.type, fields s
+// never carries) are decided once, here, instead of on every event. It
+// returns Match itself for a nil shape.
+func (q *Query) MatchFor(s *ecs.Shape) ecs.Predicate {
+	if s == nil {
+		return q.Match
+	}
+	return specialize(q.root, s).match
+}
+
+// specialize returns n with what s settles folded away.
+func specialize(n node, s *ecs.Shape) node {
+	switch verdict(n, s) {
+	case ecs.True:
+		return constNode(true)
+	case ecs.False:
+		return constNode(false)
+	}
+	switch n := n.(type) {
+	case *andNode:
+		return &andNode{kids: specializeKids(n.kids, s, ecs.True)}
+	case *orNode:
+		return &orNode{kids: specializeKids(n.kids, s, ecs.False)}
+	case *notNode:
+		return &notNode{kid: specialize(n.kid, s)}
+	}
+	return n
+}
+
+// specializeKids specialises the children of a junction, leaving out those
+// whose verdict is neutral (True under and, False under or).
+func specializeKids(kids []node, s *ecs.Shape, neutral ecs.Tri) []node {
+	var out []node
+	for _, k := range kids {
+		if verdict(k, s) != neutral {
+			out = append(out, specialize(k, s))
+		}
+	}
+	return out
+}
+
+// constNode is a condition a shape settled.
+type constNode bool
+
+func (n constNode) match(*ecs.Event) bool { return bool(n) }
+func (n constNode) cost() int             { return 0 }
+func (n constNode) write(b *strings.Builder, _ int) {
+	if n {
+		b.WriteString("<true>")
+	} else {
+		b.WriteString("<false>")
+	}
 }

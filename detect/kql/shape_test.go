@@ -6,7 +6,9 @@ import (
 	"github.com/osqdetect/osqdetect/detect/ecs"
 )
 
-func TestCanMatch(t *testing.T) {
+// execShape is a process start shape like the normalizer's.
+func execShape(t *testing.T) *ecs.Shape {
+	t.Helper()
 	field := func(name string) ecs.Field {
 		f, ok := ecs.FieldOf(name)
 		if !ok {
@@ -14,7 +16,7 @@ func TestCanMatch(t *testing.T) {
 		}
 		return f
 	}
-	shape := ecs.ShapeOf(ecs.DefineShape(ecs.Shape{
+	return ecs.ShapeOf(ecs.DefineShape(ecs.Shape{
 		Name: "test/exec",
 		Const: map[ecs.Field]ecs.Value{
 			field("event.category"): ecs.Str("process"),
@@ -23,6 +25,10 @@ func TestCanMatch(t *testing.T) {
 		},
 		Fields: []ecs.Field{field("process.name"), field("process.args"), field("process.pid")},
 	}))
+}
+
+func TestCanMatch(t *testing.T) {
+	shape := execShape(t)
 	events := []map[string]any{
 		{"event.category": "process", "event.type": "start", "host.os.type": "linux"},
 		{"event.category": "process", "event.type": "start", "host.os.type": "linux",
@@ -64,5 +70,61 @@ func TestCanMatch(t *testing.T) {
 				t.Errorf("%s was ruled out for the shape but matches %v", c.query, fields)
 			}
 		}
+	}
+}
+
+// TestMatchFor: a query specialised for a shape decides as the query does
+// on every event of the shape, and no longer reads the fields the shape
+// settles (events without them show which conditions were decided).
+func TestMatchFor(t *testing.T) {
+	shape := execShape(t)
+	events := []map[string]any{
+		{"event.category": "process", "event.type": "start", "host.os.type": "linux"},
+		{"event.category": "process", "event.type": "start", "host.os.type": "linux",
+			"process.name": "ln", "process.args": []any{"ln", "-s", "/bin/bash", "/tmp/x"}, "process.pid": 7},
+		{"event.category": "process", "event.type": "start", "host.os.type": "linux",
+			"process.name": "curl", "process.pid": 8},
+	}
+	bare := []map[string]any{ // events of the shape without its constant fields
+		{"process.name": "ln", "process.args": []any{"ln", "-s"}},
+		{"process.name": "curl"},
+	}
+	cases := []struct {
+		query string
+		bare  string // the specialised query's decisions on bare
+	}{
+		{`process.name:ln`, "10"},
+		{`event.category:process and process.name:ln`, "10"},
+		{`event.category:network or process.name:curl`, "01"},
+		{`host.os.type:linux and event.type:start and not process.name:ln`, "01"},
+		{`not (event.type:start and process.name:ln)`, "01"},
+		{`file.path:/tmp/* or process.args:"-s"`, "10"},
+		{`not file.path:* and process.name:*`, "11"},
+		{`event.type:st*`, "11"},
+		{`event.type:end and process.name:ln`, "00"},
+	}
+	for _, c := range cases {
+		q := mustCompile(t, c.query)
+		specialised := q.MatchFor(shape)
+		for _, fields := range events {
+			e := ev(t, fields)
+			if got, want := specialised(e), q.Match(e); got != want {
+				t.Errorf("%s on %v: specialised %v, query %v", c.query, fields, got, want)
+			}
+		}
+		got := ""
+		for _, fields := range bare {
+			if specialised(ev(t, fields)) {
+				got += "1"
+			} else {
+				got += "0"
+			}
+		}
+		if got != c.bare {
+			t.Errorf("%s on events without the shape's constants: %s, want %s", c.query, got, c.bare)
+		}
+	}
+	if mustCompile(t, `process.name:ln`).MatchFor(nil) == nil {
+		t.Error("MatchFor(nil) is nil, want Match")
 	}
 }
