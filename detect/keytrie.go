@@ -12,7 +12,11 @@ type keyTrie struct {
 }
 
 type trieNode struct {
-	edges  []trieEdge
+	// first is the node's first edge (next is -1 when it has none), kept
+	// in the node because most nodes of long keys have only that one: a
+	// step along a key then loads no other memory.
+	first  trieEdge
+	edges  []trieEdge  // the other edges
 	dense  *[256]int32 // next node by byte (-1: none), once edges grow long
 	prefix [2]int32    // by side: index into refs of the keys ending here as prefixes; -1: none
 	exact  [2]int32    // the same for exact keys
@@ -31,7 +35,7 @@ type sides uint8
 
 const bothSides sides = 1<<caseSensitive | 1<<caseFolded
 
-var noRefs = trieNode{prefix: [2]int32{-1, -1}, exact: [2]int32{-1, -1}}
+var noRefs = trieNode{first: trieEdge{next: -1}, prefix: [2]int32{-1, -1}, exact: [2]int32{-1, -1}}
 
 type trieEdge struct {
 	b    byte
@@ -62,14 +66,19 @@ func (t *keyTrie) insert(key string, slot int32, exact, reverse bool, sd side) {
 			next = int32(len(t.nodes))
 			t.nodes = append(t.nodes, noRefs)
 			n := &t.nodes[at]
-			n.edges = append(n.edges, trieEdge{b: b, next: next})
+			if n.first.next < 0 {
+				n.first = trieEdge{b: b, next: next}
+			} else {
+				n.edges = append(n.edges, trieEdge{b: b, next: next})
+			}
 			if n.dense != nil {
 				n.dense[b] = next
-			} else if len(n.edges) > denseAfter {
+			} else if 1+len(n.edges) > denseAfter {
 				n.dense = new([256]int32)
 				for j := range n.dense {
 					n.dense[j] = -1
 				}
+				n.dense[n.first.b] = n.first.next
 				for _, e := range n.edges {
 					n.dense[e.b] = e.next
 				}
@@ -94,6 +103,9 @@ func (t *keyTrie) child(at int32, b byte) int32 {
 	n := &t.nodes[at]
 	if n.dense != nil {
 		return n.dense[b]
+	}
+	if n.first.b == b && n.first.next >= 0 {
+		return n.first.next
 	}
 	for _, e := range n.edges {
 		if e.b == b {
