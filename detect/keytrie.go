@@ -33,8 +33,6 @@ const (
 // sides is a set of sides: bit 1<<side.
 type sides uint8
 
-const bothSides sides = 1<<caseSensitive | 1<<caseFolded
-
 var noRefs = trieNode{first: trieEdge{next: -1}, prefix: [2]int32{-1, -1}, exact: [2]int32{-1, -1}}
 
 type trieEdge struct {
