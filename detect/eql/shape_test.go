@@ -5,11 +5,19 @@ import (
 	"testing"
 
 	"github.com/osqdetect/osqdetect/detect/ecs"
+	"github.com/osqdetect/osqdetect/internal/testutil"
 )
 
 // execShape is a process start shape like the osquery normalizer's: the
 // event.* fields fixed, a few process fields carried, the rest never set.
 func execShape(t *testing.T) *ecs.Shape {
+	t.Helper()
+	_, s := execShapeID(t)
+	return s
+}
+
+// execShapeID defines an execShape and returns its id too.
+func execShapeID(t *testing.T) (ecs.ShapeID, *ecs.Shape) {
 	t.Helper()
 	field := func(name string) ecs.Field {
 		f, ok := ecs.FieldOf(name)
@@ -28,7 +36,7 @@ func execShape(t *testing.T) *ecs.Shape {
 		},
 		Fields: []ecs.Field{field("process.name"), field("process.args"), field("process.pid"), field("user.id")},
 	})
-	return ecs.ShapeOf(id)
+	return id, ecs.ShapeOf(id)
 }
 
 // Events of execShape, to check that a query ruled out matches none.
@@ -137,13 +145,7 @@ func TestPrefiltersFor(t *testing.T) {
 // event's shape, so a network event labelled with a process start shape
 // never fills the network step, while unlabelled it does.
 func TestMatcherSkipsStepsTheShapeRulesOut(t *testing.T) {
-	shape := execShape(t)
-	var id ecs.ShapeID
-	for i := ecs.ShapeID(1); ecs.ShapeOf(i) != nil; i++ {
-		if ecs.ShapeOf(i) == shape {
-			id = i
-		}
-	}
+	id, _ := execShapeID(t)
 	q := mustCompile(t, `sequence by process.pid [network where process.name == "nc"] [process where process.name == "sh"]`)
 	for _, c := range []struct {
 		label ecs.ShapeID
@@ -229,24 +231,21 @@ func TestEventFor(t *testing.T) {
 		{`process where event.type == "start"`, "11"},
 		{`process where event.type == "start" and event.type != "start"`, "00"},
 	}
+	events := func(objs []string) []*ecs.Event {
+		evs := make([]*ecs.Event, len(objs))
+		for i, js := range objs {
+			evs[i] = event(t, js)
+		}
+		return evs
+	}
+	shaped, unshaped := events(execEvents), events(bare)
 	for _, c := range cases {
 		q := mustCompile(t, c.query)
 		specialised := q.EventFor(shape)
-		for _, js := range execEvents {
-			ev := event(t, js)
-			if got, want := specialised(ev), q.Event(ev); got != want {
-				t.Errorf("%s on %s: specialised %v, query %v", c.query, js, got, want)
-			}
+		if got, want := testutil.Decisions(specialised, shaped), testutil.Decisions(q.Event, shaped); got != want {
+			t.Errorf("%s on events of the shape: specialised %s, query %s", c.query, got, want)
 		}
-		got := ""
-		for _, js := range bare {
-			if specialised(event(t, js)) {
-				got += "1"
-			} else {
-				got += "0"
-			}
-		}
-		if got != c.bare {
+		if got := testutil.Decisions(specialised, unshaped); got != c.bare {
 			t.Errorf("%s on events without the shape's constants: %s, want %s", c.query, got, c.bare)
 		}
 	}
@@ -258,13 +257,7 @@ func TestEventFor(t *testing.T) {
 // TestSequenceStepsForShape: a matcher fed events of a shape uses the steps
 // specialised for it, and finds the same sequences.
 func TestSequenceStepsForShape(t *testing.T) {
-	shape := execShape(t)
-	var id ecs.ShapeID
-	for i := ecs.ShapeID(1); ecs.ShapeOf(i) != nil; i++ {
-		if ecs.ShapeOf(i) == shape {
-			id = i
-		}
-	}
+	id, _ := execShapeID(t)
 	q := mustCompile(t, `sequence by user.id [process where event.type == "start" and process.name == "curl"] [process where event.action == "exec" and process.name == "bash"] until [process where event.type == "end"]`)
 	whole := stream(t,
 		`{"event.category": "process", "event.type": "start", "event.action": "exec", "host.os.type": "linux", "process.name": "curl", "user.id": "0", "id": 1}`,

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/osqdetect/osqdetect/detect/ecs"
+	"github.com/osqdetect/osqdetect/internal/testutil"
 )
 
 // execShape is a process start shape like the normalizer's.
@@ -27,13 +28,18 @@ func execShape(t *testing.T) *ecs.Shape {
 	}))
 }
 
+// execEvents are events of execShape.
+var execEvents = []map[string]any{
+	{"event.category": "process", "event.type": "start", "host.os.type": "linux"},
+	{"event.category": "process", "event.type": "start", "host.os.type": "linux",
+		"process.name": "ln", "process.args": []any{"ln", "-s", "/bin/bash", "/tmp/x"}, "process.pid": 7},
+	{"event.category": "process", "event.type": "start", "host.os.type": "linux",
+		"process.name": "curl", "process.pid": 8},
+}
+
 func TestCanMatch(t *testing.T) {
 	shape := execShape(t)
-	events := []map[string]any{
-		{"event.category": "process", "event.type": "start", "host.os.type": "linux"},
-		{"event.category": "process", "event.type": "start", "host.os.type": "linux",
-			"process.name": "ln", "process.args": []any{"ln", "-s", "/bin/bash", "/tmp/x"}, "process.pid": 7},
-	}
+	events := execEvents
 	cases := []struct {
 		query string
 		want  bool
@@ -78,17 +84,18 @@ func TestCanMatch(t *testing.T) {
 // settles (events without them show which conditions were decided).
 func TestMatchFor(t *testing.T) {
 	shape := execShape(t)
-	events := []map[string]any{
-		{"event.category": "process", "event.type": "start", "host.os.type": "linux"},
-		{"event.category": "process", "event.type": "start", "host.os.type": "linux",
-			"process.name": "ln", "process.args": []any{"ln", "-s", "/bin/bash", "/tmp/x"}, "process.pid": 7},
-		{"event.category": "process", "event.type": "start", "host.os.type": "linux",
-			"process.name": "curl", "process.pid": 8},
+	events := func(objs []map[string]any) []*ecs.Event {
+		evs := make([]*ecs.Event, len(objs))
+		for i, fields := range objs {
+			evs[i] = ev(t, fields)
+		}
+		return evs
 	}
-	bare := []map[string]any{ // events of the shape without its constant fields
+	shaped := events(execEvents)
+	unshaped := events([]map[string]any{ // events of the shape without its constant fields
 		{"process.name": "ln", "process.args": []any{"ln", "-s"}},
 		{"process.name": "curl"},
-	}
+	})
 	cases := []struct {
 		query string
 		bare  string // the specialised query's decisions on bare
@@ -106,21 +113,10 @@ func TestMatchFor(t *testing.T) {
 	for _, c := range cases {
 		q := mustCompile(t, c.query)
 		specialised := q.MatchFor(shape)
-		for _, fields := range events {
-			e := ev(t, fields)
-			if got, want := specialised(e), q.Match(e); got != want {
-				t.Errorf("%s on %v: specialised %v, query %v", c.query, fields, got, want)
-			}
+		if got, want := testutil.Decisions(specialised, shaped), testutil.Decisions(q.Match, shaped); got != want {
+			t.Errorf("%s on events of the shape: specialised %s, query %s", c.query, got, want)
 		}
-		got := ""
-		for _, fields := range bare {
-			if specialised(ev(t, fields)) {
-				got += "1"
-			} else {
-				got += "0"
-			}
-		}
-		if got != c.bare {
+		if got := testutil.Decisions(specialised, unshaped); got != c.bare {
 			t.Errorf("%s on events without the shape's constants: %s, want %s", c.query, got, c.bare)
 		}
 	}

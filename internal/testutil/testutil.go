@@ -81,3 +81,16 @@ func moduleRoot() (string, error) {
 		dir = parent
 	}
 }
+
+// Decisions renders what decide says of each item, in order, as a string
+// of 1s and 0s: a compact want for table-driven tests of predicates.
+func Decisions[T any](decide func(T) bool, items []T) string {
+	b := make([]byte, len(items))
+	for i, it := range items {
+		b[i] = '0'
+		if decide(it) {
+			b[i] = '1'
+		}
+	}
+	return string(b)
+}

@@ -120,3 +120,19 @@ func TestSharedDirBesideModuleRoot(t *testing.T) {
 		t.Errorf("SharedDir() = %q, want %q", got, want)
 	}
 }
+
+func TestDecisions(t *testing.T) {
+	even := func(n int) bool { return n%2 == 0 }
+	for _, tc := range []struct {
+		items []int
+		want  string
+	}{
+		{nil, ""},
+		{[]int{2}, "1"},
+		{[]int{1, 2, 3, 4}, "0101"},
+	} {
+		if got := Decisions(even, tc.items); got != tc.want {
+			t.Errorf("Decisions(even, %v) = %q, want %q", tc.items, got, tc.want)
+		}
+	}
+}
