@@ -82,9 +82,6 @@ func (k *keyIndex) add(p *ecs.Prefilter, slot int32) {
 func newDispatch(rules []*ruleState, shape *ecs.Shape) *dispatch {
 	d := &dispatch{steps: make([]uint64, len(rules)), seen: make([]uint64, len(rules))}
 	d.match = make([]ecs.Predicate, len(rules))
-	for i, rs := range rules {
-		d.match[i] = rs.rule.matcher(shape)
-	}
 	var all []settledTarget
 	primary := map[string]bool{} // fields some target's first condition keys
 	for i, rs := range rules {
@@ -92,6 +89,10 @@ func newDispatch(rules []*ruleState, shape *ecs.Shape) *dispatch {
 			clauses, never := settleConjuncts(t.Clauses, shape)
 			if never {
 				continue
+			}
+			if d.match[i] == nil {
+				// Only rules an event of the shape can reach need theirs.
+				d.match[i] = rs.rule.matcher(shape)
 			}
 			if len(clauses) > 1<<slotBits {
 				clauses = clauses[:1<<slotBits]
