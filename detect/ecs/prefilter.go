@@ -267,6 +267,72 @@ func BestDisjunctions(cs [][]Prefilter, n int) [][]Prefilter {
 	return out
 }
 
+// ConditionTree is how a query language's condition tree is read for its
+// necessary conditions, whatever the tree's node type N.
+type ConditionTree[N any] struct {
+	// Verdict is a node's value over every event of a shape (see Tri).
+	Verdict func(n N, s *Shape) Tri
+	// Split returns the operands of a conjunction (and true) or of a
+	// disjunction (and false); ok is false for any other node.
+	Split func(n N) (operands []N, and, ok bool)
+	// Leaf returns the prefilter a single test states, if any.
+	Leaf func(n N) ([]Prefilter, bool)
+}
+
+// Conjuncts finds necessary conditions of n: disjunctions of "field
+// equals, starts with, ends with or contains one of these strings" tests,
+// each of which has a test holding for every event n matches. It reports
+// false when n states none.
+//
+// With a shape, it finds them for the events of that shape: a part of n the
+// shape settles is left out (when always true it tells nothing; when always
+// false it needs nothing, which an empty disjunction says).
+func (t ConditionTree[N]) Conjuncts(n N, s *Shape) ([][]Prefilter, bool) {
+	if s != nil {
+		switch t.Verdict(n, s) {
+		case True:
+			return nil, false
+		case False:
+			return [][]Prefilter{{}}, true
+		}
+	}
+	operands, and, ok := t.Split(n)
+	switch {
+	case ok && and:
+		var all [][]Prefilter
+		for _, op := range operands {
+			if c, ok := t.Conjuncts(op, s); ok {
+				all = append(all, c...)
+			}
+		}
+		return all, len(all) > 0
+	case ok:
+		var all []Prefilter
+		for _, op := range operands {
+			p, ok := t.Best(op, s)
+			if !ok {
+				return nil, false
+			}
+			all = append(all, p...)
+		}
+		return [][]Prefilter{MergePrefilters(all)}, true
+	}
+	p, ok := t.Leaf(n)
+	if !ok {
+		return nil, false
+	}
+	return [][]Prefilter{p}, true
+}
+
+// Best is the best of n's necessary conditions for an index.
+func (t ConditionTree[N]) Best(n N, s *Shape) ([]Prefilter, bool) {
+	cs, ok := t.Conjuncts(n, s)
+	if !ok {
+		return nil, false
+	}
+	return BestDisjunctions(cs, 1)[0], true
+}
+
 // Target is what an index keys a rule by, or one step of a sequence rule:
 // the conditions an event must meet to matter to it.
 type Target struct {

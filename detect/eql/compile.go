@@ -309,26 +309,7 @@ func (c *compiler) boolean(e expr) (ecs.Predicate, error) {
 // operands rather than nested closures.
 func (c *compiler) junction(e expr) (ecs.Predicate, error) {
 	_, isAnd := e.(*andExpr)
-	var operands []expr
-	var collect func(x expr)
-	collect = func(x expr) {
-		switch x := x.(type) {
-		case *andExpr:
-			if isAnd {
-				collect(x.l)
-				collect(x.r)
-				return
-			}
-		case *orExpr:
-			if !isAnd {
-				collect(x.l)
-				collect(x.r)
-				return
-			}
-		}
-		operands = append(operands, x)
-	}
-	collect(e)
+	operands := flatten(e, isAnd)
 	// Operands the shape settles either decide the junction or drop out.
 	kept := operands[:0]
 	for _, x := range operands {

@@ -4,58 +4,26 @@ import (
 	"github.com/osqdetect/osqdetect/detect/ecs"
 )
 
-// conjunctsOf finds necessary conditions of e: disjunctions of "field
-// equals, starts with, ends with or contains one of these strings" tests,
-// each of which has a test holding for every event e matches. It reports
-// false when e states none.
-//
-// With a shape, it finds them for the events of that shape: a part of e the
-// shape settles is left out (when always true it tells nothing; when always
-// false it needs nothing, which an empty disjunction says).
-func conjunctsOf(e expr, s *ecs.Shape) ([][]ecs.Prefilter, bool) {
-	if s != nil {
-		switch condVerdict(e, s) {
-		case ecs.True:
-			return nil, false
-		case ecs.False:
-			return [][]ecs.Prefilter{{}}, true
+// conditions reads EQL conditions for their necessary conditions.
+var conditions = ecs.ConditionTree[expr]{
+	Verdict: condVerdict,
+	Split: func(e expr) ([]expr, bool, bool) {
+		switch e.(type) {
+		case *andExpr:
+			return flatten(e, true), true, true
+		case *orExpr:
+			return flatten(e, false), false, true
 		}
-	}
-	switch x := e.(type) {
-	case *andExpr:
-		var all [][]ecs.Prefilter
-		for _, op := range flatten(x, true) {
-			if c, ok := conjunctsOf(op, s); ok {
-				all = append(all, c...)
-			}
-		}
-		return all, len(all) > 0
-	case *orExpr:
-		var all []ecs.Prefilter
-		for _, op := range flatten(x, false) {
-			p, ok := prefilterOf(op, s)
-			if !ok {
-				return nil, false
-			}
-			all = append(all, p...)
-		}
-		return [][]ecs.Prefilter{ecs.MergePrefilters(all)}, true
-	}
-	p, ok := leafPrefilter(e)
-	if !ok {
-		return nil, false
-	}
-	return [][]ecs.Prefilter{p}, true
+		return nil, false, false
+	},
+	Leaf: leafPrefilter,
 }
 
+// conjunctsOf finds necessary conditions of e (see ecs.ConditionTree).
+func conjunctsOf(e expr, s *ecs.Shape) ([][]ecs.Prefilter, bool) { return conditions.Conjuncts(e, s) }
+
 // prefilterOf is the best of e's necessary conditions for an index.
-func prefilterOf(e expr, s *ecs.Shape) ([]ecs.Prefilter, bool) {
-	cs, ok := conjunctsOf(e, s)
-	if !ok {
-		return nil, false
-	}
-	return ecs.BestDisjunctions(cs, 1)[0], true
-}
+func prefilterOf(e expr, s *ecs.Shape) ([]ecs.Prefilter, bool) { return conditions.Best(e, s) }
 
 // leafPrefilter finds the prefilter a comparison states.
 func leafPrefilter(e expr) ([]ecs.Prefilter, bool) {

@@ -2,55 +2,26 @@ package kql
 
 import "github.com/osqdetect/osqdetect/detect/ecs"
 
-// conjunctsOf finds necessary conditions of n: disjunctions of "field
-// equals, starts with, ends with or contains one of these strings" tests,
-// each of which has a test holding for every event n matches. It reports
-// false when n states none. With a shape, parts the shape settles are left
-// out (an always false part needs nothing: an empty disjunction).
-func conjunctsOf(n node, s *ecs.Shape) ([][]ecs.Prefilter, bool) {
-	if s != nil {
-		switch verdict(n, s) {
-		case ecs.True:
-			return nil, false
-		case ecs.False:
-			return [][]ecs.Prefilter{{}}, true
+// conditions reads KQL queries for their necessary conditions.
+var conditions = ecs.ConditionTree[node]{
+	Verdict: verdict,
+	Split: func(n node) ([]node, bool, bool) {
+		switch n := n.(type) {
+		case *andNode:
+			return n.kids, true, true
+		case *orNode:
+			return n.kids, false, true
 		}
-	}
-	switch n := n.(type) {
-	case *andNode:
-		var all [][]ecs.Prefilter
-		for _, k := range n.kids {
-			if c, ok := conjunctsOf(k, s); ok {
-				all = append(all, c...)
-			}
-		}
-		return all, len(all) > 0
-	case *orNode:
-		var all []ecs.Prefilter
-		for _, k := range n.kids {
-			p, ok := prefilterOf(k, s)
-			if !ok {
-				return nil, false
-			}
-			all = append(all, p...)
-		}
-		return [][]ecs.Prefilter{ecs.MergePrefilters(all)}, true
-	}
-	p, ok := leafPrefilter(n)
-	if !ok {
-		return nil, false
-	}
-	return [][]ecs.Prefilter{p}, true
+		return nil, false, false
+	},
+	Leaf: leafPrefilter,
 }
 
+// conjunctsOf finds necessary conditions of n (see ecs.ConditionTree).
+func conjunctsOf(n node, s *ecs.Shape) ([][]ecs.Prefilter, bool) { return conditions.Conjuncts(n, s) }
+
 // prefilterOf is the best of n's necessary conditions for an index.
-func prefilterOf(n node, s *ecs.Shape) ([]ecs.Prefilter, bool) {
-	cs, ok := conjunctsOf(n, s)
-	if !ok {
-		return nil, false
-	}
-	return ecs.BestDisjunctions(cs, 1)[0], true
-}
+func prefilterOf(n node, s *ecs.Shape) ([]ecs.Prefilter, bool) { return conditions.Best(n, s) }
 
 // Conjuncts returns the query's necessary conditions for events of shape s
 // (nil: any event), the best index keys first: every event the query
