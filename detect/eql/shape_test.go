@@ -241,13 +241,7 @@ func TestEventFor(t *testing.T) {
 	shaped, unshaped := events(execEvents), events(bare)
 	for _, c := range cases {
 		q := mustCompile(t, c.query)
-		specialised := q.EventFor(shape)
-		if got, want := testutil.Decisions(specialised, shaped), testutil.Decisions(q.Event, shaped); got != want {
-			t.Errorf("%s on events of the shape: specialised %s, query %s", c.query, got, want)
-		}
-		if got := testutil.Decisions(specialised, unshaped); got != c.bare {
-			t.Errorf("%s on events without the shape's constants: %s, want %s", c.query, got, c.bare)
-		}
+		testutil.CheckSpecialised(t, c.query, q.EventFor(shape), q.Event, shaped, unshaped, c.bare)
 	}
 	if q := mustCompile(t, `process where process.name == "bash"`); q.EventFor(nil) == nil {
 		t.Error("EventFor(nil) is nil, want the query's own predicate")

@@ -112,13 +112,7 @@ func TestMatchFor(t *testing.T) {
 	}
 	for _, c := range cases {
 		q := mustCompile(t, c.query)
-		specialised := q.MatchFor(shape)
-		if got, want := testutil.Decisions(specialised, shaped), testutil.Decisions(q.Match, shaped); got != want {
-			t.Errorf("%s on events of the shape: specialised %s, query %s", c.query, got, want)
-		}
-		if got := testutil.Decisions(specialised, unshaped); got != c.bare {
-			t.Errorf("%s on events without the shape's constants: %s, want %s", c.query, got, c.bare)
-		}
+		testutil.CheckSpecialised(t, c.query, q.MatchFor(shape), q.Match, shaped, unshaped, c.bare)
 	}
 	if mustCompile(t, `process.name:ln`).MatchFor(nil) == nil {
 		t.Error("MatchFor(nil) is nil, want Match")

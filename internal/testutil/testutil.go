@@ -94,3 +94,18 @@ func Decisions[T any](decide func(T) bool, items []T) string {
 	}
 	return string(b)
 }
+
+// CheckSpecialised checks a predicate specialised for a family of items
+// against the one it was derived from: on the family's items (shaped)
+// both decide alike, and on unshaped items (which break the family's
+// promise, to show what was decided in advance) the specialised one
+// decides want. name names the predicate in failures.
+func CheckSpecialised[T any](t testing.TB, name string, specialised, original func(T) bool, shaped, unshaped []T, want string) {
+	t.Helper()
+	if got, orig := Decisions(specialised, shaped), Decisions(original, shaped); got != orig {
+		t.Errorf("%s on items of the family: specialised %s, original %s", name, got, orig)
+	}
+	if got := Decisions(specialised, unshaped); got != want {
+		t.Errorf("%s on items outside the family's promise: %s, want %s", name, got, want)
+	}
+}

@@ -136,3 +136,25 @@ func TestDecisions(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckSpecialised(t *testing.T) {
+	even := func(n int) bool { return n%2 == 0 }
+	alsoEven := func(n int) bool { return n%2 == 0 }
+	// Agreeing on the family, and deciding "10" outside it: no failure.
+	CheckSpecialised(t, "even", alsoEven, even, []int{1, 2}, []int{4, 5}, "10")
+	rec := &failures{}
+	CheckSpecialised(rec, "even", func(int) bool { return true }, even, []int{1, 2}, nil, "")
+	CheckSpecialised(rec, "even", alsoEven, even, nil, []int{2}, "0")
+	if rec.n != 2 {
+		t.Errorf("%d failures reported, want 2 (a disagreement, a wrong decision outside the family)", rec.n)
+	}
+}
+
+// failures counts the failures reported to it.
+type failures struct {
+	testing.TB
+	n int
+}
+
+func (f *failures) Helper()               {}
+func (f *failures) Errorf(string, ...any) { f.n++ }
