@@ -256,11 +256,16 @@ func (c *compiler) boolean(e expr) (ecs.Predicate, error) {
 	case ecs.False:
 		return alwaysFalse, nil
 	}
+	return c.open(e)
+}
+
+// open compiles a condition the compiler's shape, if any, leaves open.
+func (c *compiler) open(e expr) (ecs.Predicate, error) {
 	switch e := e.(type) {
 	case *andExpr, *orExpr:
 		return c.junction(e)
 	case *notExpr:
-		x, err := c.boolean(e.x)
+		x, err := c.open(e.x)
 		if err != nil {
 			return nil, err
 		}
@@ -310,39 +315,24 @@ func (c *compiler) boolean(e expr) (ecs.Predicate, error) {
 func (c *compiler) junction(e expr) (ecs.Predicate, error) {
 	_, isAnd := e.(*andExpr)
 	operands := flatten(e, isAnd)
-	// Operands the shape settles either decide the junction or drop out.
+	// The junction is open, so an operand the shape settles holds the
+	// neutral value (true under and, false under or): it drops out.
 	kept := operands[:0]
 	for _, x := range operands {
-		switch c.settled(x) {
-		case ecs.True:
-			if !isAnd {
-				return alwaysTrue, nil
-			}
-			continue
-		case ecs.False:
-			if isAnd {
-				return alwaysFalse, nil
-			}
-			continue
+		if c.settled(x) == ecs.Maybe {
+			kept = append(kept, x)
 		}
-		kept = append(kept, x)
 	}
 	operands = kept
-	switch len(operands) {
-	case 0:
-		if isAnd {
-			return alwaysTrue, nil
-		}
-		return alwaysFalse, nil
-	case 1:
-		return c.boolean(operands[0])
+	if len(operands) == 1 {
+		return c.open(operands[0])
 	}
 	if isAnd {
 		orderBySelectivity(operands)
 	}
 	preds := make([]ecs.Predicate, len(operands))
 	for i, x := range operands {
-		p, err := c.boolean(x)
+		p, err := c.open(x)
 		if err != nil {
 			return nil, err
 		}

@@ -70,24 +70,29 @@ func specialize(n node, s *ecs.Shape) node {
 	case ecs.False:
 		return constNode(false)
 	}
+	return specializeOpen(n, s)
+}
+
+// specializeOpen specialises n, which s leaves open.
+func specializeOpen(n node, s *ecs.Shape) node {
 	switch n := n.(type) {
 	case *andNode:
-		return &andNode{kids: specializeKids(n.kids, s, ecs.True)}
+		return &andNode{kids: openKids(n.kids, s)}
 	case *orNode:
-		return &orNode{kids: specializeKids(n.kids, s, ecs.False)}
+		return &orNode{kids: openKids(n.kids, s)}
 	case *notNode:
-		return &notNode{kid: specialize(n.kid, s)}
+		return &notNode{kid: specializeOpen(n.kid, s)}
 	}
 	return n
 }
 
-// specializeKids specialises the children of a junction, leaving out those
-// whose verdict is neutral (True under and, False under or).
-func specializeKids(kids []node, s *ecs.Shape, neutral ecs.Tri) []node {
+// openKids specialises the children of an open junction that s leaves
+// open; the others hold the junction's neutral value and drop out.
+func openKids(kids []node, s *ecs.Shape) []node {
 	var out []node
 	for _, k := range kids {
-		if verdict(k, s) != neutral {
-			out = append(out, specialize(k, s))
+		if verdict(k, s) == ecs.Maybe {
+			out = append(out, specializeOpen(k, s))
 		}
 	}
 	return out
