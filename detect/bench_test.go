@@ -19,8 +19,10 @@ import (
 // syntheticStream builds a realistic stream of osquery rows: many pids,
 // about 90% exec rows and 10% socket rows, with a reverse shell and a
 // symlink attack mixed in every attackEvery rows. Rows are returned in
-// order, ten per second.
-func syntheticStream(n, pids, attackEvery int) []normalize.Row {
+// order, ten per second. With uniqueCommands, every benign command line
+// ends in an argument no other row has (a job number), as when hosts run
+// commands with ids, temporary names or timestamps in them.
+func syntheticStream(n, pids, attackEvery int, uniqueCommands bool) []normalize.Row {
 	rng := rand.New(rand.NewSource(1))
 	programs := []struct{ path, cmd string }{
 		{"/usr/bin/ls", "ls -la /var/log"}, {"/usr/bin/grep", "grep -r error /var/log/syslog"},
@@ -69,15 +71,21 @@ func syntheticStream(n, pids, attackEvery int) []normalize.Row {
 			continue
 		}
 		p := programs[rng.Intn(len(programs))]
-		exec(t, pid, 1000+rng.Intn(pids), p.path, p.cmd)
+		cmd := p.cmd
+		if uniqueCommands {
+			cmd += " --job=" + strconv.Itoa(len(rows))
+		}
+		exec(t, pid, 1000+rng.Intn(pids), p.path, cmd)
 	}
 	return rows
 }
 
-var benchRows = sync.OnceValue(func() []normalize.Row { return syntheticStream(100_000, 20_000, 1000) })
+var (
+	benchRows       = sync.OnceValue(func() []normalize.Row { return syntheticStream(100_000, 20_000, 1000, false) })
+	benchUniqueRows = sync.OnceValue(func() []normalize.Row { return syntheticStream(100_000, 20_000, 1000, true) })
+)
 
-func benchmarkSensor(b *testing.B, ruleSet []*detect.Rule) {
-	rows := benchRows()
+func benchmarkSensor(b *testing.B, ruleSet []*detect.Rule, rows []normalize.Row) {
 	s := detect.NewSensor(ruleSet, detect.SensorOptions{Engine: detect.Options{DisableRateLimit: true}})
 	alerts := 0
 	emit := func(*detect.Alert) { alerts++ }
@@ -101,11 +109,21 @@ func BenchmarkSensorSeedRules(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	benchmarkSensor(b, set.Rules)
+	benchmarkSensor(b, set.Rules, benchRows())
 }
 
 // BenchmarkSensorCorpusRules: the same stream with every corpus rule that loads.
 func BenchmarkSensorCorpusRules(b *testing.B) {
+	benchmarkSensor(b, corpusRules(b), benchRows())
+}
+
+// BenchmarkSensorCorpusRulesUniqueCommands: every corpus rule, on a
+// stream whose benign command lines are all different.
+func BenchmarkSensorCorpusRulesUniqueCommands(b *testing.B) {
+	benchmarkSensor(b, corpusRules(b), benchUniqueRows())
+}
+
+func corpusRules(b *testing.B) []*detect.Rule {
 	dir := filepath.Join(testutil.SharedDir(), "elastic-rules", "rules")
 	if _, err := os.Stat(dir); err != nil {
 		b.Skip("elastic rule corpus not found:", err)
@@ -115,7 +133,7 @@ func BenchmarkSensorCorpusRules(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("%d rules loaded", len(set.Rules))
-	benchmarkSensor(b, set.Rules)
+	return set.Rules
 }
 
 // BenchmarkProcessCache100k keeps 100,000 live processes in the cache and
@@ -125,7 +143,7 @@ func BenchmarkProcessCache100k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rows := syntheticStream(300_000, 100_000, 0)
+	rows := syntheticStream(300_000, 100_000, 0, false)
 	b.ReportAllocs()
 	b.ResetTimer()
 	var heap uint64

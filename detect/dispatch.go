@@ -26,6 +26,9 @@ type dispatch struct {
 	seen    []uint64        // per rule: the event generation steps belongs to
 	gen     uint64
 	lower   []byte
+
+	recording bool    // add appends to recorded what it is given
+	recorded  []int32 // the slots of the value being looked up
 }
 
 // target is one indexed part of a rule, with what the current event has
@@ -46,6 +49,7 @@ type indexedField struct {
 	f     ecs.Field
 	keys  keyIndex
 	sides sides // the sides some key is on
+	memo  valueMemo
 }
 
 // keyIndex maps exact values, prefixes, suffixes and inner text to target
@@ -243,7 +247,7 @@ func (d *dispatch) pick(ev *ecs.Event) []int32 {
 			if !ok {
 				continue
 			}
-			d.lookupValue(ix, s)
+			d.recallValue(ix, s)
 		}
 	}
 	if len(d.picked) > len(d.always) {
@@ -258,6 +262,23 @@ func (d *dispatch) stepsOf(i int32) uint64 { return d.steps[i] }
 
 // matchOf returns rule i's match for events of the dispatch's shape.
 func (d *dispatch) matchOf(i int32) ecs.Predicate { return d.match[i] }
+
+// recallValue adds the slots of the keys of ix that s meets, from the
+// field's memo when it remembers s.
+func (d *dispatch) recallValue(ix *indexedField, s string) {
+	slots, verdict := ix.memo.recall(s)
+	switch verdict {
+	case memoHit:
+		d.add(slots)
+	case memoBypassed:
+		d.lookupValue(ix, s)
+	case memoMiss:
+		d.recording, d.recorded = true, d.recorded[:0]
+		d.lookupValue(ix, s)
+		d.recording = false
+		ix.memo.keep(s, d.recorded)
+	}
+}
 
 // lookupValue adds the slots of the keys of ix that s meets: the
 // case-sensitive ones as it is, the folded ones lower-cased.
@@ -323,6 +344,9 @@ func (d *dispatch) addKey(x *substrIndex, k int32, which sides) {
 // add marks the conjuncts slots meet; a target whose every conjunct is
 // met picks its rule, for its steps.
 func (d *dispatch) add(slots []int32) {
+	if d.recording {
+		d.recorded = append(d.recorded, slots...)
+	}
 	for _, sl := range slots {
 		t := &d.targets[sl>>slotBits]
 		if t.stamp != d.gen {

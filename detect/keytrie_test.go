@@ -13,7 +13,9 @@ import (
 // keys and values from a small alphabet (so that keys share prefixes and
 // nodes grow dense). Keys are case-sensitive or folded (lower-case, met
 // by the value lower-cased), and values mix cases, so that both sides of
-// one index are tried on one value and on its lowered copy.
+// one index are tried on one value and on its lowered copy. Half the
+// values repeat earlier ones, so that the field's memo answers many of
+// them, fills up, and (when too few repeat in a window) rests.
 func TestKeyIndexAgainstBruteForce(t *testing.T) {
 	rng := rand.New(rand.NewSource(7))
 	word := func(max int, alphabet string) string {
@@ -59,14 +61,32 @@ func TestKeyIndexAgainstBruteForce(t *testing.T) {
 				d.targets = append(d.targets, target{rule: int32(i), steps: 1, need: 1})
 			}
 			d.steps, d.seen = make([]uint64, len(keys)), make([]uint64, len(keys))
-			for i := 0; i < 3000; i++ {
+			var seen []string
+			hits, rested, filled := 0, false, false
+			for i := 0; i < 12000; i++ {
 				v := word(10, lower)
-				if i%2 == 1 {
+				switch {
+				case i >= 600 && i < 1200: // fresh values only: the memo rests
+				case i%4 != 0 && len(seen) > 0:
+					v = seen[rng.Intn(len(seen))]
+				case i%2 == 1:
 					v = word(10, mixed)
+				}
+				if len(seen) < 300 {
+					seen = append(seen, v)
 				}
 				d.gen++
 				d.picked = d.picked[:0]
-				d.lookupValue(ix, v)
+				if _, ok := ix.memo.at[v]; ok && ix.memo.resting == 0 {
+					hits++
+				}
+				d.recallValue(ix, v)
+				if ix.memo.resting > 0 {
+					rested = true
+				}
+				if ix.memo.size+memoEntryCost+10+4*len(d.recorded) > memoBudget {
+					filled = true
+				}
 				got := append([]int32(nil), d.picked...)
 				sort.Slice(got, func(a, b int) bool { return got[a] < got[b] })
 				var want []int32
@@ -92,6 +112,9 @@ func TestKeyIndexAgainstBruteForce(t *testing.T) {
 				if fmt.Sprint(got) != fmt.Sprint(want) {
 					t.Fatalf("value %q: index found keys %v, direct comparison %v", v, got, want)
 				}
+			}
+			if hits < 2000 || !rested || !filled {
+				t.Fatalf("the memo answered %d values, rested %v, filled %v: want thousands, true, true", hits, rested, filled)
 			}
 		})
 	}

@@ -17,7 +17,7 @@ func TestDeferredNormalizationKeepsAlerts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := syntheticStream(20_000, 3_000, 500)
+	rows := syntheticStream(20_000, 3_000, 500, false)
 	run := func(eager bool) []string {
 		s := detect.NewSensor(set.Rules, detect.SensorOptions{EagerNormalize: eager,
 			Engine: detect.Options{DisableRateLimit: true}})

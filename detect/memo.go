@@ -1,0 +1,99 @@
+package detect
+
+// valueMemo remembers, for the values of one indexed field seen lately,
+// the slots their lookup met, so that a value seen again costs one hash
+// lookup instead of two trie walks and a substring scan. Process names,
+// executables, parents and most arguments repeat endlessly in a host's
+// events; command lines often do not, so a memo judges its own hit rate
+// every memoWindow lookups and, when too few hit, forgets everything and
+// stands aside for memoRest windows before it tries again.
+//
+// A memo holds at most memoBudget bytes by its own measure (the values'
+// bytes, their slots, and memoEntryCost per entry); when full it keeps
+// what it has and remembers nothing new until it next forgets.
+type valueMemo struct {
+	at    map[string]uint64 // value -> first<<32 | end of its slots in slots
+	slots []int32
+	text  []byte // the remembered values' bytes, which at's keys view
+	size  int
+
+	lookups, hits int // in the current window
+	resting       int // windows left to stand aside
+}
+
+const (
+	memoBudget    = 32 << 10 // bytes one field's memo may hold
+	memoMaxValue  = 512      // longer values are never remembered
+	memoEntryCost = 48       // a map entry's own bytes, about
+	memoWindow    = 512      // lookups between judgements of the hit rate
+	memoRest      = 16       // windows a memo stands aside after a poor one
+)
+
+// memoVerdict says what recall found.
+type memoVerdict uint8
+
+const (
+	memoHit      memoVerdict = iota // slots holds what s meets
+	memoMiss                        // look s up and keep what it meets
+	memoBypassed                    // look s up; the memo keeps nothing
+)
+
+// recall returns the slots remembered for s, or tells whether to keep
+// what looking s up meets.
+func (m *valueMemo) recall(s string) ([]int32, memoVerdict) {
+	m.lookups++
+	if m.resting > 0 {
+		if m.lookups == memoWindow {
+			m.lookups = 0
+			m.resting--
+		}
+		return nil, memoBypassed
+	}
+	if at, ok := m.at[s]; ok {
+		m.hits++
+		m.judge()
+		return m.slots[at>>32 : uint32(at)], memoHit
+	}
+	m.judge()
+	if len(s) > memoMaxValue || m.resting > 0 {
+		return nil, memoBypassed
+	}
+	return nil, memoMiss
+}
+
+// judge ends a window: with fewer than half its lookups hits, the memo
+// forgets everything and rests.
+func (m *valueMemo) judge() {
+	if m.lookups < memoWindow {
+		return
+	}
+	if m.hits*2 < m.lookups {
+		m.forget()
+		m.resting = memoRest
+	}
+	m.lookups, m.hits = 0, 0
+}
+
+// keep remembers that s meets slots, unless the memo is full.
+func (m *valueMemo) keep(s string, slots []int32) {
+	cost := len(s) + 4*len(slots) + memoEntryCost
+	if m.size+cost > memoBudget {
+		return
+	}
+	if m.at == nil {
+		m.at = make(map[string]uint64)
+	}
+	m.size += cost
+	first := len(m.slots)
+	m.slots = append(m.slots, slots...)
+	// Earlier keys keep viewing the old array when append moves text.
+	start := len(m.text)
+	m.text = append(m.text, s...)
+	m.at[unsafeString(m.text[start:len(m.text):len(m.text)])] = uint64(first)<<32 | uint64(len(m.slots))
+}
+
+// forget drops every remembered value.
+func (m *valueMemo) forget() {
+	clear(m.at)
+	m.slots, m.text, m.size = m.slots[:0], m.text[:0], 0
+}
