@@ -18,10 +18,6 @@ import (
 	"github.com/osqdetect/osqdetect/fleet"
 )
 
-// exitPartial: the hunt ran, but not every targeted host answered cleanly
-// (offline, timed out, extension missing, or an error).
-const exitPartial = 3
-
 func init() {
 	register("hunt", "run SQL or an alerts search on many hosts through Fleet", runHunt)
 }
@@ -151,8 +147,12 @@ func runHunt(ctx context.Context, args []string, io stdio) int {
 		fmt.Fprintf(io.err, "osqdetect hunt: %v\n", err)
 		return exitFailure
 	}
-	if !sum.Complete() {
-		return exitPartial
+	// Hosts that were offline, timed out, lack the extension or answered
+	// with an error are tolerated: the summary above names them. A broken
+	// result stream is a failure, although the rows that came are printed.
+	if len(sum.StreamErrors) > 0 {
+		fmt.Fprintf(io.err, "osqdetect hunt: Fleet's result stream reported %d error(s); the results may be incomplete\n", len(sum.StreamErrors))
+		return exitFailure
 	}
 	return exitOK
 }

@@ -68,7 +68,9 @@ func TestHuntCompleteJSONL(t *testing.T) {
 	}
 }
 
-func TestHuntPartialExitCode(t *testing.T) {
+// TestHuntPartialCoverage: hosts that are offline, silent, lack the
+// extension or fail are tolerated (exit 0) and named in the summary.
+func TestHuntPartialCoverage(t *testing.T) {
 	hosts := append([]fleetdouble.Host{}, huntHosts...)
 	hosts = append(hosts,
 		fleetdouble.Host{ID: 3, Hostname: "db-01", MissingExtension: true},
@@ -78,8 +80,8 @@ func TestHuntPartialExitCode(t *testing.T) {
 	)
 	huntFleet(t, fleetdouble.Config{Hosts: hosts})
 	code, out, errOut := runHuntArgs("--hosts", "web-01,web-02,db-01", "--hosts", "laptop,hung,broken", "--timeout", "300ms", "--format", "csv")
-	if code != exitPartial {
-		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitPartial, errOut)
+	if code != exitOK {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitOK, errOut)
 	}
 	t.Logf("stderr:\n%s", errOut)
 	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
@@ -173,5 +175,23 @@ func TestHuntNoCredentials(t *testing.T) {
 	code, _, errOut := runHuntArgs("--hosts", "a")
 	if code != exitFailure || !strings.Contains(errOut, "FLEET_API_TOKEN") {
 		t.Errorf("exit %d stderr %s", code, errOut)
+	}
+}
+
+// TestHuntStreamErrorFails: an error on Fleet's result stream is a
+// runtime failure (exit 1), but the rows that arrived are still printed.
+func TestHuntStreamErrorFails(t *testing.T) {
+	huntFleet(t, fleetdouble.Config{Hosts: huntHosts, StreamErrors: []string{"pubsub error: flaky"}})
+	code, out, errOut := runHuntArgs("--hosts", "web-01,web-02", "--format", "jsonl", "--timeout", "2s")
+	if code != exitFailure {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitFailure, errOut)
+	}
+	if !strings.Contains(out, `"fleet_hostname":"web-01"`) {
+		t.Errorf("the row that arrived was not printed:\n%s", out)
+	}
+	for _, want := range []string{"fleet error: pubsub error: flaky", "result stream reported 1 error(s)"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
 	}
 }
