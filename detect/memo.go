@@ -50,9 +50,12 @@ func (m *valueMemo) recall(s string) ([]int32, memoVerdict) {
 		return nil, memoBypassed
 	}
 	if at, ok := m.at[s]; ok {
+		// A judgement that forgets leaves the slots where they are until
+		// the next keep, so these stay valid for the caller.
+		slots := m.slots[at>>32 : uint32(at) : uint32(at)]
 		m.hits++
 		m.judge()
-		return m.slots[at>>32 : uint32(at)], memoHit
+		return slots, memoHit
 	}
 	m.judge()
 	if len(s) > memoMaxValue || m.resting > 0 {
