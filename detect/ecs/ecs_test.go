@@ -250,3 +250,27 @@ func TestCompactCopies(t *testing.T) {
 		t.Errorf("Reset left fields in a copy")
 	}
 }
+
+// BenchmarkAppendJSON writes an exec event as normalization fills it (44
+// fields) as nested JSON, as every alert does for each of its events.
+func BenchmarkAppendJSON(b *testing.B) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "exec_event.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		b.Fatal(err)
+	}
+	ev, err := FromJSON(obj)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		if buf, err = ev.AppendJSON(buf[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

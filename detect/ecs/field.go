@@ -1,6 +1,7 @@
 package ecs
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,10 @@ type registry struct {
 	ids   atomic.Pointer[map[string]Field]
 	names atomic.Pointer[[]string]
 	paths atomic.Pointer[[][]string] // names split at the dots, for JSON
+	// ranks holds each field's place in the order nested JSON writes
+	// fields in (paths compared segment by segment), for the fields
+	// registered when it was last worked out.
+	ranks atomic.Pointer[[]uint32]
 }
 
 var fields registry
@@ -96,6 +101,40 @@ func (f Field) path() []string {
 		return paths[f]
 	}
 	return []string{""}
+}
+
+// jsonRanks returns every registered field's place in the order nested
+// JSON writes fields in, working it out again when fields were registered
+// since it last did.
+func jsonRanks() []uint32 {
+	if r := fields.ranks.Load(); r != nil && len(*r) == NumFields() {
+		return *r
+	}
+	fields.mu.Lock()
+	defer fields.mu.Unlock()
+	paths := *fields.paths.Load()
+	if r := fields.ranks.Load(); r != nil && len(*r) == len(paths) {
+		return *r
+	}
+	order := make([]Field, len(paths))
+	for i := range order {
+		order[i] = Field(i)
+	}
+	slices.SortFunc(order, func(a, b Field) int {
+		switch {
+		case pathLess(paths[a], paths[b]):
+			return -1
+		case pathLess(paths[b], paths[a]):
+			return 1
+		}
+		return 0
+	})
+	ranks := make([]uint32, len(paths))
+	for place, f := range order {
+		ranks[f] = uint32(place)
+	}
+	fields.ranks.Store(&ranks)
+	return ranks
 }
 
 // NumFields returns how many fields are registered.

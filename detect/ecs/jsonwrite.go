@@ -3,52 +3,65 @@ package ecs
 import (
 	"encoding/json"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
 )
 
-// jsonEntry is one field on its way out: its name split at the dots.
-type jsonEntry struct {
-	path []string
-	v    Value
+// jsonScratch holds appendNestedJSON's lists between calls.
+var jsonScratch = sync.Pool{New: func() any { return new(jsonLists) }}
+
+type jsonLists struct {
+	order []uint64 // a field's JSON rank << 32 | its place in vals
+	vals  []jsonField
+	open  []string // the objects currently open below the root
 }
 
-// jsonScratch holds the entry lists of appendNestedJSON between calls.
-var jsonScratch = sync.Pool{New: func() any { s := make([]jsonEntry, 0, 64); return &s }}
+type jsonField struct {
+	f Field
+	v Value
+}
 
 // appendNestedJSON writes the event as marshalNested would, streaming
 // instead of building maps. It reports false, having written nothing
 // useful, when some field name is a dotted prefix of another: marshalNested
 // resolves those clashes and is used instead.
 func (e *Event) appendNestedJSON(b []byte) ([]byte, bool) {
-	scratch := jsonScratch.Get().(*[]jsonEntry)
+	lists := jsonScratch.Get().(*jsonLists)
 	defer func() {
-		clear(*scratch)
-		jsonScratch.Put(scratch)
+		clear(lists.vals)
+		jsonScratch.Put(lists)
 	}()
-	entries := (*scratch)[:0]
+	// Fields are registered before they are set, so the ranks cover every
+	// field of e.
+	ranks := jsonRanks()
+	order, vals := lists.order[:0], lists.vals[:0]
 	if e.Get(Timestamp).Kind == Missing {
 		ts := time.UnixMilli(e.Time).UTC().Format("2006-01-02T15:04:05.000Z")
-		entries = append(entries, jsonEntry{path: []string{"@timestamp"}, v: Str(ts)})
+		order = append(order, uint64(ranks[Timestamp])<<32)
+		vals = append(vals, jsonField{Timestamp, Str(ts)})
 	}
 	e.Range(func(f Field, v Value) {
-		entries = append(entries, jsonEntry{path: f.path(), v: v})
+		order = append(order, uint64(ranks[f])<<32|uint64(len(vals)))
+		vals = append(vals, jsonField{f, v})
 	})
-	*scratch = entries
-	sort.Slice(entries, func(i, j int) bool { return pathLess(entries[i].path, entries[j].path) })
-	for i := 1; i < len(entries); i++ {
-		if isPrefix(entries[i-1].path, entries[i].path) {
+	lists.order, lists.vals = order, vals
+	slices.Sort(order)
+	paths := *fields.paths.Load()
+	for i := 1; i < len(order); i++ {
+		if isPrefix(paths[vals[uint32(order[i-1])].f], paths[vals[uint32(order[i])].f]) {
 			return b, false
 		}
 	}
 	b = append(b, '{')
-	var open []string // the objects currently open below the root
-	for i, en := range entries {
+	open := lists.open[:0]
+	for i, o := range order {
+		en := vals[uint32(o)]
+		path := paths[en.f]
 		common := 0
-		for common < len(open) && common < len(en.path)-1 && open[common] == en.path[common] {
+		for common < len(open) && common < len(path)-1 && open[common] == path[common] {
 			common++
 		}
 		for len(open) > common {
@@ -58,18 +71,19 @@ func (e *Event) appendNestedJSON(b []byte) ([]byte, bool) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		for _, seg := range en.path[common : len(en.path)-1] {
+		for _, seg := range path[common : len(path)-1] {
 			b = appendJSONString(b, seg)
 			b = append(b, ':', '{')
 			open = append(open, seg)
 		}
-		b = appendJSONString(b, en.path[len(en.path)-1])
+		b = appendJSONString(b, path[len(path)-1])
 		b = append(b, ':')
 		b = appendJSONValue(b, en.v)
 	}
 	for range open {
 		b = append(b, '}')
 	}
+	lists.open = open[:0]
 	return append(b, '}'), true
 }
 
