@@ -94,15 +94,6 @@ func (f Field) Name() string {
 	return ""
 }
 
-// path returns the name split at the dots; it must not be modified.
-func (f Field) path() []string {
-	paths := *fields.paths.Load()
-	if int(f) < len(paths) {
-		return paths[f]
-	}
-	return []string{""}
-}
-
 // jsonRanks returns every registered field's place in the order nested
 // JSON writes fields in, working it out again when fields were registered
 // since it last did.
