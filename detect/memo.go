@@ -9,8 +9,10 @@ package detect
 // stands aside for memoRest windows before it tries again.
 //
 // A memo holds at most memoBudget bytes by its own measure (the values'
-// bytes, their slots, and memoEntryCost per entry); when full it keeps
-// what it has and remembers nothing new until it next forgets.
+// bytes, their slots, and memoEntryCost per entry; the map and the arrays
+// behind it, which grow by doubling, take up to about twice that); when
+// full it keeps what it has and remembers nothing new until it next
+// forgets.
 type valueMemo struct {
 	at    map[string]uint64 // value -> first<<32 | end of its slots in slots
 	slots []int32
