@@ -158,7 +158,7 @@ func Parse(data []byte, source string) (*detect.Rule, Status) {
 			return rr, st
 		}
 		rule = detect.NewQueryRule(meta, q.Match, q.Fields)
-		rule.Prefilters, rule.Targets, rule.MatchFor = q.Prefilters, q.Targets, q.MatchFor
+		indexKQL(rule, q)
 	case "eql":
 		if r.Language != "eql" {
 			return reject(meta, "rule type eql with language %q is not supported", r.Language)
@@ -192,7 +192,7 @@ func Parse(data []byte, source string) (*detect.Rule, Status) {
 		if rule, err = detect.NewNewTermsRule(meta, q.Match, q.Fields); err != nil {
 			return reject(meta, "%v", err)
 		}
-		rule.Prefilters, rule.Targets, rule.MatchFor = q.Prefilters, q.Targets, q.MatchFor
+		indexKQL(rule, q)
 	case "threshold":
 		if r.Threshold == nil {
 			return reject(meta, "threshold rule without rule.threshold")
@@ -229,7 +229,7 @@ func Parse(data []byte, source string) (*detect.Rule, Status) {
 		if rule, err = detect.NewThresholdRule(meta, q.Match, q.Fields, t); err != nil {
 			return reject(meta, "%v", err)
 		}
-		rule.Prefilters, rule.Targets, rule.MatchFor = q.Prefilters, q.Targets, q.MatchFor
+		indexKQL(rule, q)
 	case "":
 		return reject(meta, "missing rule.type")
 	default:
@@ -240,6 +240,12 @@ func Parse(data []byte, source string) (*detect.Rule, Status) {
 		st.Error = "uses fields osquery events do not carry: " + strings.Join(missing, ", ")
 	}
 	return rule, st
+}
+
+// indexKQL gives a rule built on KQL query q what the engine's index and
+// per-shape conditions take from it.
+func indexKQL(rule *detect.Rule, q *kql.Query) {
+	rule.Prefilters, rule.Targets, rule.MatchFor = q.Prefilters, q.Targets, q.MatchFor
 }
 
 // queryError renders a compile error with the line in the rule file.

@@ -189,10 +189,16 @@ func (q *Query) EventFor(s *ecs.Shape) ecs.Predicate {
 	if s == nil || q.Event == nil {
 		return q.Event
 	}
-	c := &compiler{fields: map[string]struct{}{}, catField: q.catField, shape: s}
-	p, err := c.filter(q.filters[0])
+	return filterFor(q.filters[0], q.catField, s, q.Event)
+}
+
+// filterFor compiles f again for events of shape, or returns compiled (f
+// as compiled for any event) when it cannot be.
+func filterFor(f *eventFilter, catField ecs.Field, shape *ecs.Shape, compiled ecs.Predicate) ecs.Predicate {
+	c := &compiler{fields: map[string]struct{}{}, catField: catField, shape: shape}
+	p, err := c.filter(f)
 	if err != nil {
-		return q.Event
+		return compiled
 	}
 	return p
 }

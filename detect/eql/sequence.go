@@ -366,12 +366,7 @@ type shapeSteps struct {
 // whereFor returns st's condition specialised for events of shape, or
 // st.Where when it cannot be compiled again.
 func (s *Sequence) whereFor(st *Step, shape *ecs.Shape) ecs.Predicate {
-	c := &compiler{fields: map[string]struct{}{}, catField: s.catField, shape: shape}
-	p, err := c.filter(st.filter)
-	if err != nil {
-		return st.Where
-	}
-	return p
+	return filterFor(st.filter, s.catField, shape, st.Where)
 }
 
 // unpackAll returns a completed sequence: its kept events and last, the
