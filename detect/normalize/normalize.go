@@ -15,9 +15,14 @@ type Row struct {
 	Table string
 	// Host identifies the host: its system uuid. It becomes host.id.
 	Host string
-	// Cols holds the columns, every value a string. The normalizer reads
-	// it and keeps references to its strings, never to the map.
+	// Cols holds the columns, every value a string, as osquery-go
+	// delivers them. The normalizer reads it and keeps references to its
+	// strings, never to the map.
 	Cols map[string]string
+	// Fields, when set, holds the columns instead of Cols, without a map
+	// (rows decoded from logs). The normalizer keeps references to its
+	// strings, never to the Fields.
+	Fields *Fields
 	// Seq is the row's arrival (or file) order. It becomes Event.Seq and
 	// breaks ties between rows of one second.
 	Seq uint64
@@ -256,16 +261,16 @@ func (n *Normalizer) normalize(r *Row, ev *ecs.Event) error {
 		return rowErr(r.Table, "host", reasonHostMissing, "")
 	}
 	if tbl.kind == kindProcesses {
-		if e := n.seedRow(r.Host, r.Cols); e != nil {
+		if e := n.seedRow(r.Host, r.ColMap()); e != nil {
 			return e
 		}
 		return ErrStateOnly
 	}
-	pid, e := requiredInt(r, "pid")
+	pid, e := requiredInt(r, ColPid)
 	if e != nil {
 		return e
 	}
-	t, e := requiredInt(r, "time")
+	t, e := requiredInt(r, ColTime)
 	if e != nil {
 		return e
 	}
@@ -278,31 +283,31 @@ func (n *Normalizer) normalize(r *Row, ev *ecs.Event) error {
 }
 
 // requiredInt reads a non-negative integer column that must be present.
-func requiredInt(r *Row, col string) (int64, *RowError) {
-	s, ok := r.Cols[col]
+func requiredInt(r *Row, col Col) (int64, *RowError) {
+	s, ok := r.Lookup(col)
 	if !ok || s == "" {
-		return 0, rowErr(r.Table, col, reasonMissing, "")
+		return 0, rowErr(r.Table, col.Name(), reasonMissing, "")
 	}
 	v, ok := parseInt(s)
 	if !ok {
-		return 0, rowErr(r.Table, col, reasonNotNumber, s)
+		return 0, rowErr(r.Table, col.Name(), reasonNotNumber, s)
 	}
 	if v < 0 {
-		return 0, rowErr(r.Table, col, reasonNegative, s)
+		return 0, rowErr(r.Table, col.Name(), reasonNegative, s)
 	}
 	return v, nil
 }
 
 // optionalInt reads an integer column that may be absent; absent, empty and
 // negative values (osquery's -1 for "unknown") read as -1.
-func optionalInt(r *Row, col string) (int64, *RowError) {
-	s := r.Cols[col]
+func optionalInt(r *Row, col Col) (int64, *RowError) {
+	s := r.Get(col)
 	if s == "" {
 		return -1, nil
 	}
 	v, ok := parseInt(s)
 	if !ok {
-		return 0, rowErr(r.Table, col, reasonNotNumber, s)
+		return 0, rowErr(r.Table, col.Name(), reasonNotNumber, s)
 	}
 	if v < 0 {
 		return -1, nil
@@ -341,21 +346,20 @@ func (n *Normalizer) setIdentity(r *Row, ev *ecs.Event, t int64, eid string) {
 // rowHash identifies a row without an eid: a SHA-256 of its host, table and
 // sorted columns, as 32 hex digits.
 func (n *Normalizer) rowHash(r *Row) string {
-	keys := make([]string, 0, len(r.Cols))
-	for k := range r.Cols {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	type col struct{ k, v string }
+	var cols []col
+	r.Range(func(k, v string) { cols = append(cols, col{k, v}) })
+	sort.Slice(cols, func(i, j int) bool { return cols[i].k < cols[j].k })
 	h := sha256.New()
 	sep := []byte{0}
 	h.Write([]byte(r.Host))
 	h.Write(sep)
 	h.Write([]byte(r.Table))
-	for _, k := range keys {
+	for _, c := range cols {
 		h.Write(sep)
-		h.Write([]byte(k))
+		h.Write([]byte(c.k))
 		h.Write(sep)
-		h.Write([]byte(r.Cols[k]))
+		h.Write([]byte(c.v))
 	}
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
@@ -408,7 +412,7 @@ func (n *Normalizer) entityID(host string, pid, start int64, eid string) string 
 func (n *Normalizer) processRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t int64) error {
 	var sys ecs.Value
 	fork := false
-	switch s := r.Cols["syscall"]; s {
+	switch s := r.Get(ColSyscall); s {
 	case "execve", "":
 		// osquery before 4.0 had no syscall column: every row was an execve.
 		sys = vSysExecve
@@ -427,12 +431,12 @@ func (n *Normalizer) processRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t in
 	default:
 		return rowErr(r.Table, "syscall", reasonSyscall, s)
 	}
-	ppid, e := optionalInt(r, "parent")
+	ppid, e := optionalInt(r, ColParent)
 	if e != nil {
 		return e
 	}
-	path := r.Cols["path"]
-	eid := r.Cols["eid"]
+	path := r.Get(ColPath)
+	eid := r.Get(ColEID)
 	if fork {
 		return n.forkRow(r, tbl, ev, sys, pid, ppid, t, path, eid)
 	}
@@ -456,15 +460,15 @@ func (n *Normalizer) processRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t in
 		p.parentEntityID = ""
 		p.parentSlot = -1
 	}
-	cmdline := r.Cols["cmdline"]
+	cmdline := r.Get(ColCmdline)
 	p.exe = path
 	p.name = baseName(path)
 	if p.cmdline != cmdline || p.args == nil {
 		p.args = n.args.split(cmdline)
 	}
 	p.cmdline = cmdline
-	p.cwd = r.Cols["cwd"]
-	uid, gid, euid, egid := r.Cols["uid"], r.Cols["gid"], r.Cols["euid"], r.Cols["egid"]
+	p.cwd = r.Get(ColCwd)
+	uid, gid, euid, egid := r.Get(ColUID), r.Get(ColGid), r.Get(ColEuid), r.Get(ColEgid)
 	if euid == "" {
 		// bpf rows carry only uid and gid: the best effective ids known.
 		euid, egid = uid, gid
@@ -518,7 +522,7 @@ func (n *Normalizer) forkRow(r *Row, tbl *tableInfo, ev *ecs.Event, sys ecs.Valu
 	} else if path != "" {
 		c.exe, c.name = path, baseName(path)
 	}
-	uid, gid, euid, egid := r.Cols["uid"], r.Cols["gid"], r.Cols["euid"], r.Cols["egid"]
+	uid, gid, euid, egid := r.Get(ColUID), r.Get(ColGid), r.Get(ColEuid), r.Get(ColEgid)
 	if uid == "" && havePar {
 		uid, gid = par.uid, par.gid
 	}
@@ -606,9 +610,9 @@ func setIDs(ev *ecs.Event, r *Row, uid, gid, euid, egid string) {
 		ev.Set(ecs.ProcessGroupID, v)
 		ev.Set(ecs.GroupEffectiveID, v)
 	}
-	ev.SetStr(ecs.ProcessSavedUserID, r.Cols["suid"])
-	ev.SetStr(ecs.ProcessSavedGroupID, r.Cols["sgid"])
-	ev.SetStr(ecs.AuditUserID, r.Cols["auid"])
+	ev.SetStr(ecs.ProcessSavedUserID, r.Get(ColSuid))
+	ev.SetStr(ecs.ProcessSavedGroupID, r.Get(ColSgid))
+	ev.SetStr(ecs.AuditUserID, r.Get(ColAuid))
 }
 
 // setParent fills process.parent.* for p from the cache. A cached entry for
@@ -661,12 +665,12 @@ func setParentExtra(ev *ecs.Event, par *proc) {
 
 // socketRow maps a socket_events or bpf_socket_events row.
 func (n *Normalizer) socketRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t int64) error {
-	actionCol := "action"
+	actionCol := ColAction
 	if tbl == &tBPFSocketEvents {
-		actionCol = "syscall"
+		actionCol = ColSyscall
 	}
 	var act action
-	switch s := r.Cols[actionCol]; s {
+	switch s := r.Get(actionCol); s {
 	case "connect":
 		act = actConnect
 	case "accept", "accept4":
@@ -676,18 +680,18 @@ func (n *Normalizer) socketRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t int
 	case "listen":
 		act = actListen
 	case "":
-		return rowErr(r.Table, actionCol, reasonMissing, "")
+		return rowErr(r.Table, actionCol.Name(), reasonMissing, "")
 	default:
-		return rowErr(r.Table, actionCol, reasonAction, s)
+		return rowErr(r.Table, actionCol.Name(), reasonAction, s)
 	}
 	info := &actionInfos[act]
-	ppid, e := optionalInt(r, "parent") // bpf rows only
+	ppid, e := optionalInt(r, ColParent) // bpf rows only
 	if e != nil {
 		return e
 	}
 	host := r.Host
-	path := r.Cols["path"]
-	eid := r.Cols["eid"]
+	path := r.Get(ColPath)
+	eid := r.Get(ColEID)
 	p := n.cache.get(host, pid)
 	if p == nil || (ppid >= 0 && p.ppid >= 0 && p.ppid != ppid) {
 		p = n.cache.put(host, pid)
@@ -716,27 +720,27 @@ func (n *Normalizer) socketRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t int
 		exe = p.exe
 	}
 	n.setProcess(ev, p, exe)
-	ev.SetStr(ecs.AuditUserID, r.Cols["auid"])
-	if uid := r.Cols["uid"]; uid != "" { // bpf rows
+	ev.SetStr(ecs.AuditUserID, r.Get(ColAuid))
+	if uid := r.Get(ColUID); uid != "" { // bpf rows
 		ev.Set(ecs.UserID, ecs.Str(uid))
-		ev.SetStr(ecs.GroupID, r.Cols["gid"])
+		ev.SetStr(ecs.GroupID, r.Get(ColGid))
 	}
 
-	remote := n.canonicalIP(r.Cols["remote_address"])
-	local := n.canonicalIP(r.Cols["local_address"])
+	remote := n.canonicalIP(r.Get(ColRemoteAddress))
+	local := n.canonicalIP(r.Get(ColLocalAddress))
 	if remote != "" {
 		ev.Set(ecs.DestinationIP, ecs.Str(remote))
 	}
-	if port, ok := parseInt(r.Cols["remote_port"]); ok && port > 0 {
+	if port, ok := parseInt(r.Get(ColRemotePort)); ok && port > 0 {
 		ev.Set(ecs.DestinationPort, ecs.IntVal(port))
 	}
 	if local != "" {
 		ev.Set(ecs.SourceIP, ecs.Str(local))
 	}
-	if port, ok := parseInt(r.Cols["local_port"]); ok && port > 0 {
+	if port, ok := parseInt(r.Get(ColLocalPort)); ok && port > 0 {
 		ev.Set(ecs.SourcePort, ecs.IntVal(port))
 	}
-	switch r.Cols["family"] {
+	switch r.Get(ColFamily) {
 	case "2":
 		ev.Set(ecs.NetworkType, vIPv4)
 	case "10":
@@ -754,8 +758,8 @@ func (n *Normalizer) socketRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t int
 			}
 		}
 	}
-	ev.SetStr(ecs.OsquerySocketPath, r.Cols["socket"])
-	switch r.Cols["protocol"] {
+	ev.SetStr(ecs.OsquerySocketPath, r.Get(ColSocket))
+	switch r.Get(ColProtocol) {
 	case "6":
 		ev.Set(ecs.NetworkTransport, vTCP)
 	case "17":
@@ -780,7 +784,7 @@ func containsColon(s string) bool {
 // outcome maps osquery's status (audit), success (old audit) or exit_code
 // (bpf) to event.outcome.
 func outcome(r *Row, tbl *tableInfo) ecs.Value {
-	switch r.Cols["status"] {
+	switch r.Get(ColStatus) {
 	case "succeeded":
 		return vSuccess
 	case "failed", "no_client":
@@ -789,7 +793,7 @@ func outcome(r *Row, tbl *tableInfo) ecs.Value {
 		return vUnknown
 	}
 	if tbl == &tBPFSocketEvents {
-		if code, ok := parseInt(r.Cols["exit_code"]); ok {
+		if code, ok := parseInt(r.Get(ColExitCode)); ok {
 			switch {
 			case code == -115: // EINPROGRESS
 				return vUnknown
@@ -801,7 +805,7 @@ func outcome(r *Row, tbl *tableInfo) ecs.Value {
 		}
 		return ecs.Value{}
 	}
-	switch r.Cols["success"] {
+	switch r.Get(ColSuccess) {
 	case "1":
 		return vSuccess
 	case "0":
