@@ -9,13 +9,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"text/tabwriter"
 	"time"
 
 	"github.com/osqdetect/osqdetect/detect"
-	"github.com/osqdetect/osqdetect/detect/normalize"
-	"github.com/osqdetect/osqdetect/detect/osqlog"
 	"github.com/osqdetect/osqdetect/rules"
 )
 
@@ -59,65 +58,60 @@ func runScan(ctx context.Context, args []string, io stdio) int {
 		return exitUsage
 	}
 
-	sensor := detect.NewSensor(set.Rules, detect.SensorOptions{Engine: detect.Options{DisableRateLimit: *noRateLimit}})
+	// Engines: one per CPU, each for its share of the hosts, when every
+	// rule keeps its state per host; else one. State files hold one
+	// engine's state.
+	shards := runtime.GOMAXPROCS(0)
+	if *statePath != "" || !perHost(set.Rules) {
+		shards = 1
+	}
+	p := newScanPipeline(set.Rules, detect.Options{DisableRateLimit: *noRateLimit}, shards, *window,
+		newAlertWriter(io.out, *format), io.err, files)
 	if *statePath != "" {
-		if err := loadScanState(*statePath, sensor); err != nil {
+		if err := loadScanState(*statePath, p.sensors[0]); err != nil {
 			fmt.Fprintf(io.err, "osqdetect scan: %v\n", err)
 			return exitUsage
 		}
 	}
 
-	out := newAlertWriter(io.out, *format)
-	seen := map[string]bool{}
-	emit := func(a *detect.Alert) {
-		if seen[a.ID] {
-			return // overlapping logs: the same events give the same alert
-		}
-		seen[a.ID] = true
-		out.add(a)
-	}
-	reorder := normalize.NewReorderer(*window, 0)
-	var sum scanSummary
-	process := func(r normalize.Row) {
-		if err := sensor.Process(r, emit); err != nil {
-			sum.badRows++
-			fmt.Fprintf(io.err, "osqdetect scan: %s: skipped row: %v\n", rowPlace(files, r.Seq), err)
-		}
-	}
+	p.start()
 	for i, path := range files {
 		if ctx.Err() != nil {
-			return exitFailure
+			break
 		}
-		if err := scanFile(path, uint64(i), io.in, reorder, process, &sum, io.err); err != nil {
-			fmt.Fprintf(io.err, "osqdetect scan: %v\n", err)
-			return exitFailure
-		}
+		p.scanFile(ctx, path, uint64(i), io.in)
 	}
-	reorder.Flush(process)
-	if err := out.flush(); err != nil {
+	// Whatever happened above, every row read is processed and every
+	// alert written, as whole lines.
+	p.finish()
+	failed := false
+	if err := p.out.flush(); err != nil {
 		fmt.Fprintf(io.err, "osqdetect scan: writing alerts: %v\n", err)
-		return exitFailure
+		failed = true
 	}
-	if *statePath != "" {
-		if err := saveScanState(*statePath, sensor); err != nil {
+	if *statePath != "" && !failed {
+		if err := saveScanState(*statePath, p.sensors[0]); err != nil {
 			fmt.Fprintf(io.err, "osqdetect scan: %v\n", err)
-			return exitFailure
+			failed = true
 		}
 	}
-
-	st := sensor.Stats()
-	rs := reorder.Stats()
-	fmt.Fprintf(io.err, "scanned %d files, %d lines: %d rows, %d events, %d alerts (%d suppressed by rate limits), "+
-		"%d bad lines, %d rows rejected, %d rows out of order beyond the reorder window\n",
-		len(files), sum.lines, st.Rows, st.Normalize.Events, len(seen), st.Suppressed, sum.badLines, sum.badRows, rs.Late)
-	if sum.badLines > 0 || sum.badRows > 0 {
+	p.printSummary(io.err, len(files))
+	switch {
+	case failed || p.sum.readFailures > 0 || ctx.Err() != nil:
+		return exitFailure
+	case p.sum.badFiles > 0 || p.sum.badLines > 0 || p.sum.badRows > 0 || p.sum.quarantined > 0:
 		return exitUsage
 	}
 	return exitOK
 }
 
-type scanSummary struct {
-	lines, badLines, badRows int
+func perHost(rs []*detect.Rule) bool {
+	for _, r := range rs {
+		if !r.PerHost() {
+			return false
+		}
+	}
+	return true
 }
 
 // Rows carry their place in the input as Seq: the file's index in the
@@ -132,41 +126,6 @@ func rowPlace(files []string, seq uint64) string {
 		name = files[i]
 	}
 	return fmt.Sprintf("%s:%d", name, seq&(1<<lineBits-1))
-}
-
-func scanFile(path string, index uint64, stdin io.Reader, reorder *normalize.Reorderer, process func(normalize.Row), sum *scanSummary, errw io.Writer) error {
-	var in io.Reader = stdin
-	name := "stdin"
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return fmt.Errorf("opening results log: %w", err)
-		}
-		defer f.Close()
-		in, name = f, path
-	}
-	r := osqlog.NewReader(in, name)
-	for {
-		rows, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		var lineErr *osqlog.LineError
-		if errors.As(err, &lineErr) {
-			sum.badLines++
-			fmt.Fprintf(errw, "osqdetect scan: skipped %v\n", err)
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", name, err)
-		}
-		for _, row := range rows {
-			row.Seq = index<<lineBits | uint64(r.Stats().Lines)
-			reorder.Push(row, process)
-		}
-	}
-	sum.lines += r.Stats().Lines
-	return nil
 }
 
 // scanState is what --state keeps between scans.

@@ -3,6 +3,7 @@ package normalize
 import (
 	"container/heap"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -236,7 +237,7 @@ func (o *Reorderer) Push(r Row, emit func(Row)) {
 	hb := b.hosts[r.Host]
 	if hb == nil {
 		hb = o.newHostBuffer()
-		b.hosts[r.Host] = hb
+		b.hosts[strings.Clone(r.Host)] = hb
 		o.bytes += bucketOverhead + len(r.Host)
 	}
 	before := cap(hb.data)
@@ -262,7 +263,7 @@ func (o *Reorderer) Push(r Row, emit func(Row)) {
 // once.
 func (o *Reorderer) own(r Row) Row {
 	o.scratch = encodeRow(o.scratch[:0], &r)
-	rows := decodeRows(o.scratch, 1, r.Host)
+	rows := decodeRows(o.scratch, 1, strings.Clone(r.Host))
 	return rows[0]
 }
 

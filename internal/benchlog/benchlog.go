@@ -20,7 +20,7 @@ type Options struct {
 	Rows          int   // rows to write
 	Hosts         int   // hosts whose rows interleave (default 20)
 	RowsPerSecond int   // rows per second of osquery time, all hosts together (default 1000)
-	Pids          int   // live pids per host (default 20000)
+	Pids          int   // pids per host (default 2000)
 	AttackEvery   int   // rows between attacks; 0: none
 	Unique        bool  // every benign command line different (a job number)
 	Start         int64 // first second (default 1763800000)
@@ -50,7 +50,7 @@ func Write(w io.Writer, o Options) (attacks int, err error) {
 		o.RowsPerSecond = 1000
 	}
 	if o.Pids <= 0 {
-		o.Pids = 20000
+		o.Pids = 2000
 	}
 	if o.Start == 0 {
 		o.Start = 1763800000
@@ -65,9 +65,7 @@ func Write(w io.Writer, o Options) (attacks int, err error) {
 	n := 0
 	t := o.Start
 	next := func() *host {
-		if n > 0 && n%o.RowsPerSecond == 0 {
-			t++
-		}
+		t = o.Start + int64(n/o.RowsPerSecond)
 		n++
 		return &hosts[rng.Intn(len(hosts))]
 	}
@@ -156,7 +154,7 @@ func Write(w io.Writer, o Options) (attacks int, err error) {
 			}
 			for i, step := range steps {
 				if i > 0 {
-					n++ // the attack's rows share the host and, mostly, the second
+					n++ // the attack's rows share the host and the second
 				}
 				if err := step(); err != nil {
 					return attacks, err

@@ -15,7 +15,7 @@ func main() {
 	flag.IntVar(&o.Rows, "rows", 300000, "rows to write")
 	flag.IntVar(&o.Hosts, "hosts", 20, "hosts")
 	flag.IntVar(&o.RowsPerSecond, "rate", 1000, "rows per second of osquery time, all hosts together")
-	flag.IntVar(&o.Pids, "pids", 20000, "live pids per host")
+	flag.IntVar(&o.Pids, "pids", 2000, "pids per host")
 	flag.IntVar(&o.AttackEvery, "attack-every", 1000, "rows between attacks (0: none)")
 	flag.BoolVar(&o.Unique, "unique", true, "every benign command line different")
 	flag.Parse()
