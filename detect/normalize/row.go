@@ -1,5 +1,7 @@
 package normalize
 
+import "unsafe"
+
 // Col names a column the normalizer, the ordering or table inference
 // reads. Rows decoded from logs keep these in fixed slots (Fields), so
 // reading one is an array index instead of a map lookup.
@@ -122,51 +124,83 @@ func ColOf(name string) Col {
 }
 
 // Fields holds a row's columns without a map: the columns with a slot by
-// slot, the others as name and value pairs in the order they came. Its
-// strings are the caller's; a Fields kept by a Row must not change while
-// the row is in use.
+// slot, the others as name and value pairs in the order they came. Values
+// live in one byte buffer and slots hold their offsets, so a Fields holds
+// no pointers but the buffer's (cheap to allocate and to collect). Strings
+// Get returns are views of that buffer: a Fields kept by a Row must not
+// change while the row is in use.
 type Fields struct {
-	vals  [numCols]string
-	has   uint64
-	extra []string // name, value, name, value, ...
+	b    []byte
+	span [numCols]span
+	has  uint64
+	xs   []span // names and values of the other columns, in pairs
+	// xenc, when not 0, is where in b the other columns begin, still
+	// encoded as encodeRow writes them (rows a Reorderer decoded).
+	xenc int32
+}
+
+type span struct{ off, n uint32 }
+
+func (f *Fields) str(s span) string {
+	if s.n == 0 {
+		return ""
+	}
+	return unsafe.String(&f.b[s.off], int(s.n))
 }
 
 // Reset empties f, keeping its storage.
 func (f *Fields) Reset() {
-	*f = Fields{extra: f.extra[:0]}
+	f.b = f.b[:0]
+	f.span = [numCols]span{}
+	f.has = 0
+	f.xs = f.xs[:0]
+	f.xenc = 0
 }
 
-// Set sets a column. A name set twice keeps the last value, as a JSON
-// object decoded into a map does.
+// add appends a value to the buffer and returns its span.
+func (f *Fields) add(v string) span {
+	s := span{uint32(len(f.b)), uint32(len(v))}
+	f.b = append(f.b, v...)
+	return s
+}
+
+// Set sets a column, copying the value into the buffer. A name set twice
+// keeps the last value, as a JSON object decoded into a map does.
 func (f *Fields) Set(name, value string) {
 	if c := ColOf(name); c != ColNone {
 		f.SetCol(c, value)
 		return
 	}
-	for i := 0; i < len(f.extra); i += 2 {
-		if f.extra[i] == name {
-			f.extra[i+1] = value
+	f.SetOther(name, value)
+}
+
+// SetOther sets a column that has no slot (name is not checked).
+func (f *Fields) SetOther(name, value string) {
+	for i := 0; i < len(f.xs); i += 2 {
+		if f.str(f.xs[i]) == name {
+			f.xs[i+1] = f.add(value)
 			return
 		}
 	}
-	f.extra = append(f.extra, name, value)
+	f.xs = append(f.xs, f.add(name), f.add(value))
 }
 
 // SetCol sets a column that has a slot.
 func (f *Fields) SetCol(c Col, value string) {
-	f.vals[c] = value
+	f.span[c] = f.add(value)
 	f.has |= 1 << c
 }
 
 // Get returns a column's value, "" when absent.
-func (f *Fields) Get(c Col) string { return f.vals[c] }
+func (f *Fields) Get(c Col) string { return f.str(f.span[c]) }
 
 // Has reports whether a column with a slot is present.
 func (f *Fields) Has(c Col) bool { return f.has&(1<<c) != 0 }
 
 // Len is the number of columns.
 func (f *Fields) Len() int {
-	n := len(f.extra) / 2
+	n := 0
+	f.rangeOthers(func(string, string) { n++ })
 	for h := f.has; h != 0; h &= h - 1 {
 		n++
 	}
@@ -178,11 +212,25 @@ func (f *Fields) Len() int {
 func (f *Fields) Range(fn func(name, value string)) {
 	for c := Col(1); c < numCols; c++ {
 		if f.has&(1<<c) != 0 {
-			fn(colNames[c], f.vals[c])
+			fn(colNames[c], f.str(f.span[c]))
 		}
 	}
-	for i := 0; i < len(f.extra); i += 2 {
-		fn(f.extra[i], f.extra[i+1])
+	f.rangeOthers(fn)
+}
+
+func (f *Fields) rangeOthers(fn func(name, value string)) {
+	if f.xenc > 0 && len(f.xs) == 0 {
+		rest := unsafe.String(unsafe.SliceData(f.b[f.xenc:]), len(f.b)-int(f.xenc))
+		for len(rest) > 0 {
+			var name, value string
+			name, rest = nextStr(rest[1:]) // the tag is 0
+			value, rest = nextStr(rest)
+			fn(name, value)
+		}
+		return
+	}
+	for i := 0; i < len(f.xs); i += 2 {
+		fn(f.str(f.xs[i]), f.str(f.xs[i+1]))
 	}
 }
 
@@ -197,7 +245,7 @@ func (f *Fields) Map() map[string]string {
 // from Cols; "" when absent.
 func (r *Row) Get(c Col) string {
 	if r.Fields != nil {
-		return r.Fields.vals[c]
+		return r.Fields.Get(c)
 	}
 	return r.Cols[colNames[c]]
 }
@@ -205,7 +253,7 @@ func (r *Row) Get(c Col) string {
 // Lookup returns a column of the row and whether it is present.
 func (r *Row) Lookup(c Col) (string, bool) {
 	if r.Fields != nil {
-		return r.Fields.vals[c], r.Fields.Has(c)
+		return r.Fields.Get(c), r.Fields.Has(c)
 	}
 	v, ok := r.Cols[colNames[c]]
 	return v, ok

@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"unsafe"
 )
 
@@ -20,21 +21,39 @@ func appendStr(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// encodeRow appends r (without its host) to b.
+// encodeRow appends r (without its host) to b: the columns with a slot
+// first, then the others.
 func encodeRow(b []byte, r *Row) []byte {
 	start := len(b)
 	b = append(b, 0, 0, 0, 0, 0) // room for the length, fixed at 5 bytes
 	b = binary.AppendUvarint(b, r.Seq)
 	b = appendStr(b, r.Table)
-	r.Range(func(name, value string) {
-		if c := ColOf(name); c != ColNone {
+	if f := r.Fields; f != nil {
+		for h := f.has; h != 0; h &= h - 1 {
+			c := Col(bits.TrailingZeros64(h))
 			b = append(b, byte(c))
-		} else {
+			b = appendStr(b, f.str(f.span[c]))
+		}
+		f.rangeOthers(func(name, value string) {
 			b = append(b, 0)
 			b = appendStr(b, name)
+			b = appendStr(b, value)
+		})
+	} else {
+		for c := Col(1); c < numCols; c++ {
+			if v, ok := r.Cols[colNames[c]]; ok {
+				b = append(b, byte(c))
+				b = appendStr(b, v)
+			}
 		}
-		b = appendStr(b, value)
-	})
+		for name, value := range r.Cols {
+			if ColOf(name) == ColNone {
+				b = append(b, 0)
+				b = appendStr(b, name)
+				b = appendStr(b, value)
+			}
+		}
+	}
 	n := uint64(len(b) - start - 5)
 	for i := 0; i < 5; i++ {
 		bt := byte(n & 0x7f)
@@ -47,41 +66,60 @@ func encodeRow(b []byte, r *Row) []byte {
 	return b
 }
 
-// decodeRows decodes n rows encoded by encodeRow. Each row's strings are
-// one new string of its own, so a value the process cache keeps holds only
-// its row.
+// decodeRows decodes n rows encoded by encodeRow. Each row's values are a
+// new buffer of its own, so a value the process cache keeps holds only its
+// row. The columns without a slot stay encoded until read (Range).
 func decodeRows(b []byte, n int, host string) []Row {
 	rows := make([]Row, n)
 	fields := make([]Fields, n)
 	for i := 0; i < n; i++ {
 		size, k := binary.Uvarint(b)
 		b = b[k:]
-		rb := string(b[:size]) // the row's own copy
+		rb := make([]byte, size) // the row's own copy
+		copy(rb, b[:size])
 		b = b[size:]
 		f := &fields[i]
+		f.b = rb
 		r := &rows[i]
 		r.Host, r.Fields = host, f
-		seq, k := uvarintStr(rb)
-		rb = rb[k:]
+		seq, k := binary.Uvarint(rb)
 		r.Seq = seq
-		r.Table, rb = nextStr(rb)
-		for len(rb) > 0 {
-			tag := Col(rb[0])
-			rb = rb[1:]
-			var name string
+		pos := k
+		tn, k := binary.Uvarint(rb[pos:])
+		pos += k
+		r.Table = tableName(rb[pos : pos+int(tn)])
+		pos += int(tn)
+		for pos < len(rb) {
+			tag := Col(rb[pos])
 			if tag == ColNone {
-				name, rb = nextStr(rb)
+				f.xenc = int32(pos)
+				break
 			}
-			var value string
-			value, rb = nextStr(rb)
-			if tag != ColNone {
-				f.SetCol(tag, value)
-			} else {
-				f.extra = append(f.extra, name, value)
-			}
+			vn, k := binary.Uvarint(rb[pos+1:])
+			pos += 1 + k
+			f.span[tag] = span{uint32(pos), uint32(vn)}
+			f.has |= 1 << tag
+			pos += int(vn)
 		}
 	}
 	return rows
+}
+
+// tableName returns the table's name, without a copy for the known ones.
+func tableName(b []byte) string {
+	switch string(b) {
+	case TableProcessEvents:
+		return TableProcessEvents
+	case TableSocketEvents:
+		return TableSocketEvents
+	case TableBPFProcessEvents:
+		return TableBPFProcessEvents
+	case TableBPFSocketEvents:
+		return TableBPFSocketEvents
+	case TableProcesses:
+		return TableProcesses
+	}
+	return string(b)
 }
 
 func uvarintStr(s string) (uint64, int) {
