@@ -30,6 +30,9 @@ func sortByEID(rows []Row) {
 	if len(rows) < 2 {
 		return
 	}
+	if inEIDOrder(rows) {
+		return
+	}
 	eids := make([]int64, len(rows))
 	useEID := true
 	for i := range rows {
@@ -56,6 +59,24 @@ func sortByEID(rows []Row) {
 		sorted[i] = rows[j]
 	}
 	copy(rows, sorted)
+}
+
+// inEIDOrder reports whether rows of one table are already in the order
+// sortByEID gives (the usual case in a log): every eid numeric and
+// ascending, Seq ascending among equal eids.
+func inEIDOrder(rows []Row) bool {
+	prev, ok := parseInt(rows[0].Get(ColEID))
+	if !ok {
+		return false
+	}
+	for i := 1; i < len(rows); i++ {
+		v, ok := parseInt(rows[i].Get(ColEID))
+		if !ok || rows[i].Table != rows[0].Table || v < prev || (v == prev && rows[i].Seq < rows[i-1].Seq) {
+			return false
+		}
+		prev = v
+	}
+	return true
 }
 
 // OrderSecond orders, in place, the rows of ONE host's ONE second, whose
@@ -146,7 +167,8 @@ type Reorderer struct {
 	// released is the newest second released so far; -1 before any.
 	released int64
 	stats    ReorderStats
-	free     []*hostBuffer
+	free     [numChunkSizes][][]byte // released chunks, by size class
+	freeHost []*hostBuffer
 	scratch  []byte
 }
 
@@ -154,9 +176,70 @@ type secondBucket struct {
 	hosts map[string]*hostBuffer
 }
 
+// hostBuffer holds one host's rows of one second, encoded, in chunks that
+// double in size as it fills (1 KiB to 64 KiB), so that it never copies
+// what it holds and a second of one row takes a kilobyte.
 type hostBuffer struct {
-	data []byte
-	rows int
+	chunks [][]byte
+	rows   int
+}
+
+const (
+	minChunk      = 1 << 10
+	maxChunk      = 64 << 10
+	numChunkSizes = 7 // 1, 2, 4, ... 64 KiB
+	freeChunks    = 32
+)
+
+func chunkClass(size int) int {
+	c := 0
+	for s := minChunk; s < size && c < numChunkSizes-1; s <<= 1 {
+		c++
+	}
+	return c
+}
+
+// add appends one encoded row.
+func (o *Reorderer) add(hb *hostBuffer, row []byte) {
+	n := len(hb.chunks)
+	if n > 0 {
+		last := hb.chunks[n-1]
+		if len(last)+len(row) <= cap(last) {
+			hb.chunks[n-1] = append(last, row...)
+			return
+		}
+	}
+	size := minChunk << min(n, numChunkSizes-1)
+	var c []byte
+	switch {
+	case len(row) > size:
+		c = make([]byte, 0, len(row)) // a row of its own
+	default:
+		class := chunkClass(size)
+		if k := len(o.free[class]); k > 0 {
+			c = o.free[class][k-1]
+			o.free[class] = o.free[class][:k-1]
+		} else {
+			c = make([]byte, 0, size)
+		}
+	}
+	o.bytes += cap(c)
+	hb.chunks = append(hb.chunks, append(c, row...))
+}
+
+// release returns a buffer's chunks to the free lists.
+func (o *Reorderer) release(hb *hostBuffer) {
+	for i, c := range hb.chunks {
+		o.bytes -= cap(c)
+		if class := chunkClass(cap(c)); cap(c) == minChunk<<class && len(o.free[class]) < freeChunks {
+			o.free[class] = append(o.free[class], c[:0])
+		}
+		hb.chunks[i] = nil
+	}
+	hb.chunks, hb.rows = hb.chunks[:0], 0
+	if len(o.freeHost) < 1024 {
+		o.freeHost = append(o.freeHost, hb)
+	}
 }
 
 // Per-bucket bookkeeping counted against the bound besides the buffers.
@@ -240,11 +323,10 @@ func (o *Reorderer) Push(r Row, emit func(Row)) {
 		b.hosts[strings.Clone(r.Host)] = hb
 		o.bytes += bucketOverhead + len(r.Host)
 	}
-	before := cap(hb.data)
-	hb.data = encodeRow(hb.data, &r)
+	o.scratch = encodeRow(o.scratch[:0], &r)
+	o.add(hb, o.scratch)
 	hb.rows++
 	o.rows++
-	o.bytes += cap(hb.data) - before
 	o.stats.PeakBytes = max(o.stats.PeakBytes, o.bytes)
 	if sec > o.newest {
 		o.newest = sec
@@ -263,15 +345,14 @@ func (o *Reorderer) Push(r Row, emit func(Row)) {
 // once.
 func (o *Reorderer) own(r Row) Row {
 	o.scratch = encodeRow(o.scratch[:0], &r)
-	rows := decodeRows(o.scratch, 1, strings.Clone(r.Host))
+	rows := decodeRows([][]byte{o.scratch}, 1, strings.Clone(r.Host))
 	return rows[0]
 }
 
 func (o *Reorderer) newHostBuffer() *hostBuffer {
-	if n := len(o.free); n > 0 {
-		hb := o.free[n-1]
-		o.free = o.free[:n-1]
-		o.bytes += cap(hb.data)
+	if n := len(o.freeHost); n > 0 {
+		hb := o.freeHost[n-1]
+		o.freeHost = o.freeHost[:n-1]
 		return hb
 	}
 	return &hostBuffer{}
@@ -304,17 +385,13 @@ func (o *Reorderer) releaseOldest(emit func(Row)) {
 	o.bytes -= bucketOverhead
 	for _, h := range names {
 		hb := b.hosts[h]
-		rows := decodeRows(hb.data, hb.rows, h)
+		rows := decodeRows(hb.chunks, hb.rows, h)
+		o.rows -= hb.rows
+		o.bytes -= bucketOverhead + len(h)
+		o.release(hb)
 		OrderSecond(rows)
 		for _, r := range rows {
 			emit(r)
-		}
-		o.rows -= hb.rows
-		o.bytes -= cap(hb.data) + bucketOverhead + len(h)
-		if cap(hb.data) <= 64<<10 && len(o.free) < 64 {
-			// Kept for reuse (at most 4 MiB), counted again when reused.
-			hb.data, hb.rows = hb.data[:0], 0
-			o.free = append(o.free, hb)
 		}
 	}
 	if sec > o.released {

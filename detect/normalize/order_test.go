@@ -238,7 +238,7 @@ func TestRowCodecRoundTrip(t *testing.T) {
 	}
 	for _, r := range tests {
 		b := encodeRow(nil, &r)
-		got := decodeRows(b, 1, r.Host)[0]
+		got := decodeRows([][]byte{b}, 1, r.Host)[0]
 		if got.Table != r.Table || got.Host != r.Host || got.Seq != r.Seq || got.Fields == nil {
 			t.Fatalf("round trip of %+v gave %+v", r, got)
 		}
@@ -252,5 +252,23 @@ func TestRowCodecRoundTrip(t *testing.T) {
 				t.Errorf("%s: %q %v, want %q %v", c.Name(), v2, ok2, v1, ok1)
 			}
 		}
+	}
+}
+
+// TestFieldsSetTwice: a name set twice keeps its last value, once, as a
+// map would, whether it has a slot or not.
+func TestFieldsSetTwice(t *testing.T) {
+	var f Fields
+	for _, kv := range [][2]string{{"pid", "1"}, {"mode", "a"}, {"uptime", "5"}, {"pid", "2"}, {"mode", "b"}, {"path", "/x"}} {
+		f.Set(kv[0], kv[1])
+	}
+	want := map[string]string{"pid": "2", "mode": "b", "uptime": "5", "path": "/x"}
+	if got := f.Map(); fmt.Sprint(got) != fmt.Sprint(want) || f.Len() != 4 {
+		t.Fatalf("got %v (len %d), want %v", got, f.Len(), want)
+	}
+	r := Row{Table: TableProcessEvents, Host: "h", Fields: &f}
+	back := decodeRows([][]byte{encodeRow(nil, &r)}, 1, "h")[0]
+	if got := back.ColMap(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after the reorder buffer: %v, want %v", got, want)
 	}
 }

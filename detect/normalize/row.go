@@ -1,6 +1,9 @@
 package normalize
 
-import "unsafe"
+import (
+	"encoding/binary"
+	"unsafe"
+)
 
 // Col names a column the normalizer, the ordering or table inference
 // reads. Rows decoded from logs keep these in fixed slots (Fields), so
@@ -123,20 +126,20 @@ func ColOf(name string) Col {
 	return ColNone
 }
 
-// Fields holds a row's columns without a map: the columns with a slot by
-// slot, the others as name and value pairs in the order they came. Values
-// live in one byte buffer and slots hold their offsets, so a Fields holds
-// no pointers but the buffer's (cheap to allocate and to collect). Strings
-// Get returns are views of that buffer: a Fields kept by a Row must not
-// change while the row is in use.
+// Fields holds a row's columns without a map. The columns are laid end
+// to end in one byte buffer, in the form a Reorderer buffers rows in (a
+// tag byte: the column's slot, or 0 followed by the name's length and the
+// name; then the value's length and the value), and each slot keeps the
+// offset of its value. A Fields holds no pointer but its buffer's (cheap
+// to allocate and to collect) and is buffered by a copy. Strings Get
+// returns are views of the buffer: a Fields kept by a Row must not change
+// while the row is in use.
 type Fields struct {
 	b    []byte
 	span [numCols]span
 	has  uint64
-	xs   []span // names and values of the other columns, in pairs
-	// xenc, when not 0, is where in b the other columns begin, still
-	// encoded as encodeRow writes them (rows a Reorderer decoded).
-	xenc int32
+	// others is a Bloom filter of the names without a slot (see nameBit).
+	others uint64
 }
 
 type span struct{ off, n uint32 }
@@ -153,19 +156,18 @@ func (f *Fields) Reset() {
 	f.b = f.b[:0]
 	f.span = [numCols]span{}
 	f.has = 0
-	f.xs = f.xs[:0]
-	f.xenc = 0
+	f.others = 0
 }
 
-// add appends a value to the buffer and returns its span.
-func (f *Fields) add(v string) span {
+func (f *Fields) appendValue(v string) span {
+	f.b = binary.AppendUvarint(f.b, uint64(len(v)))
 	s := span{uint32(len(f.b)), uint32(len(v))}
 	f.b = append(f.b, v...)
 	return s
 }
 
-// Set sets a column, copying the value into the buffer. A name set twice
-// keeps the last value, as a JSON object decoded into a map does.
+// Set sets a column. A name set twice keeps the last value, as a JSON
+// object decoded into a map does.
 func (f *Fields) Set(name, value string) {
 	if c := ColOf(name); c != ColNone {
 		f.SetCol(c, value)
@@ -174,21 +176,82 @@ func (f *Fields) Set(name, value string) {
 	f.SetOther(name, value)
 }
 
-// SetOther sets a column that has no slot (name is not checked).
+func nameBit(name string) uint64 {
+	if name == "" {
+		return 1
+	}
+	return 1 << ((uint(len(name)) ^ uint(name[0])*7 ^ uint(name[len(name)-1])*13) & 63)
+}
+
+// SetOther sets a column that has no slot (the name is not checked).
 func (f *Fields) SetOther(name, value string) {
-	for i := 0; i < len(f.xs); i += 2 {
-		if f.str(f.xs[i]) == name {
-			f.xs[i+1] = f.add(value)
-			return
+	bit := nameBit(name)
+	if f.others&bit != 0 {
+		f.dropOther(name)
+	}
+	f.others |= bit
+	f.b = append(f.b, 0)
+	f.b = binary.AppendUvarint(f.b, uint64(len(name)))
+	f.b = append(f.b, name...)
+	f.appendValue(value)
+}
+
+// dropOther removes a column without a slot, if present (a name given
+// twice: rare), by laying the buffer out again.
+func (f *Fields) dropOther(name string) {
+	found := false
+	f.each(func(c Col, n, v string) bool {
+		found = found || (c == ColNone && n == name)
+		return !found
+	})
+	if !found {
+		return
+	}
+	old := *f
+	old.b = append([]byte(nil), f.b...)
+	f.Reset()
+	for c := Col(1); c < numCols; c++ {
+		if old.has&(1<<c) != 0 {
+			f.SetCol(c, old.Get(c))
 		}
 	}
-	f.xs = append(f.xs, f.add(name), f.add(value))
+	old.each(func(c Col, n, v string) bool {
+		if c == ColNone && n != name {
+			f.SetOther(n, v)
+		}
+		return true
+	})
 }
 
 // SetCol sets a column that has a slot.
 func (f *Fields) SetCol(c Col, value string) {
-	f.span[c] = f.add(value)
+	f.b = append(f.b, byte(c))
+	f.span[c] = f.appendValue(value)
 	f.has |= 1 << c
+}
+
+// each walks the buffer: every column as laid out, a later value of a
+// slot included; fn returns false to stop.
+func (f *Fields) each(fn func(c Col, name, value string) bool) {
+	b := f.b
+	for i := 0; i < len(b); {
+		c := Col(b[i])
+		i++
+		var name string
+		if c == ColNone {
+			n, k := binary.Uvarint(b[i:])
+			i += k
+			name = unsafe.String(unsafe.SliceData(b[i:]), int(n))
+			i += int(n)
+		}
+		n, k := binary.Uvarint(b[i:])
+		i += k
+		value := unsafe.String(unsafe.SliceData(b[i:]), int(n))
+		i += int(n)
+		if !fn(c, name, value) {
+			return
+		}
+	}
 }
 
 // Get returns a column's value, "" when absent.
@@ -200,10 +263,7 @@ func (f *Fields) Has(c Col) bool { return f.has&(1<<c) != 0 }
 // Len is the number of columns.
 func (f *Fields) Len() int {
 	n := 0
-	f.rangeOthers(func(string, string) { n++ })
-	for h := f.has; h != 0; h &= h - 1 {
-		n++
-	}
+	f.Range(func(string, string) { n++ })
 	return n
 }
 
@@ -215,23 +275,15 @@ func (f *Fields) Range(fn func(name, value string)) {
 			fn(colNames[c], f.str(f.span[c]))
 		}
 	}
-	f.rangeOthers(fn)
-}
-
-func (f *Fields) rangeOthers(fn func(name, value string)) {
-	if f.xenc > 0 && len(f.xs) == 0 {
-		rest := unsafe.String(unsafe.SliceData(f.b[f.xenc:]), len(f.b)-int(f.xenc))
-		for len(rest) > 0 {
-			var name, value string
-			name, rest = nextStr(rest[1:]) // the tag is 0
-			value, rest = nextStr(rest)
-			fn(name, value)
-		}
+	if f.others == 0 {
 		return
 	}
-	for i := 0; i < len(f.xs); i += 2 {
-		fn(f.str(f.xs[i]), f.str(f.xs[i+1]))
-	}
+	f.each(func(c Col, name, value string) bool {
+		if c == ColNone {
+			fn(name, value)
+		}
+		return true
+	})
 }
 
 // Map returns the columns as a new map.

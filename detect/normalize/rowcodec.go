@@ -1,18 +1,13 @@
 package normalize
 
-import (
-	"encoding/binary"
-	"math/bits"
-	"unsafe"
-)
+import "encoding/binary"
 
 // A row encoded for a Reorderer's buffers:
 //
-//	uvarint  length of the rest of the row
+//	5 bytes  the length of the rest of the row (a padded uvarint)
 //	uvarint  Seq
 //	uvarint  len(Table), Table
-//	columns: a byte tag (a Col, or 0 followed by uvarint len(name), name),
-//	         then uvarint len(value), value
+//	the columns, as Fields lays them out
 //
 // The host is the buffer's.
 
@@ -21,37 +16,23 @@ func appendStr(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// encodeRow appends r (without its host) to b: the columns with a slot
-// first, then the others.
+// encodeRow appends r (without its host) to b.
 func encodeRow(b []byte, r *Row) []byte {
 	start := len(b)
-	b = append(b, 0, 0, 0, 0, 0) // room for the length, fixed at 5 bytes
+	b = append(b, 0, 0, 0, 0, 0) // room for the length
 	b = binary.AppendUvarint(b, r.Seq)
 	b = appendStr(b, r.Table)
 	if f := r.Fields; f != nil {
-		for h := f.has; h != 0; h &= h - 1 {
-			c := Col(bits.TrailingZeros64(h))
-			b = append(b, byte(c))
-			b = appendStr(b, f.str(f.span[c]))
-		}
-		f.rangeOthers(func(name, value string) {
-			b = append(b, 0)
-			b = appendStr(b, name)
-			b = appendStr(b, value)
-		})
+		b = append(b, f.b...)
 	} else {
-		for c := Col(1); c < numCols; c++ {
-			if v, ok := r.Cols[colNames[c]]; ok {
-				b = append(b, byte(c))
-				b = appendStr(b, v)
-			}
-		}
 		for name, value := range r.Cols {
-			if ColOf(name) == ColNone {
+			if c := ColOf(name); c != ColNone {
+				b = append(b, byte(c))
+			} else {
 				b = append(b, 0)
 				b = appendStr(b, name)
-				b = appendStr(b, value)
 			}
+			b = appendStr(b, value)
 		}
 	}
 	n := uint64(len(b) - start - 5)
@@ -66,39 +47,46 @@ func encodeRow(b []byte, r *Row) []byte {
 	return b
 }
 
-// decodeRows decodes n rows encoded by encodeRow. Each row's values are a
-// new buffer of its own, so a value the process cache keeps holds only its
-// row. The columns without a slot stay encoded until read (Range).
-func decodeRows(b []byte, n int, host string) []Row {
+// decodeRows decodes n rows encoded by encodeRow. Each row's columns are a
+// new buffer of their own, so a value the process cache keeps holds only
+// its row.
+func decodeRows(chunks [][]byte, n int, host string) []Row {
 	rows := make([]Row, n)
 	fields := make([]Fields, n)
+	var b []byte
 	for i := 0; i < n; i++ {
+		for len(b) == 0 {
+			b, chunks = chunks[0], chunks[1:]
+		}
 		size, k := binary.Uvarint(b)
 		b = b[k:]
-		rb := make([]byte, size) // the row's own copy
-		copy(rb, b[:size])
+		rb := b[:size]
 		b = b[size:]
-		f := &fields[i]
-		f.b = rb
 		r := &rows[i]
-		r.Host, r.Fields = host, f
 		seq, k := binary.Uvarint(rb)
 		r.Seq = seq
-		pos := k
-		tn, k := binary.Uvarint(rb[pos:])
-		pos += k
-		r.Table = tableName(rb[pos : pos+int(tn)])
-		pos += int(tn)
-		for pos < len(rb) {
-			tag := Col(rb[pos])
+		rb = rb[k:]
+		tn, k := binary.Uvarint(rb)
+		r.Table = tableName(rb[k : k+int(tn)])
+		rb = rb[k+int(tn):]
+		f := &fields[i]
+		f.b = append(make([]byte, 0, len(rb)), rb...) // the row's own copy
+		r.Host, r.Fields = host, f
+		cols := f.b
+		for pos := 0; pos < len(cols); {
+			tag := Col(cols[pos])
+			pos++
 			if tag == ColNone {
-				f.xenc = int32(pos)
-				break
+				f.others = 1 // a name without a slot (Range walks them)
+				nn, k := binary.Uvarint(cols[pos:])
+				pos += k + int(nn)
 			}
-			vn, k := binary.Uvarint(rb[pos+1:])
-			pos += 1 + k
-			f.span[tag] = span{uint32(pos), uint32(vn)}
-			f.has |= 1 << tag
+			vn, k := binary.Uvarint(cols[pos:])
+			pos += k
+			if tag != ColNone {
+				f.span[tag] = span{uint32(pos), uint32(vn)}
+				f.has |= 1 << tag
+			}
 			pos += int(vn)
 		}
 	}
@@ -120,14 +108,4 @@ func tableName(b []byte) string {
 		return TableProcesses
 	}
 	return string(b)
-}
-
-func uvarintStr(s string) (uint64, int) {
-	return binary.Uvarint(unsafe.Slice(unsafe.StringData(s), len(s)))
-}
-
-func nextStr(s string) (string, string) {
-	n, k := uvarintStr(s)
-	s = s[k:]
-	return s[:n], s[n:]
 }

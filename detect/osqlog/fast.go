@@ -61,6 +61,9 @@ func view(b []byte) string {
 }
 
 func (s *fastScanner) ws() {
+	if s.i < len(s.b) && s.b[s.i] > ' ' {
+		return
+	}
 	for s.i < len(s.b) {
 		switch s.b[s.i] {
 		case ' ', '\t', '\n', '\r':
@@ -94,15 +97,25 @@ func (s *fastScanner) str() (string, bool) {
 		return "", false
 	}
 	start := s.i + 1
+	b := s.b
+	j := start
+	for j < len(b) && !strSpecial[b[j]] {
+		j++
+	}
+	if j < len(b) && b[j] == '"' {
+		s.i = j + 1
+		return view(b[start:j]), true
+	}
+	// Escapes, bytes past ASCII or control bytes: the careful loop.
 	high, esc := false, false
-	for j := start; j < len(s.b); j++ {
-		c := s.b[j]
+	for ; j < len(b); j++ {
+		c := b[j]
 		switch {
 		case c == '"':
 			s.i = j + 1
-			raw := s.b[start:j]
+			raw := b[start:j]
 			if esc {
-				return s.unescape(s.b[start-1 : j+1])
+				return s.unescape(b[start-1 : j+1])
 			}
 			if high && !utf8.Valid(raw) {
 				return "", false
@@ -119,6 +132,15 @@ func (s *fastScanner) str() (string, bool) {
 	}
 	return "", false
 }
+
+// strSpecial marks the bytes that end a string's plain run: the quote,
+// the backslash, control bytes and bytes past ASCII.
+var strSpecial = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x80
+	}
+	return t
+}()
 
 // unescape decodes a quoted string with escapes through encoding/json, so
 // that every escape means exactly what it means there.
@@ -502,11 +524,41 @@ func (r *Reader) columns() bool {
 	f.Reset()
 	r.nfields++
 	s := &r.fs
-	return s.object(func(k string) bool {
-		v, ok := s.scalar()
-		f.Set(k, v)
-		return ok
-	})
+	if !s.eat('{') {
+		return false
+	}
+	if s.eat('}') {
+		return true
+	}
+	for {
+		if s.peek() != '"' {
+			return false
+		}
+		k, ok := s.str()
+		if !ok || !s.eat(':') {
+			return false
+		}
+		var v string
+		if s.peek() == '"' {
+			v, ok = s.str()
+		} else {
+			v, ok = s.scalar()
+		}
+		if !ok {
+			return false
+		}
+		if c := normalize.ColOf(k); c != normalize.ColNone {
+			f.SetCol(c, v)
+		} else {
+			f.SetOther(k, v)
+		}
+		if s.eat('}') {
+			return true
+		}
+		if !s.eat(',') {
+			return false
+		}
+	}
 }
 
 // rowsFast builds the rows of a scanned line, as parse does (same checks,
