@@ -138,8 +138,9 @@ type Fields struct {
 	b    []byte
 	span [numCols]span
 	has  uint64
-	// others is a Bloom filter of the names without a slot (see nameBit).
-	others uint64
+	// others is a Bloom filter of the names without a slot (see nameBits);
+	// any bit set says there are some.
+	others [2]uint64
 }
 
 type span struct{ off, n uint32 }
@@ -156,7 +157,7 @@ func (f *Fields) Reset() {
 	f.b = f.b[:0]
 	f.span = [numCols]span{}
 	f.has = 0
-	f.others = 0
+	f.others = [2]uint64{}
 }
 
 func (f *Fields) appendValue(v string) span {
@@ -176,20 +177,25 @@ func (f *Fields) Set(name, value string) {
 	f.SetOther(name, value)
 }
 
-func nameBit(name string) uint64 {
-	if name == "" {
-		return 1
+// nameBits are a name's two bits in the Bloom filter: one in each word,
+// from an FNV-1a hash of the name.
+func nameBits(name string) (uint64, uint64) {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(name); i++ {
+		h ^= uint64(name[i])
+		h *= 1099511628211
 	}
-	return 1 << ((uint(len(name)) ^ uint(name[0])*7 ^ uint(name[len(name)-1])*13) & 63)
+	return 1 << (h & 63), 1 << ((h >> 6) & 63)
 }
 
 // SetOther sets a column that has no slot (the name is not checked).
 func (f *Fields) SetOther(name, value string) {
-	bit := nameBit(name)
-	if f.others&bit != 0 {
+	b0, b1 := nameBits(name)
+	if f.others[0]&b0 != 0 && f.others[1]&b1 != 0 {
 		f.dropOther(name)
 	}
-	f.others |= bit
+	f.others[0] |= b0
+	f.others[1] |= b1
 	f.b = append(f.b, 0)
 	f.b = binary.AppendUvarint(f.b, uint64(len(name)))
 	f.b = append(f.b, name...)
@@ -275,7 +281,7 @@ func (f *Fields) Range(fn func(name, value string)) {
 			fn(colNames[c], f.str(f.span[c]))
 		}
 	}
-	if f.others == 0 {
+	if f.others == [2]uint64{} {
 		return
 	}
 	f.each(func(c Col, name, value string) bool {

@@ -77,7 +77,7 @@ func decodeRows(chunks [][]byte, n int, host string) []Row {
 			tag := Col(cols[pos])
 			pos++
 			if tag == ColNone {
-				f.others = 1 // a name without a slot (Range walks them)
+				f.others[0] = 1 // a name without a slot (Range walks them)
 				nn, k := binary.Uvarint(cols[pos:])
 				pos += k + int(nn)
 			}

@@ -1,6 +1,7 @@
 package osqlog
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"strings"
 	"unicode/utf8"
@@ -99,6 +100,10 @@ func (s *fastScanner) str() (string, bool) {
 	start := s.i + 1
 	b := s.b
 	j := start
+	// Eight bytes at a time while none is special, then byte by byte.
+	for j+8 <= len(b) && !hasSpecial(binary.LittleEndian.Uint64(b[j:])) {
+		j += 8
+	}
 	for j < len(b) && !strSpecial[b[j]] {
 		j++
 	}
@@ -131,6 +136,14 @@ func (s *fastScanner) str() (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// hasSpecial reports whether any of eight bytes is special (see
+// strSpecial): a quote, a backslash, below 0x20 or past 0x7f.
+func hasSpecial(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	zero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
+	return (zero(x^(ones*'"'))|zero(x^(ones*'\\'))|((x-ones*0x20)&^x&highs)|(x&highs)) != 0
 }
 
 // strSpecial marks the bytes that end a string's plain run: the quote,

@@ -105,3 +105,21 @@ func maybe(rows []normalize.Row) []rowMaybe {
 	}
 	return out
 }
+
+// TestHasSpecial checks the eight-byte test against the table, byte by
+// byte, in every position.
+func TestHasSpecial(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 8; pos++ {
+			b := []byte("abcdefgh")
+			b[pos] = byte(c)
+			x := uint64(0)
+			for i := 7; i >= 0; i-- {
+				x = x<<8 | uint64(b[i])
+			}
+			if got := hasSpecial(x); got != strSpecial[c] {
+				t.Fatalf("byte %#x at %d: hasSpecial %v, table %v", c, pos, got, strSpecial[c])
+			}
+		}
+	}
+}
