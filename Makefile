@@ -6,7 +6,7 @@ BENCHCOUNT ?= 6
 BENCHPKGS ?= ./detect/... ./extension/... ./tables/... ./fleet/... ./tests/...
 FUZZTIME ?= 10s
 
-.PHONY: all build test bench benchstat demo demo-scan lint fuzz clean
+.PHONY: all build test bench bench-scan bench-compare benchstat demo demo-scan lint fuzz clean
 
 all: build
 
@@ -26,6 +26,19 @@ test: build
 bench:
 	@mkdir -p $(BUILD)
 	$(GO) test -p 1 -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) $(BENCHPKGS) | tee $(BUILD)/bench.txt
+
+# scan end to end (bytes of a generated 20-host results log in, alerts
+# out), one CPU, seed rules and every corpus rule.
+bench-scan:
+	@mkdir -p $(BUILD)
+	$(GO) test -run '^$$' -bench 'Scan' -benchmem -cpu 1 -count $(BENCHCOUNT) ./cmd/osqdetect | tee $(BUILD)/bench-scan.txt
+
+# scan against SQLite's JSON functions on the same generated log: same
+# alerts, CPU of each and their ratio, and scan's wall time with every CPU
+# against one. Needs Debian's sqlite3 CLI (apt-get install -y sqlite3).
+COMPARE_ROWS ?= 300000
+bench-compare: build
+	$(GO) run ./internal/benchcompare -osqdetect $(BUILD)/osqdetect -rows $(COMPARE_ROWS) -cpus
 
 benchstat:
 	$(GO) run $(BENCHSTAT) $(OLD) $(NEW)
