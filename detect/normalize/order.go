@@ -93,17 +93,36 @@ func inEIDOrder(rows []Row) bool {
 //   - socket rows keep their own relative order (eid, else Seq) among those
 //     placed at the same spot.
 func OrderSecond(rows []Row) {
+	var o secondOrder
+	o.order(rows)
+}
+
+// secondOrder keeps OrderSecond's working memory between seconds.
+type secondOrder struct {
+	procs, socks []Row
+	latest       map[image]int
+	slot         []int // for each socket row, the process row it follows
+	start        []int // counting sort of the socket rows by slot
+	bySlot       []int
+	out          []Row
+}
+
+// image is a process image a row started: its pid and path.
+type image struct{ pid, path string }
+
+func (o *secondOrder) order(rows []Row) {
 	if len(rows) < 2 {
 		return
 	}
-	var procs, socks []Row
+	o.procs, o.socks = o.procs[:0], o.socks[:0]
 	for _, r := range rows {
 		if isSocketTable(r.Table) {
-			socks = append(socks, r)
+			o.socks = append(o.socks, r)
 		} else {
-			procs = append(procs, r)
+			o.procs = append(o.procs, r)
 		}
 	}
+	procs, socks := o.procs, o.socks
 	if len(socks) == 0 || len(procs) == 0 {
 		sortByEID(rows)
 		return
@@ -112,30 +131,61 @@ func OrderSecond(rows []Row) {
 	sortByEID(socks)
 
 	// The latest row starting each (pid, path) image, found in one pass.
-	type image struct{ pid, path string }
-	latest := make(map[image]int, len(procs))
+	if o.latest == nil {
+		o.latest = make(map[image]int, len(procs))
+	}
+	clear(o.latest)
 	for i := range procs {
 		p := &procs[i]
 		if path := p.Get(ColPath); path != "" && startsProcessImage(p) {
-			latest[image{p.Get(ColPid), path}] = i
+			o.latest[image{p.Get(ColPid), path}] = i
 		}
 	}
-	// after[i] lists the socket rows that go right after procs[i]; slot
-	// len(procs) holds those that go first.
-	after := make([][]Row, len(procs)+1)
-	for _, s := range socks {
-		slot := len(procs)
-		if i, ok := latest[image{s.Get(ColPid), s.Get(ColPath)}]; ok && s.Get(ColPath) != "" {
-			slot = i
+	// Each socket row goes right after the process row of its slot;
+	// slot -1 goes first. Socket rows keep their order within a slot.
+	o.slot = o.slot[:0]
+	for i := range socks {
+		s := &socks[i]
+		slot := -1
+		if path := s.Get(ColPath); path != "" {
+			if j, ok := o.latest[image{s.Get(ColPid), path}]; ok {
+				slot = j
+			}
 		}
-		after[slot] = append(after[slot], s)
+		o.slot = append(o.slot, slot)
 	}
-	out := rows[:0]
-	out = append(out, after[len(procs)]...)
+	// A counting sort of the socket rows by slot keeps their order
+	// within one.
+	o.start = append(o.start[:0], make([]int, len(procs)+2)...)
+	for _, sl := range o.slot {
+		o.start[sl+2]++
+	}
+	for j := 1; j < len(o.start); j++ {
+		o.start[j] += o.start[j-1]
+	}
+	o.bySlot = append(o.bySlot[:0], make([]int, len(socks))...)
+	for i, sl := range o.slot {
+		o.bySlot[o.start[sl+1]] = i
+		o.start[sl+1]++
+	}
+	// start[j+1] is now where slot j's rows end (and slot j+1's begin).
+	out := o.out[:0]
+	next := 0
+	emitSlot := func(slot int) {
+		for ; next < o.start[slot+1]; next++ {
+			out = append(out, socks[o.bySlot[next]])
+		}
+	}
+	emitSlot(-1)
 	for i := range procs {
 		out = append(out, procs[i])
-		out = append(out, after[i]...)
+		emitSlot(i)
 	}
+	copy(rows, out)
+	o.out = out[:0]
+	clear(o.procs)
+	clear(o.socks)
+	clear(o.out[:cap(o.out)])
 }
 
 // Reorderer buffers rows read from logs (where tables and hosts interleave
@@ -167,6 +217,7 @@ type Reorderer struct {
 	// released is the newest second released so far; -1 before any.
 	released int64
 	stats    ReorderStats
+	order    secondOrder
 	free     [numChunkSizes][][]byte // released chunks, by size class
 	freeHost []*hostBuffer
 	scratch  []byte
@@ -389,7 +440,7 @@ func (o *Reorderer) releaseOldest(emit func(Row)) {
 		o.rows -= hb.rows
 		o.bytes -= bucketOverhead + len(h)
 		o.release(hb)
-		OrderSecond(rows)
+		o.order.order(rows)
 		for _, r := range rows {
 			emit(r)
 		}

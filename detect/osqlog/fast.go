@@ -142,8 +142,11 @@ func (s *fastScanner) str() (string, bool) {
 // strSpecial): a quote, a backslash, below 0x20 or past 0x7f.
 func hasSpecial(x uint64) bool {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	zero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
-	return (zero(x^(ones*'"')) | zero(x^(ones*'\\')) | ((x - ones*0x20) &^ x & highs) | (x & highs)) != 0
+	q := x ^ (ones * '"')
+	b := x ^ (ones * '\\')
+	// A byte is zero in q (a quote), zero in b (a backslash), below 0x20,
+	// or has its high bit: the classic tests, or-ed.
+	return ((q-ones)&^q|(b-ones)&^b|(x-ones*0x20)&^x|x)&highs != 0
 }
 
 // strSpecial marks the bytes that end a string's plain run: the quote,
