@@ -6,7 +6,7 @@ BENCHCOUNT ?= 6
 BENCHPKGS ?= ./detect/... ./extension/... ./tables/... ./fleet/... ./tests/...
 FUZZTIME ?= 10s
 
-.PHONY: all build test bench bench-scan bench-compare benchstat demo demo-scan lint fuzz clean
+.PHONY: all build test bench bench-scan bench-compare bench-memory bench-scaling benchstat demo demo-scan lint fuzz clean
 
 all: build
 
@@ -39,6 +39,17 @@ bench-scan:
 COMPARE_ROWS ?= 300000
 bench-compare: build
 	$(GO) run ./internal/benchcompare -osqdetect $(BUILD)/osqdetect -rows $(COMPARE_ROWS) -cpus
+
+# scan of a dense host (one host, 2M rows at 10,000 rows/s, the default
+# reorder window): max RSS must stay within 256 MB.
+bench-memory: build
+	$(GO) run ./internal/benchcompare -osqdetect $(BUILD)/osqdetect -memory
+
+# scan's CPU per row and RSS for logs of 10^5, 10^6 and 10^7 rows, streamed
+# through stdin, one CPU.
+SCALING ?= 100000,1000000,10000000
+bench-scaling: build
+	$(GO) run ./internal/benchcompare -osqdetect $(BUILD)/osqdetect -scaling $(SCALING)
 
 benchstat:
 	$(GO) run $(BENCHSTAT) $(OLD) $(NEW)

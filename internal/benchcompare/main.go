@@ -3,7 +3,8 @@
 // sqlite3 CLI) with its JSON functions, index it, and run the two bundled
 // detections as SQL (seed-detections.sql). It checks that both find the
 // same alerts and prints the CPU each took and their ratio; with -cpus it
-// also times scan with one CPU and with all of them.
+// also times scan with one CPU and with all of them. -memory and -scaling
+// measure scan's memory on a dense host and its cost per row as logs grow.
 //
 //	go run ./internal/benchcompare -osqdetect build/osqdetect -rows 300000
 package main
@@ -15,11 +16,13 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -76,9 +79,20 @@ func main() {
 	flag.IntVar(&o.Hosts, "hosts", 20, "hosts in the generated log")
 	logPath := flag.String("log", "", "an existing results log to use instead of generating one")
 	cpus := flag.Bool("cpus", false, "also time scan with every CPU against one")
+	memory := flag.Bool("memory", false, "instead: scan a dense host (2M rows at 10,000 rows/s, one host) and check its RSS")
+	scaling := flag.String("scaling", "", "instead: scan logs of these row counts (comma-separated), streamed through stdin, one CPU")
 	flag.Parse()
 	o.AttackEvery, o.Unique = 1000, true
-	if err := compare(*osqdetect, *sqlite, o, *logPath, *cpus); err != nil {
+	var err error
+	switch {
+	case *memory:
+		err = dense(*osqdetect)
+	case *scaling != "":
+		err = scale(*osqdetect, *scaling, o)
+	default:
+		err = compare(*osqdetect, *sqlite, o, *logPath, *cpus)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchcompare:", err)
 		os.Exit(1)
 	}
@@ -206,4 +220,67 @@ func countLines(path string) (int, error) {
 			return n, nil
 		}
 	}
+}
+
+// streamScan runs scan with one CPU over a log generated into its stdin.
+func streamScan(osqdetect string, o benchlog.Options) (run, string, error) {
+	cmd := exec.Command(osqdetect, "scan", "-")
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return run{}, "", err
+	}
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &errb
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return run{}, "", err
+	}
+	_, werr := benchlog.Write(in, o)
+	in.Close()
+	if err := cmd.Wait(); err != nil && !isExit2(err) {
+		return run{}, "", fmt.Errorf("scan: %v: %s", err, lastLine(errb.String()))
+	}
+	if werr != nil {
+		return run{}, "", werr
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return run{cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), wall: time.Since(start), maxRSS: ru.Maxrss},
+		lastLine(errb.String()), nil
+}
+
+// dense scans one host's 2M rows at 10,000 rows/s with the default reorder
+// window and checks the RSS bound.
+func dense(osqdetect string) error {
+	o := benchlog.Options{Rows: 2_000_000, Hosts: 1, RowsPerSecond: 10_000, AttackEvery: 1000, Unique: true}
+	r, summary, err := streamScan(osqdetect, o)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("dense host, %d rows at %d rows/s: CPU %.2f s, max RSS %d MB (bound 256 MB)\n%s\n",
+		o.Rows, o.RowsPerSecond, r.cpu.Seconds(), r.maxRSS>>10, summary)
+	if r.maxRSS>>10 > 256 {
+		return fmt.Errorf("max RSS %d MB is over 256 MB", r.maxRSS>>10)
+	}
+	return nil
+}
+
+// scale prints CPU per row and RSS for logs of the given sizes.
+func scale(osqdetect, sizes string, o benchlog.Options) error {
+	fmt.Println("| rows | CPU | CPU per row | events/s per core | max RSS |")
+	fmt.Println("|---|---|---|---|---|")
+	for _, f := range strings.Split(sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return fmt.Errorf("-scaling: %v", err)
+		}
+		o.Rows = n
+		r, _, err := streamScan(osqdetect, o)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("| %d | %.2f s | %.2f µs | %.0f | %d MB |\n", n, r.cpu.Seconds(),
+			r.cpu.Seconds()*1e6/float64(n), float64(n)/r.cpu.Seconds(), r.maxRSS>>10)
+	}
+	return nil
 }
