@@ -3,6 +3,7 @@ package osqlog
 import (
 	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -100,13 +101,18 @@ func (s *fastScanner) str() (string, bool) {
 	start := s.i + 1
 	b := s.b
 	j := start
-	// Eight bytes at a time while none is special, then byte by byte.
-	for j+8 <= len(b) && !hasSpecial(binary.LittleEndian.Uint64(b[j:])) {
+	// Eight bytes at a time to the first special byte, then byte by byte.
+	for j+8 <= len(b) {
+		if m := specialMask(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+			j += bits.TrailingZeros64(m) >> 3
+			goto found
+		}
 		j += 8
 	}
 	for j < len(b) && !strSpecial[b[j]] {
 		j++
 	}
+found:
 	if j < len(b) && b[j] == '"' {
 		s.i = j + 1
 		return view(b[start:j]), true
@@ -140,13 +146,17 @@ func (s *fastScanner) str() (string, bool) {
 
 // hasSpecial reports whether any of eight bytes is special (see
 // strSpecial): a quote, a backslash, below 0x20 or past 0x7f.
-func hasSpecial(x uint64) bool {
+func hasSpecial(x uint64) bool { return specialMask(x) != 0 }
+
+// specialMask has the high bit of the first special byte of eight (read
+// little-endian) set, and none below it; bits above it mean nothing.
+func specialMask(x uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	q := x ^ (ones * '"')
 	b := x ^ (ones * '\\')
 	// A byte is zero in q (a quote), zero in b (a backslash), below 0x20,
 	// or has its high bit: the classic tests, or-ed.
-	return ((q-ones)&^q|(b-ones)&^b|(x-ones*0x20)&^x|x)&highs != 0
+	return ((q-ones)&^q | (b-ones)&^b | (x-ones*0x20)&^x | x) & highs
 }
 
 // strSpecial marks the bytes that end a string's plain run: the quote,

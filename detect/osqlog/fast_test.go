@@ -3,6 +3,7 @@ package osqlog
 import (
 	"bytes"
 	"fmt"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"testing"
@@ -119,6 +120,29 @@ func TestHasSpecial(t *testing.T) {
 			}
 			if got := hasSpecial(x); got != strSpecial[c] {
 				t.Fatalf("byte %#x at %d: hasSpecial %v, table %v", c, pos, got, strSpecial[c])
+			}
+		}
+	}
+}
+
+// TestSpecialMaskFindsFirst: the lowest flagged byte is the first special
+// one, whatever follows it.
+func TestSpecialMaskFindsFirst(t *testing.T) {
+	for first := 0; first < 8; first++ {
+		for _, c := range []byte{'"', '\\', 0, 0x1f, 0x80, 0xff} {
+			for _, after := range []byte{'a', '"', 0, 0xff, '\\', 0x1f} {
+				b := []byte("abcdefgh")
+				b[first] = c
+				for i := first + 1; i < 8; i++ {
+					b[i] = after
+				}
+				x := uint64(0)
+				for i := 7; i >= 0; i-- {
+					x = x<<8 | uint64(b[i])
+				}
+				if got := bits.TrailingZeros64(specialMask(x)) >> 3; got != first {
+					t.Fatalf("%q: first special at %d, mask says %d", b, first, got)
+				}
 			}
 		}
 	}
