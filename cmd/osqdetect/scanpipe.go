@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"hash/maphash"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -364,6 +366,10 @@ func (p *scanPipeline) scanFile(ctx context.Context, path string, index uint64, 
 	} else {
 		in = br
 	}
+	if runtime.GOMAXPROCS(0) > 1 {
+		p.readParallel(ctx, in, name, index)
+		return
+	}
 	r := osqlog.NewReader(in, name)
 	defer func() { p.sum.lines += r.Stats().Lines }()
 	for n := 0; ; n++ {
@@ -377,18 +383,11 @@ func (p *scanPipeline) scanFile(ctx context.Context, path string, index uint64, 
 		}
 		var lineErr *osqlog.LineError
 		if errors.As(err, &lineErr) {
-			p.sum.badLines++
-			fmt.Fprintf(p.errw, "osqdetect scan: skipped %v\n", err)
+			p.badLine(err)
 			continue
 		}
 		if err != nil {
-			var gzErr = errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF)
-			if gzErr {
-				p.sum.badFiles++
-			} else {
-				p.sum.readFailures++
-			}
-			fmt.Fprintf(p.errw, "osqdetect scan: %v\n", err)
+			p.readError(err)
 			return
 		}
 		line := uint64(r.Stats().Lines)
@@ -396,6 +395,171 @@ func (p *scanPipeline) scanFile(ctx context.Context, path string, index uint64, 
 			row.Seq = index<<lineBits | line
 			p.push(row)
 		}
+	}
+}
+
+func (p *scanPipeline) badLine(err error) {
+	p.sum.badLines++
+	fmt.Fprintf(p.errw, "osqdetect scan: skipped %v\n", err)
+}
+
+// readError counts a read that failed midway: a corrupt gzip stream is
+// bad input, anything else a runtime failure.
+func (p *scanPipeline) readError(err error) {
+	if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
+		p.sum.badFiles++
+	} else {
+		p.sum.readFailures++
+	}
+	fmt.Fprintf(p.errw, "osqdetect scan: %v\n", err)
+}
+
+// A file is parsed in chunks of whole lines, by one goroutine per CPU;
+// the caller's goroutine takes the chunks' rows in file order.
+const (
+	chunkBytes     = 256 << 10
+	chunksInFlight = 8
+)
+
+// chunk is a run of whole lines of one file and what a parser made of it.
+type chunk struct {
+	data      []byte
+	firstLine int // lines of the file before it
+	lines     int
+	rows      normalize.RowBatch
+	lineErrs  []error
+	readErr   error // reading stopped here (the chunk has no data)
+	done      chan struct{}
+}
+
+func (p *scanPipeline) readParallel(ctx context.Context, in io.Reader, name string, index uint64) {
+	ordered := make(chan *chunk, chunksInFlight)
+	work := make(chan *chunk, chunksInFlight)
+	stop := make(chan struct{})
+	defer close(stop)
+	go cutChunks(ctx, in, ordered, work, stop)
+	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+		go parseChunks(work, name, index)
+	}
+	for c := range ordered {
+		<-c.done
+		if c.readErr != nil {
+			if errors.Is(c.readErr, context.Canceled) || errors.Is(c.readErr, context.DeadlineExceeded) {
+				fmt.Fprintf(p.errw, "osqdetect scan: %s: stopped after line %d: %v\n", name, c.firstLine, c.readErr)
+			} else {
+				p.readError(fmt.Errorf("reading %s after line %d: %w", name, c.firstLine, c.readErr))
+			}
+			return
+		}
+		for _, err := range c.lineErrs {
+			p.badLine(err)
+		}
+		p.sum.lines += c.lines
+		c.rows.Each(p.push)
+	}
+}
+
+// cutChunks reads whole lines into chunks and hands each to the parsers
+// and, in order, to the consumer. A line longer than osqlog.MaxLineBytes
+// keeps only its first MaxLineBytes+1 bytes (osqlog reports it too long).
+func cutChunks(ctx context.Context, in io.Reader, ordered, work chan<- *chunk, stop <-chan struct{}) {
+	defer close(ordered)
+	defer close(work)
+	br := bufio.NewReaderSize(in, 64<<10)
+	lines := 0
+	next := func() *chunk {
+		return &chunk{data: make([]byte, 0, chunkBytes+4096), firstLine: lines, done: make(chan struct{})}
+	}
+	send := func(c *chunk) bool {
+		select {
+		case ordered <- c:
+		case <-stop:
+			return false
+		}
+		if c.readErr != nil {
+			close(c.done)
+			return true
+		}
+		select {
+		case work <- c:
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	c := next()
+	lineLen := 0
+	for {
+		frag, err := br.ReadSlice('\n')
+		if lineLen <= osqlog.MaxLineBytes {
+			keep := min(len(frag), osqlog.MaxLineBytes+1-lineLen)
+			c.data = append(c.data, frag[:keep]...)
+		}
+		lineLen += len(frag)
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if len(frag) > 0 && frag[len(frag)-1] == '\n' {
+			if lineLen > osqlog.MaxLineBytes+1 && c.data[len(c.data)-1] != '\n' {
+				c.data = append(c.data, '\n')
+			}
+			lineLen = 0
+			lines++
+		}
+		if err != nil {
+			if err != io.EOF {
+				if len(c.data) > 0 && !send(c) {
+					return
+				}
+				c = next()
+				c.readErr = err
+				send(c)
+				return
+			}
+			if len(c.data) > 0 {
+				send(c)
+			}
+			return
+		}
+		if len(c.data) >= chunkBytes && lineLen == 0 {
+			if ctx.Err() != nil {
+				c.readErr = ctx.Err()
+				c.data = nil
+				send(c)
+				return
+			}
+			if !send(c) {
+				return
+			}
+			c = next()
+		}
+	}
+}
+
+// parseChunks parses chunks into row batches.
+func parseChunks(work <-chan *chunk, name string, index uint64) {
+	for c := range work {
+		r := osqlog.NewReader(bytes.NewReader(c.data), name)
+		r.SetLine(c.firstLine)
+		for {
+			rows, err := r.NextView()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				// Only a LineError can come from bytes in memory.
+				c.lineErrs = append(c.lineErrs, err)
+				continue
+			}
+			line := uint64(c.firstLine + r.Stats().Lines)
+			for _, row := range rows {
+				row.Seq = index<<lineBits | line
+				c.rows.Add(row)
+			}
+		}
+		c.lines = r.Stats().Lines
+		c.data = nil
+		close(c.done)
 	}
 }
 

@@ -272,3 +272,30 @@ func TestFieldsSetTwice(t *testing.T) {
 		t.Fatalf("after the reorder buffer: %v, want %v", got, want)
 	}
 }
+
+// TestRowBatch: rows added to a batch come back in order, whole.
+func TestRowBatch(t *testing.T) {
+	var f Fields
+	f.Set("pid", "7")
+	f.Set("mode", "0755")
+	in := []Row{
+		{Table: TableProcessEvents, Host: "h1", Seq: 3, Cols: cols("pid=1", "path=/bin/sh", "uptime=5")},
+		{Table: TableSocketEvents, Host: "h2", Seq: 1 << 45, Fields: &f},
+		{Table: "x", Host: "", Seq: 0, Cols: map[string]string{}},
+	}
+	var b RowBatch
+	for _, r := range in {
+		b.Add(r)
+	}
+	i := 0
+	b.Each(func(r Row) {
+		w := in[i]
+		if r.Table != w.Table || r.Host != w.Host || r.Seq != w.Seq || fmt.Sprint(r.ColMap()) != fmt.Sprint(w.ColMap()) {
+			t.Errorf("row %d: %+v %v, want %+v %v", i, r, r.ColMap(), w, w.ColMap())
+		}
+		i++
+	})
+	if i != len(in) || b.Len() != len(in) {
+		t.Errorf("%d rows back, Len %d, want %d", i, b.Len(), len(in))
+	}
+}

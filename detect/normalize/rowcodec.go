@@ -1,6 +1,9 @@
 package normalize
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"unsafe"
+)
 
 // A row encoded for a Reorderer's buffers:
 //
@@ -58,39 +61,91 @@ func decodeRows(chunks [][]byte, n int, host string) []Row {
 		for len(b) == 0 {
 			b, chunks = chunks[0], chunks[1:]
 		}
-		size, k := binary.Uvarint(b)
-		b = b[k:]
-		rb := b[:size]
-		b = b[size:]
-		r := &rows[i]
-		seq, k := binary.Uvarint(rb)
-		r.Seq = seq
-		rb = rb[k:]
-		tn, k := binary.Uvarint(rb)
-		r.Table = tableName(rb[k : k+int(tn)])
-		rb = rb[k+int(tn):]
-		f := &fields[i]
-		f.b = append(make([]byte, 0, len(rb)), rb...) // the row's own copy
-		r.Host, r.Fields = host, f
-		cols := f.b
-		for pos := 0; pos < len(cols); {
-			tag := Col(cols[pos])
-			pos++
-			if tag == ColNone {
-				f.others[0] = 1 // a name without a slot (Range walks them)
-				nn, k := binary.Uvarint(cols[pos:])
-				pos += k + int(nn)
-			}
-			vn, k := binary.Uvarint(cols[pos:])
-			pos += k
-			if tag != ColNone {
-				f.span[tag] = span{uint32(pos), uint32(vn)}
-				f.has |= 1 << tag
-			}
-			pos += int(vn)
-		}
+		b = decodeRow(b, &rows[i], &fields[i], true)
+		rows[i].Host = host
 	}
 	return rows
+}
+
+// decodeRow decodes the row at the start of b into r and f and returns
+// the rest of b. With own, f gets a copy of the columns; else f views b.
+func decodeRow(b []byte, r *Row, f *Fields, own bool) []byte {
+	size, k := binary.Uvarint(b)
+	b = b[k:]
+	rb := b[:size]
+	b = b[size:]
+	seq, k := binary.Uvarint(rb)
+	r.Seq = seq
+	rb = rb[k:]
+	tn, k := binary.Uvarint(rb)
+	r.Table = tableName(rb[k : k+int(tn)])
+	rb = rb[k+int(tn):]
+	f.Reset()
+	if own {
+		f.b = append(make([]byte, 0, len(rb)), rb...) // the row's own copy
+	} else {
+		f.b = rb
+	}
+	r.Fields = f
+	cols := f.b
+	for pos := 0; pos < len(cols); {
+		tag := Col(cols[pos])
+		pos++
+		if tag == ColNone {
+			f.others[0] = 1 // a name without a slot (Range walks them)
+			nn, k := binary.Uvarint(cols[pos:])
+			pos += k + int(nn)
+		}
+		vn, k := binary.Uvarint(cols[pos:])
+		pos += k
+		if tag != ColNone {
+			f.span[tag] = span{uint32(pos), uint32(vn)}
+			f.has |= 1 << tag
+		}
+		pos += int(vn)
+	}
+	return b
+}
+
+// RowBatch carries rows from one goroutine to another as bytes: each row
+// encoded end to end with its host, one buffer for the batch, nothing for
+// the collector to trace.
+type RowBatch struct {
+	b []byte
+	n int
+}
+
+// Add appends a copy of r.
+func (rb *RowBatch) Add(r Row) {
+	rb.b = appendStr(rb.b, r.Host)
+	rb.b = encodeRow(rb.b, &r)
+	rb.n++
+}
+
+// Len is the number of rows.
+func (rb *RowBatch) Len() int { return rb.n }
+
+// Each calls fn with every row in order. A row and its strings are views
+// of the batch, valid while fn runs and the batch is unchanged.
+func (rb *RowBatch) Each(fn func(Row)) {
+	var f Fields
+	b := rb.b
+	for len(b) > 0 {
+		hn, k := binary.Uvarint(b)
+		host := unsafeString(b[k : k+int(hn)])
+		b = b[k+int(hn):]
+		var r Row
+		b = decodeRow(b, &r, &f, false)
+		r.Host = host
+		fn(r)
+	}
+}
+
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // tableName returns the table's name, without a copy for the known ones.

@@ -81,6 +81,10 @@ func NewReader(r io.Reader, source string) *Reader {
 // from 0); a caller reading several files in turn continues the count.
 func (r *Reader) SetSeq(next uint64) { r.seq = next }
 
+// SetLine sets how many lines come before the reader's input, for a reader
+// of part of a file: errors then name lines of the whole file.
+func (r *Reader) SetLine(before int) { r.line = before }
+
 // Stats returns the counters.
 func (r *Reader) Stats() Stats { return r.stats }
 
