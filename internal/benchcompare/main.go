@@ -90,7 +90,7 @@ func main() {
 	case *scaling != "":
 		err = scale(*osqdetect, *scaling, o)
 	default:
-		err = compare(*osqdetect, *sqlite, o, *logPath, *cpus)
+		err = compare(os.Stdout, *osqdetect, *sqlite, o, *logPath, *cpus)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchcompare:", err)
@@ -98,7 +98,7 @@ func main() {
 	}
 }
 
-func compare(osqdetect, sqlite string, o benchlog.Options, logPath string, cpus bool) error {
+func compare(w io.Writer, osqdetect, sqlite string, o benchlog.Options, logPath string, cpus bool) error {
 	dir, err := os.MkdirTemp("", "osqdetect-benchcompare")
 	if err != nil {
 		return err
@@ -125,7 +125,7 @@ func compare(osqdetect, sqlite string, o benchlog.Options, logPath string, cpus 
 	if err != nil {
 		return err
 	}
-	fmt.Printf("log: %s, %d rows, %.0f MB\n", logPath, rows, float64(st.Size())/1e6)
+	fmt.Fprintf(w, "log: %s, %d rows, %.0f MB\n", logPath, rows, float64(st.Size())/1e6)
 
 	scan := exec.Command(osqdetect, "scan", "--no-rate-limit", logPath)
 	scan.Env = append(os.Environ(), "GOMAXPROCS=1")
@@ -137,7 +137,7 @@ func compare(osqdetect, sqlite string, o benchlog.Options, logPath string, cpus 
 	if err != nil {
 		return err
 	}
-	fmt.Printf("osqdetect scan, 1 CPU:  CPU %7.2f s  wall %7.2f s  max RSS %4d MB  %7.0f events/s per core  %d alerts\n",
+	fmt.Fprintf(w, "osqdetect scan, 1 CPU:  CPU %7.2f s  wall %7.2f s  max RSS %4d MB  %7.0f events/s per core  %d alerts\n",
 		s.cpu.Seconds(), s.wall.Seconds(), s.maxRSS>>10, float64(rows)/s.cpu.Seconds(), len(scanAlerts))
 
 	if cpus && runtime.NumCPU() > 1 {
@@ -146,7 +146,7 @@ func compare(osqdetect, sqlite string, o benchlog.Options, logPath string, cpus 
 		if err != nil {
 			return err
 		}
-		fmt.Printf("osqdetect scan, %d CPUs: CPU %7.2f s  wall %7.2f s  max RSS %4d MB  wall %.2fx faster than 1 CPU\n",
+		fmt.Fprintf(w, "osqdetect scan, %d CPUs: CPU %7.2f s  wall %7.2f s  max RSS %4d MB  wall %.2fx faster than 1 CPU\n",
 			runtime.NumCPU(), a.cpu.Seconds(), a.wall.Seconds(), a.maxRSS>>10, s.wall.Seconds()/a.wall.Seconds())
 		if !bytes.Equal(a.out, s.out) {
 			return fmt.Errorf("scan with %d CPUs printed other alerts than with one", runtime.NumCPU())
@@ -162,14 +162,14 @@ func compare(osqdetect, sqlite string, o benchlog.Options, logPath string, cpus 
 		return err
 	}
 	sqlAlerts := sortedLines(q.out)
-	fmt.Printf("sqlite3 (import, JSON, indexes, the 2 detections): CPU %7.2f s  wall %7.2f s  max RSS %4d MB  %d alerts\n",
+	fmt.Fprintf(w, "sqlite3 (import, JSON, indexes, the 2 detections): CPU %7.2f s  wall %7.2f s  max RSS %4d MB  %d alerts\n",
 		q.cpu.Seconds(), q.wall.Seconds(), q.maxRSS>>10, len(sqlAlerts))
 
 	if strings.Join(scanAlerts, "\n") != strings.Join(sqlAlerts, "\n") {
 		return fmt.Errorf("the alerts differ: scan %d, sqlite3 %d", len(scanAlerts), len(sqlAlerts))
 	}
-	fmt.Printf("same alerts: %d\n", len(scanAlerts))
-	fmt.Printf("CPU ratio sqlite3 / scan: %.1fx (target: at least 5x)\n", q.cpu.Seconds()/s.cpu.Seconds())
+	fmt.Fprintf(w, "same alerts: %d\n", len(scanAlerts))
+	fmt.Fprintf(w, "CPU ratio sqlite3 / scan: %.1fx (target: at least 5x)\n", q.cpu.Seconds()/s.cpu.Seconds())
 	return nil
 }
 
