@@ -353,7 +353,7 @@ func (p *scanPipeline) scanFile(ctx context.Context, path string, index uint64, 
 		}
 		in, name = f, path
 	}
-	br := bufio.NewReaderSize(in, 256<<10)
+	br := bufio.NewReaderSize(&ctxReader{ctx: ctx, r: in}, 256<<10)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
@@ -385,6 +385,10 @@ func (p *scanPipeline) scanFile(ctx context.Context, path string, index uint64, 
 		if errors.As(err, &lineErr) {
 			p.badLine(err)
 			continue
+		}
+		if err != nil && ctx.Err() != nil {
+			fmt.Fprintf(p.errw, "osqdetect scan: %s: stopped after line %d: %v\n", name, r.Stats().Lines, ctx.Err())
+			return
 		}
 		if err != nil {
 			p.readError(err)
@@ -560,6 +564,47 @@ func parseChunks(work <-chan *chunk, name string, index uint64) {
 		c.lines = r.Stats().Lines
 		c.data = nil
 		close(c.done)
+	}
+}
+
+// ctxReader ends a read that blocks (a pipe or terminal on stdin that
+// stays quiet) when the context is done, so that an interrupt ends scan
+// promptly, its output drained. Each read happens on a goroutine into a
+// buffer of its own, reused while reads complete; an abandoned read
+// finishes into a buffer no one else holds.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+	ch  chan readResult
+	buf []byte
+}
+
+type readResult struct {
+	b   []byte
+	err error
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if c.ch == nil {
+		c.ch = make(chan readResult, 1)
+	}
+	if cap(c.buf) < len(p) {
+		c.buf = make([]byte, len(p))
+	}
+	buf, ch := c.buf[:len(p)], c.ch
+	go func() {
+		k, err := c.r.Read(buf)
+		ch <- readResult{buf[:k], err}
+	}()
+	select {
+	case res := <-ch:
+		return copy(p, res.b), res.err
+	case <-c.ctx.Done():
+		c.ch, c.buf = nil, nil // the read still running keeps both
+		return 0, c.ctx.Err()
 	}
 }
 

@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/osqdetect/osqdetect/internal/benchlog"
 )
@@ -189,5 +191,46 @@ func TestScanShardsMatchOneEngine(t *testing.T) {
 	}
 	if n := len(alertLines(t, one.out)); n < 100 {
 		t.Errorf("only %d alerts", n)
+	}
+}
+
+// TestScanStopsOnSIGTERM: scan reading a pipe that stays open (stdin, or a
+// file still being read) ends promptly on SIGTERM with exit 1, the alerts
+// of the rows it read written as whole lines and the summary printed.
+func TestScanStopsOnSIGTERM(t *testing.T) {
+	log, err := os.ReadFile(demoLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cpus := range []string{"1", "2"} {
+		cmd := exec.Command(extBinary, "scan", "-")
+		cmd.Env = append(os.Environ(), "GOMAXPROCS="+cpus)
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		stdin.Write(log) // and keep the pipe open
+		time.Sleep(500 * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("GOMAXPROCS=%s: scan did not end within 10 s of SIGTERM", cpus)
+		}
+		stdin.Close()
+		if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(errb.String(), "scanned 1 files, 992 lines") {
+			t.Errorf("GOMAXPROCS=%s: exit %d, stderr:\n%s", cpus, code, errb.String())
+		}
+		if n := len(alertLines(t, out.String())); n != 2 {
+			t.Errorf("GOMAXPROCS=%s: %d alerts, want the demo log's 2", cpus, n)
+		}
 	}
 }
