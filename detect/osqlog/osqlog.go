@@ -165,10 +165,15 @@ func (r *Reader) bad(reason string) error {
 // limit is consumed and reported with tooLong, its bytes not kept. At the
 // end of input err is io.EOF, with the last unterminated line if any.
 func (r *Reader) readLine() (line []byte, tooLong bool, err error) {
+	chunk, err := r.br.ReadSlice('\n')
+	if err == nil && len(chunk) <= r.maxLine+1 {
+		// The whole line lies in the buffered reader's buffer: returned
+		// as it is there (valid until the next read), without a copy.
+		return chunk[:len(chunk)-1], false, nil
+	}
 	r.buf = r.buf[:0]
 	got := false
 	for {
-		chunk, err := r.br.ReadSlice('\n')
 		if len(chunk) > 0 {
 			got = true
 			if !tooLong && len(r.buf)+len(chunk) <= r.maxLine+1 { // +1: the newline
@@ -180,6 +185,7 @@ func (r *Reader) readLine() (line []byte, tooLong bool, err error) {
 		}
 		switch {
 		case err == bufio.ErrBufferFull:
+			chunk, err = r.br.ReadSlice('\n')
 			continue
 		case err == io.EOF:
 			if !got {
