@@ -478,7 +478,7 @@ func (r *Reader) parseFast(line []byte) (fl fastLine, ok bool) {
 		seen |= bit
 		return true
 	})
-	if !ok || s.peek() != 0 {
+	if s.ws(); !ok || s.i != len(s.b) { // anything after the object: leave it to encoding/json
 		return fl, false
 	}
 	// Only one of the row holders may have given rows: with two, the
