@@ -76,11 +76,20 @@ type hostGuard struct {
 // shardBatch is one shard's rows of a round, and what its engine made of
 // them.
 type shardBatch struct {
-	rows   []normalize.Row
-	k      []uint64
+	items  []shardItem
 	alerts []keyedAlert
 	errs   []keyedErr
 	done   chan struct{}
+}
+
+// shardItem is a row (late or untimed), or a host's second the reorder
+// window released, which the shard decodes and orders itself; k is the
+// stream place of its (first) row.
+type shardItem struct {
+	k      uint64
+	row    normalize.Row
+	second normalize.HostSecond
+	whole  bool // second, not row
 }
 
 type keyedAlert struct {
@@ -122,6 +131,7 @@ func (p *scanPipeline) start() {
 	}
 	p.seed = maphash.MakeSeed()
 	p.newRound()
+	p.reorder.SetSink(p.processSecond)
 	p.rounds = make(chan []*shardBatch, 2)
 	for i := range p.sensors {
 		ch := make(chan *shardBatch, 2)
@@ -134,10 +144,22 @@ func (p *scanPipeline) start() {
 
 func runShard(s *detect.Sensor, batches <-chan *shardBatch) {
 	for b := range batches {
-		for i, row := range b.rows {
-			k := b.k[i]
-			if err := s.Process(row, func(a *detect.Alert) { b.alerts = append(b.alerts, keyedAlert{k, a}) }); err != nil {
+		var k uint64
+		emit := func(a *detect.Alert) { b.alerts = append(b.alerts, keyedAlert{k, a}) }
+		process := func(row normalize.Row) {
+			if err := s.Process(row, emit); err != nil {
 				b.errs = append(b.errs, keyedErr{k, row.Seq, err})
+			}
+			k++
+		}
+		for _, it := range b.items {
+			k = it.k
+			if !it.whole {
+				process(it.row)
+				continue
+			}
+			for _, row := range it.second.Rows() {
+				process(row)
 			}
 		}
 		close(b.done)
@@ -212,10 +234,21 @@ func (p *scanPipeline) process(r normalize.Row) {
 		return
 	}
 	b := p.round[maphash.String(p.seed, r.Host)%uint64(len(p.sensors))]
-	b.rows = append(b.rows, r)
-	b.k = append(b.k, p.next)
+	b.items = append(b.items, shardItem{k: p.next, row: r})
 	p.next++
 	p.inRound++
+	if p.inRound >= roundRows {
+		p.submit()
+	}
+}
+
+// processSecond takes a host's second from the reorder window, whole: its
+// shard decodes and orders it.
+func (p *scanPipeline) processSecond(h normalize.HostSecond) {
+	b := p.round[maphash.String(p.seed, h.Host)%uint64(len(p.sensors))]
+	b.items = append(b.items, shardItem{k: p.next, second: h, whole: true})
+	p.next += uint64(h.Len())
+	p.inRound += h.Len()
 	if p.inRound >= roundRows {
 		p.submit()
 	}

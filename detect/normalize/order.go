@@ -218,6 +218,7 @@ type Reorderer struct {
 	released int64
 	stats    ReorderStats
 	order    secondOrder
+	sink     func(HostSecond)
 	free     [numChunkSizes][][]byte // released chunks, by size class
 	freeHost []*hostBuffer
 	scratch  []byte
@@ -436,9 +437,18 @@ func (o *Reorderer) releaseOldest(emit func(Row)) {
 	o.bytes -= bucketOverhead
 	for _, h := range names {
 		hb := b.hosts[h]
-		rows := decodeRows(hb.chunks, hb.rows, h)
 		o.rows -= hb.rows
 		o.bytes -= bucketOverhead + len(h)
+		if o.sink != nil {
+			// The chunks go with the second; they are not reused.
+			for _, c := range hb.chunks {
+				o.bytes -= cap(c)
+			}
+			o.sink(HostSecond{Host: h, chunks: hb.chunks, n: hb.rows})
+			*hb = hostBuffer{}
+			continue
+		}
+		rows := decodeRows(hb.chunks, hb.rows, h)
 		o.release(hb)
 		o.order.order(rows)
 		for _, r := range rows {
@@ -449,6 +459,30 @@ func (o *Reorderer) releaseOldest(emit func(Row)) {
 		o.released = sec
 	}
 }
+
+// HostSecond is one host's rows of one second as a Reorderer buffered
+// them, handed over whole (SetSink) so that another goroutine decodes and
+// orders them.
+type HostSecond struct {
+	Host   string
+	chunks [][]byte
+	n      int
+}
+
+// Len is the number of rows.
+func (h HostSecond) Len() int { return h.n }
+
+// Rows decodes the rows and puts them in the order OrderSecond gives.
+func (h HostSecond) Rows() []Row {
+	rows := decodeRows(h.chunks, h.n, h.Host)
+	OrderSecond(rows)
+	return rows
+}
+
+// SetSink makes the Reorderer hand each released host's second to sink,
+// undecoded, instead of emitting its rows. Rows emitted at once (late or
+// untimed) still go to the emit function given to Push.
+func (o *Reorderer) SetSink(sink func(HostSecond)) { o.sink = sink }
 
 type secondHeap []int64
 
