@@ -25,7 +25,8 @@ type ExportOptions struct {
 	// LabelName names the dynamic label of hosts running the extension
 	// (default "osqdetect extension running").
 	LabelName string
-	// Platform is the osquery platform list (default "linux").
+	// Platform is the osquery platform list of the queries and the policy
+	// (default "linux"). The label has none: see labelSpec.
 	Platform string
 	// StreamInterval is how often the differential query ships new alerts
 	// (default 60 s).
@@ -60,8 +61,15 @@ type exportPlan struct {
 	severity []string
 }
 
+// labelSpec has no platform on purpose: Fleet sends a dynamic label's
+// query only to hosts whose stored platform equals the label's, or to every
+// host when it is empty (LabelQueriesForHost in fleetdm/fleet
+// server/datastore/mysql/labels.go), and it stores a Linux host's platform
+// as its distribution (ubuntu, rhel, debian, ...). A label saved with
+// platform "linux" is accepted and never matches a host; without one, the
+// SQL decides.
 type labelSpec struct {
-	Name, Description, Query, Platform string
+	Name, Description, Query string
 }
 
 type querySpec struct {
@@ -142,7 +150,6 @@ func plan(o ExportOptions) (*exportPlan, error) {
 		Name:        o.LabelName,
 		Description: "Hosts where osquery has the osqdetect extension registered, so the alerts, detection_rules and detection_health tables exist.",
 		Query:       fmt.Sprintf("SELECT 1 FROM osquery_extensions WHERE name = '%s' AND type = 'extension';", ExtensionName),
-		Platform:    o.Platform,
 	}
 	p.queries = []querySpec{
 		{
@@ -217,9 +224,10 @@ func humanDuration(d time.Duration) string {
 }
 
 // GitOpsFiles renders the label, queries and policy as `fleetctl gitops`
-// library files, to be referenced with "- path:" from default.yml (labels)
-// and from a team file (queries, or reports on current Fleet, and
-// policies).
+// library files under lib/osqdetect/, to be referenced with "- path:" from
+// default.yml (labels) and from default.yml or a team file (queries and
+// policies). fleetctl resolves a path relative to the file that holds it, so
+// the comments give both spellings.
 func GitOpsFiles(o ExportOptions) ([]File, error) {
 	p, err := plan(o)
 	if err != nil {
@@ -227,22 +235,22 @@ func GitOpsFiles(o ExportOptions) ([]File, error) {
 	}
 	var labels, queries, policies bytes.Buffer
 
-	header(&labels, p, "labels", "default.yml", "labels:", "./lib/osqdetect/labels.yml")
+	gitopsHeader(&labels, "labels", "labels:", "labels.yml", false)
 	labels.WriteString("# Labels are global: keep your other labels listed next to this path, since\n")
 	labels.WriteString("# fleetctl gitops removes labels that the labels: key no longer names.\n")
 	p.writeLabel(&labels, "- ", "  ")
 
-	header(&queries, p, "queries", "a fleet (team) file, or default.yml for all hosts",
-		"queries:   # named reports: on current Fleet", "../lib/osqdetect/queries.yml")
+	gitopsHeader(&queries, "queries", "queries:", "queries.yml", true)
+	queries.WriteString("# queries: is what every Fleet release takes; Fleet 4.82 and later also take\n")
+	queries.WriteString("# reports: (and warn that queries: is deprecated), older releases reject it.\n")
 	p.ruleComments(&queries)
 	for _, q := range p.queries {
 		p.writeQuery(&queries, q, "- ", "  ", false)
 	}
 
-	header(&policies, p, "policies", "a fleet (team) file, or default.yml for all hosts", "policies:", "../lib/osqdetect/policies.yml")
-	policies.WriteString("# Scoping a policy to a label (labels_include_any) needs Fleet Premium; on Fleet\n")
-	policies.WriteString("# Free remove those two lines and reference this file only from a team or\n")
-	policies.WriteString("# setup where every host runs osqdetect.\n")
+	gitopsHeader(&policies, "policies", "policies:", "policies.yml", true)
+	policies.WriteString("# labels_include_any keeps the policy off hosts without osqdetect; Fleet Free\n")
+	policies.WriteString("# and Premium both honour it.\n")
 	p.writePolicy(&policies, "- ", "  ", false)
 
 	return []File{
@@ -252,36 +260,68 @@ func GitOpsFiles(o ExportOptions) ([]File, error) {
 	}, nil
 }
 
-// ApplySpecs renders the label, queries and policy as one multi-document
-// file for `fleetctl apply -f`, which adds or updates them and leaves
-// everything else on the server alone.
-func ApplySpecs(o ExportOptions) ([]byte, error) {
+// Names of the two files ApplyFiles writes, in the order they must be
+// applied.
+const (
+	ApplyLabelsFile = "osqdetect-labels.yml"
+	ApplySpecsFile  = "osqdetect.yml"
+)
+
+// ApplyFiles renders the label, queries and policy for `fleetctl apply -f`,
+// which adds or updates them and leaves everything else on the server alone.
+// They come as two files, to be applied in order: fleetctl applies every
+// query of a file before any label of it (ApplyGroup in fleetdm/fleet
+// server/service/client.go), so a query naming a label defined in the same
+// file fails on a Fleet that does not have the label yet. Each file starts
+// with its first document, not with a document of comments only, which
+// fleetctl rejects (`Missing required fields ("spec", "kind")`).
+func ApplyFiles(o ExportOptions) ([]File, error) {
 	p, err := plan(o)
 	if err != nil {
 		return nil, err
 	}
-	var b bytes.Buffer
-	b.WriteString("# osqdetect detections for Fleet, generated by `osqdetect fleet export --format apply`.\n")
-	b.WriteString("# Apply with: fleetctl apply -f osqdetect.yml\n")
-	p.ruleComments(&b)
-	doc := func(kind string) {
-		b.WriteString("---\napiVersion: v1\nkind: " + kind + "\nspec:\n")
+	var labels, specs bytes.Buffer
+	applyHeader := func(b *bytes.Buffer, what string, step int) {
+		fmt.Fprintf(b, "# osqdetect %s for Fleet, generated by `osqdetect fleet export --format apply`.\n", what)
+		fmt.Fprintf(b, "# Apply %s, in this order (the queries and the policy name the label):\n", map[int]string{1: "first", 2: "second"}[step])
+		fmt.Fprintf(b, "#   fleetctl apply -f %s\n#   fleetctl apply -f %s\n", ApplyLabelsFile, ApplySpecsFile)
 	}
-	doc("label")
-	p.writeLabel(&b, "  ", "  ")
-	for _, q := range p.queries {
-		doc("query")
-		p.writeQuery(&b, q, "  ", "  ", true)
+	doc := func(b *bytes.Buffer, kind string, first bool) {
+		if !first {
+			b.WriteString("---\n")
+		}
+		b.WriteString("apiVersion: v1\nkind: " + kind + "\nspec:\n")
 	}
-	doc("policy")
-	p.writePolicy(&b, "  ", "  ", true)
-	return b.Bytes(), nil
+
+	applyHeader(&labels, "label", 1)
+	doc(&labels, "label", true)
+	p.writeLabel(&labels, "  ", "  ")
+
+	applyHeader(&specs, "queries and policy", 2)
+	p.ruleComments(&specs)
+	for i, q := range p.queries {
+		doc(&specs, "query", i == 0)
+		p.writeQuery(&specs, q, "  ", "  ", true)
+	}
+	doc(&specs, "policy", false)
+	p.writePolicy(&specs, "  ", "  ", true)
+	return []File{
+		{Path: ApplyLabelsFile, Content: labels.Bytes()},
+		{Path: ApplySpecsFile, Content: specs.Bytes()},
+	}, nil
 }
 
-func header(b *bytes.Buffer, p *exportPlan, what, where, key, path string) {
+// gitopsHeader says where a library file is referenced from. teamToo adds
+// the spelling for a team file one directory down.
+func gitopsHeader(b *bytes.Buffer, what, key, file string, teamToo bool) {
 	fmt.Fprintf(b, "# osqdetect %s for fleetctl gitops, generated by `osqdetect fleet export`.\n", what)
-	fmt.Fprintf(b, "# Reference this file from %s:\n", where)
-	fmt.Fprintf(b, "#   %s\n#     - path: %s\n", key, path)
+	b.WriteString("# Paths in \"- path:\" are relative to the file that holds them. From default.yml\n")
+	b.WriteString("# at the root of the repository:\n")
+	fmt.Fprintf(b, "#   %s\n#     - path: ./lib/osqdetect/%s\n", key, file)
+	if teamToo {
+		b.WriteString("# From a team file one directory down (teams/NAME.yml):\n")
+		fmt.Fprintf(b, "#   %s\n#     - path: ../lib/osqdetect/%s\n", key, file)
+	}
 }
 
 func (p *exportPlan) ruleComments(b *bytes.Buffer) {
@@ -305,7 +345,6 @@ func (p *exportPlan) writeLabel(b *bytes.Buffer, first, rest string) {
 	w.str("name", l.Name)
 	w.str("description", l.Description)
 	w.str("query", l.Query)
-	w.str("platform", l.Platform)
 	w.str("label_membership_type", "dynamic")
 }
 

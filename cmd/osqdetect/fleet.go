@@ -19,8 +19,9 @@ const fleetUsage = `fleet export [--format gitops|apply] [--out PATH] [--label N
        osqdetect fleet pack [--out FILE] [--platform linux] [--interval 60s] [--report-interval 1h] [--window 24h]
 
 export --format gitops (default) writes lib/osqdetect/{labels,queries,policies}.yml under
---out (default .) for fleetctl gitops; --format apply writes one file for fleetctl apply -f
-(default stdout). pack writes an osquery pack (JSON) for osquery without Fleet.`
+--out (default .) for fleetctl gitops; --format apply writes osqdetect-labels.yml and
+osqdetect.yml under --out for fleetctl apply -f, to be applied in that order. pack writes an
+osquery pack (JSON) for osquery without Fleet (default stdout).`
 
 func runFleet(ctx context.Context, args []string, io stdio) int {
 	if len(args) == 0 {
@@ -50,7 +51,7 @@ func runFleetExport(args []string, io stdio, packMode bool) int {
 	if !packMode {
 		fs.StringVar(&format, "format", "gitops", "gitops (library files for fleetctl gitops) or apply (specs for fleetctl apply -f)")
 	}
-	out := fs.String("out", "", "output directory (gitops) or file (apply, pack); - for stdout")
+	out := fs.String("out", "", "output directory (gitops, apply) or file (pack; - for stdout)")
 	label := fs.String("label", "", "name of the label of hosts running osqdetect (default \"osqdetect extension running\")")
 	platform := fs.String("platform", "linux", "osquery platforms, comma-separated")
 	interval := fs.Duration("interval", time.Minute, "how often new alerts are shipped")
@@ -97,9 +98,7 @@ func runFleetExport(args []string, io stdio, packMode bool) int {
 	case "gitops":
 		files, err = fleet.GitOpsFiles(o)
 	case "apply":
-		var b []byte
-		b, err = fleet.ApplySpecs(o)
-		files = []fleet.File{{Path: "osqdetect.yml", Content: b}}
+		files, err = fleet.ApplyFiles(o)
 	case "pack":
 		var b []byte
 		b, err = fleet.Pack(o)
@@ -114,9 +113,9 @@ func runFleetExport(args []string, io stdio, packMode bool) int {
 	}
 
 	dest := *out
-	if format == "gitops" {
+	if format == "gitops" || format == "apply" {
 		if dest == "-" {
-			fmt.Fprintf(io.err, "osqdetect %s: gitops writes several files; give a directory with --out\n", name)
+			fmt.Fprintf(io.err, "osqdetect %s: --format %s writes several files; give a directory with --out\n", name, format)
 			return exitUsage
 		}
 		if dest == "" {

@@ -40,14 +40,20 @@ func TestFleetExportGitOpsWritesLibraryFiles(t *testing.T) {
 	}
 }
 
-func TestFleetExportApplyToStdout(t *testing.T) {
-	code, out, errOut := runFleetArgs("export", "--format", "apply", "--team", "Servers", "--policy-severity", "critical")
+func TestFleetExportApplyFiles(t *testing.T) {
+	dir := t.TempDir()
+	code, _, errOut := runFleetArgs("export", "--format", "apply", "--out", dir, "--team", "Servers", "--policy-severity", "critical")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{"kind: label", "kind: query", "kind: policy", "team: Servers", "severity IN ('critical')"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("apply output lacks %q", want)
+	labels, _ := os.ReadFile(filepath.Join(dir, "osqdetect-labels.yml"))
+	specs, _ := os.ReadFile(filepath.Join(dir, "osqdetect.yml"))
+	if !strings.Contains(string(labels), "kind: label") || strings.Contains(string(labels), "kind: query") {
+		t.Errorf("osqdetect-labels.yml:\n%s", labels)
+	}
+	for _, want := range []string{"kind: query", "kind: policy", "team: Servers", "severity IN ('critical')"} {
+		if !strings.Contains(string(specs), want) {
+			t.Errorf("osqdetect.yml lacks %q", want)
 		}
 	}
 }
@@ -79,6 +85,7 @@ func TestFleetUsage(t *testing.T) {
 		{"nope"},
 		{"export", "--format", "xml"},
 		{"export", "--out", "-"},
+		{"export", "--format", "apply", "--out", "-"},
 		{"export", "--team", "x"},
 		{"export", "--policy-severity", "severe", "--format", "apply"},
 		{"pack", "--interval", "0s"},
