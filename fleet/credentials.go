@@ -84,6 +84,17 @@ const maxConfigBytes = 1 << 20
 // config file gives an address and a token.
 var ErrNoCredentials = errors.New("no Fleet credentials: set FLEET_URL and FLEET_API_TOKEN, or log in with fleetctl (fleetctl login / fleetctl config set)")
 
+// ErrBadConfig matches an error from LoadCredentials caused by the
+// fleetctl config file itself: missing when named, unreadable or not a
+// valid config. It is bad input, not a runtime failure.
+var ErrBadConfig = errors.New("bad fleetctl config")
+
+type configError struct{ err error }
+
+func (e *configError) Error() string        { return e.err.Error() }
+func (e *configError) Unwrap() error        { return e.err }
+func (e *configError) Is(target error) bool { return target == ErrBadConfig }
+
 // LoadCredentials finds Fleet credentials. An explicit config path or
 // context means fleetctl's config file. Otherwise FLEET_API_TOKEN (with
 // FLEET_URL) wins, and fleetctl's default config file is the fallback, so a
@@ -121,14 +132,14 @@ func LoadCredentials(src CredentialSource) (Credentials, error) {
 		if errors.Is(err, os.ErrNotExist) && !explicit {
 			return Credentials{}, ErrNoCredentials
 		}
-		return Credentials{}, fmt.Errorf("reading fleetctl config: %w", err)
+		return Credentials{}, &configError{fmt.Errorf("reading fleetctl config: %w", err)}
 	}
 	if len(data) > maxConfigBytes {
-		return Credentials{}, fmt.Errorf("fleetctl config %s: larger than %d bytes", path, maxConfigBytes)
+		return Credentials{}, &configError{fmt.Errorf("fleetctl config %s: larger than %d bytes", path, maxConfigBytes)}
 	}
 	creds, err := ParseFleetctlConfig(data, name)
 	if err != nil {
-		return Credentials{}, fmt.Errorf("fleetctl config %s: %w", path, err)
+		return Credentials{}, &configError{fmt.Errorf("fleetctl config %s: %w", path, err)}
 	}
 	creds.Source = fmt.Sprintf("%s (context %s)", path, name)
 	if creds.Address == "" || creds.Token == "" {

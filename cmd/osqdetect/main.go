@@ -20,6 +20,8 @@ const (
 	exitOK      = 0
 	exitFailure = 1 // runtime failure
 	exitUsage   = 2 // bad usage or bad input
+	// exitIncomplete: hunt --require-all, some targeted host did not answer.
+	exitIncomplete = 3
 )
 
 // stdio carries the streams a subcommand writes to, so tests can capture them.
