@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -161,70 +160,31 @@ func LoadCredentials(src CredentialSource) (Credentials, error) {
 //	    custom-headers:
 //	      X-Proxy-Auth: ...
 func ParseFleetctlConfig(data []byte, contextName string) (Credentials, error) {
-	doc, err := parseYAMLMap(data)
+	doc, err := parseFleetctlFile(data)
 	if err != nil {
 		return Credentials{}, err
 	}
-	ctxs, ok := doc["contexts"].(map[string]any)
-	if !ok {
+	if doc.Contexts == nil {
 		return Credentials{}, errors.New(`no "contexts" mapping`)
 	}
-	raw, ok := ctxs[contextName]
+	ctx, ok := doc.Contexts[contextName]
 	if !ok {
-		names := make([]string, 0, len(ctxs))
-		for n := range ctxs {
+		names := make([]string, 0, len(doc.Contexts))
+		for n := range doc.Contexts {
 			names = append(names, n)
 		}
 		sort.Strings(names)
 		return Credentials{}, fmt.Errorf("no context %q (contexts: %s)", contextName, strings.Join(names, ", "))
 	}
-	m, ok := raw.(map[string]any)
-	if !ok {
-		return Credentials{}, fmt.Errorf("context %q is not a mapping", contextName)
+	if ctx == nil {
+		return Credentials{}, nil
 	}
-	str := func(k string) (string, error) {
-		switch v := m[k].(type) {
-		case nil:
-			return "", nil
-		case string:
-			return v, nil
-		default:
-			return "", fmt.Errorf("context %q: %s is not a string", contextName, k)
-		}
+	c := Credentials{
+		Address: ctx.Address, Token: ctx.Token, RootCA: ctx.RootCA, URLPrefix: ctx.URLPrefix,
+		TLSSkipVerify: bool(ctx.TLSSkipVerify),
 	}
-	var c Credentials
-	for _, f := range []struct {
-		key string
-		dst *string
-	}{{"address", &c.Address}, {"token", &c.Token}, {"rootca", &c.RootCA}, {"url-prefix", &c.URLPrefix}} {
-		if *f.dst, err = str(f.key); err != nil {
-			return Credentials{}, err
-		}
-	}
-	skip, err := str("tls-skip-verify")
-	if err != nil {
-		return Credentials{}, err
-	}
-	if skip != "" {
-		if c.TLSSkipVerify, err = strconv.ParseBool(skip); err != nil {
-			return Credentials{}, fmt.Errorf("context %q: tls-skip-verify %q is not a boolean", contextName, skip)
-		}
-	}
-	switch h := m["custom-headers"].(type) {
-	case nil:
-	case string:
-		if h != "" {
-			return Credentials{}, fmt.Errorf("context %q: custom-headers is not a mapping", contextName)
-		}
-	case map[string]any:
-		c.CustomHeaders = make(map[string]string, len(h))
-		for k, v := range h {
-			s, ok := v.(string)
-			if !ok {
-				return Credentials{}, fmt.Errorf("context %q: custom header %q is not a string", contextName, k)
-			}
-			c.CustomHeaders[k] = s
-		}
+	if len(ctx.CustomHeaders) > 0 {
+		c.CustomHeaders = ctx.CustomHeaders
 	}
 	return c, nil
 }

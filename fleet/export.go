@@ -425,7 +425,21 @@ func yamlString(s string) string {
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s)
-	return strings.TrimSuffix(b.String(), "\n")
+	// JSON leaves DEL, the C1 controls and U+FFFE/U+FFFF as they are; YAML
+	// allows them only escaped (its printable set, YAML 1.2 §5.1).
+	return yamlEscapeNonPrintable(strings.TrimSuffix(b.String(), "\n"))
+}
+
+func yamlEscapeNonPrintable(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r == 0x7f || (r >= 0x80 && r <= 0x9f && r != 0x85) || r == 0xfffe || r == 0xffff {
+			fmt.Fprintf(&b, "\\u%04x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func oneLine(s string) string {
