@@ -1,6 +1,9 @@
 package fleet
 
 import (
+	"io"
+	"syscall"
+
 	"errors"
 	"fmt"
 	"os"
@@ -126,7 +129,7 @@ func LoadCredentials(src CredentialSource) (Credentials, error) {
 	if name == "" {
 		name = "default"
 	}
-	data, err := os.ReadFile(path)
+	data, err := readConfigFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) && !explicit {
 			return Credentials{}, ErrNoCredentials
@@ -145,6 +148,24 @@ func LoadCredentials(src CredentialSource) (Credentials, error) {
 		return Credentials{}, fmt.Errorf("fleetctl config %s, context %q: no address or token (run fleetctl login)", path, name)
 	}
 	return creds, nil
+}
+
+// readConfigFile reads a regular file of at most maxConfigBytes+1 bytes; a
+// FIFO or device (which could block forever) is refused unread.
+func readConfigFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
 }
 
 // ParseFleetctlConfig reads one context from the contents of fleetctl's

@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // fleetctlConfig is what fleetctl (ghodss/yaml over yaml.v2) writes after
@@ -144,5 +146,25 @@ func TestLoadCredentials(t *testing.T) {
 	c, _ = LoadCredentials(CredentialSource{HomeDir: home, Getenv: env(nil)})
 	if s := fmt.Sprintf("%v %+v %#v %s", c, c, c, c); c.Token == "" || strings.Contains(s, c.Token) {
 		t.Errorf("credentials print their token: %s", s)
+	}
+}
+
+func TestLoadCredentialsRefusesAFIFO(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "config")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Skip(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := LoadCredentials(CredentialSource{ConfigPath: p, Getenv: func(string) string { return "" }})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrBadConfig) || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("FIFO config: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("reading a FIFO as the fleetctl config blocks")
 	}
 }
