@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/osqdetect/osqdetect/extension"
 )
 
 // Exit codes shared by every subcommand.
@@ -56,6 +58,11 @@ func run(ctx context.Context, args []string, io stdio) int {
 			return ext.run(ctx, args, io)
 		}
 	}
+	switch args0(args) {
+	case "--version", "-version", "version":
+		fmt.Fprintf(io.out, "osqdetect %s\n", extension.Version)
+		return exitOK
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(io.err)
 		if len(args) == 0 {
@@ -71,6 +78,13 @@ func run(ctx context.Context, args []string, io stdio) int {
 	return cmd.run(ctx, args[1:], io)
 }
 
+func args0(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
+}
+
 // isExtensionInvocation reports whether osqueryd started us: its argv always
 // carries --socket (as "--socket PATH" or "--socket=PATH").
 func isExtensionInvocation(args []string) bool {
@@ -84,6 +98,7 @@ func isExtensionInvocation(args []string) bool {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: osqdetect COMMAND [flags] [args]")
+	fmt.Fprintln(w, "       osqdetect --version")
 	fmt.Fprintln(w, "       osqdetect.ext --socket PATH [--timeout N] [--interval N] [--verbose]")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
@@ -97,4 +112,8 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
 	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "'osqdetect COMMAND --help' describes a command. Exit codes: 0 ok, 1 runtime failure,")
+	fmt.Fprintln(w, "2 bad usage or input (a missing or unreadable file included), 3 hunt --require-all")
+	fmt.Fprintln(w, "when a targeted host did not answer.")
 }

@@ -18,6 +18,9 @@ func init() {
 func runRules(ctx context.Context, args []string, io stdio) int {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "validate") {
 		fmt.Fprintln(io.err, "usage: osqdetect rules list|validate [--rules DIR]... [--no-builtin]")
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			return exitOK
+		}
 		return exitUsage
 	}
 	sub := args[0]
