@@ -2,6 +2,7 @@ package fleet_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/osqdetect/osqdetect/fleet"
 	"github.com/osqdetect/osqdetect/tests/fleetdouble"
+	"go.yaml.in/yaml/v3"
 )
 
 // exportFleet is the fleet of the issue's trial on a real Fleet (4.69,
@@ -200,5 +202,77 @@ func TestGitOpsFilesReachHostsWithTheCommentedPaths(t *testing.T) {
 	defer neu.Close()
 	if err := neu.GitOps(rep); err != nil {
 		t.Errorf("reports: on Fleet 4.82+: %v", err)
+	}
+}
+
+// The agent options fragment is YAML with the keys Fleet documents for
+// fleetd (docs/Configuration/agent-configuration.md in fleetdm/fleet):
+// extensions.<name>.{channel,platform} and command_line_flags.
+func TestAgentOptionsFragment(t *testing.T) {
+	files, err := fleet.GitOpsFiles(fleet.ExportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frag []byte
+	for _, f := range files {
+		if f.Path == "lib/osqdetect/agent-options.yml" {
+			frag = f.Content
+		}
+	}
+	var ao struct {
+		Extensions map[string]struct {
+			Channel, Platform string
+		}
+		CommandLineFlags map[string]any `yaml:"command_line_flags"`
+	}
+	if err := yaml.Unmarshal(frag, &ao); err != nil {
+		t.Fatal(err)
+	}
+	if e := ao.Extensions["osqdetect"]; e.Channel != "stable" || e.Platform != "linux" {
+		t.Errorf("extensions %+v", ao.Extensions)
+	}
+	for _, flag := range []string{"disable_events", "disable_audit", "audit_allow_process_events", "audit_allow_sockets"} {
+		if _, ok := ao.CommandLineFlags[flag]; !ok {
+			t.Errorf("command_line_flags lacks %s", flag)
+		}
+	}
+}
+
+// The settings script installs the file byte for byte and restarts the
+// extension; run here with its paths moved into a temporary directory.
+func TestSettingsScriptInstallsTheFile(t *testing.T) {
+	settings := "# osqdetect settings\npoll_interval = \"5s\"\nrule_dirs = [\"/opt/rules\"]\n# a line with 'quotes' and $VARS and `backticks`\n"
+	files, err := fleet.GitOpsFiles(fleet.ExportOptions{Settings: []byte(settings)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := string(files[len(files)-1].Content)
+	if files[len(files)-1].Path != "lib/osqdetect/install-osqdetect-conf.sh" {
+		t.Fatalf("last file %s", files[len(files)-1].Path)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	if err := os.Mkdir(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A stand-in pkill records what it was asked to stop.
+	if err := os.WriteFile(filepath.Join(bin, "pkill"), []byte("#!/bin/sh\necho \"$@\" > \""+dir+"/pkill.args\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script = strings.ReplaceAll(script, "/etc/osquery", filepath.Join(dir, "etc"))
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("script: %v\n%s", err, out)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "etc", "osqdetect.conf"))
+	if err != nil || string(got) != settings {
+		t.Errorf("installed %q (%v), want %q", got, err, settings)
+	}
+	if args, _ := os.ReadFile(filepath.Join(dir, "pkill.args")); strings.TrimSpace(string(args)) != "-x osqdetect.ext" {
+		t.Errorf("pkill called with %q", args)
+	}
+	if _, err := fleet.GitOpsFiles(fleet.ExportOptions{Settings: []byte("a = 1\nOSQDETECT_SETTINGS_END\n")}); err == nil {
+		t.Error("settings that end the here-document accepted")
 	}
 }

@@ -29,8 +29,8 @@ func TestGitOpsFilesGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 3 {
-		t.Fatalf("%d files, want 3", len(files))
+	if len(files) != 4 {
+		t.Fatalf("%d files, want 4", len(files))
 	}
 	for _, f := range files {
 		golden(t, filepath.Join("gitops", f.Path), f.Content)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/osqdetect/osqdetect/extension/config"
 	"github.com/osqdetect/osqdetect/fleet"
 )
 
@@ -16,10 +17,13 @@ func init() {
 
 const fleetUsage = `fleet export [--format gitops|apply] [--out PATH] [--label NAME] [--platform linux]
               [--interval 60s] [--report-interval 1h] [--window 24h] [--policy-severity high] [--team NAME]
+              [--settings osqdetect.conf]
        osqdetect fleet pack [--out FILE] [--platform linux] [--interval 60s] [--report-interval 1h] [--window 24h]
 
 export --format gitops (default) writes lib/osqdetect/{labels,queries,policies}.yml under
---out (default .) for fleetctl gitops; --format apply writes osqdetect-labels.yml and
+--out (default .) for fleetctl gitops, with agent-options.yml (fleetd extension delivery
+and event flags, to merge into agent_options) and, given --settings, a script that
+installs that settings file on hosts; --format apply writes osqdetect-labels.yml and
 osqdetect.yml under --out for fleetctl apply -f, to be applied in that order. pack writes an
 osquery pack (JSON) for osquery without Fleet (default stdout).`
 
@@ -57,10 +61,11 @@ func runFleetExport(args []string, io stdio, packMode bool) int {
 	interval := fs.Duration("interval", time.Minute, "how often new alerts are shipped")
 	reportInterval := fs.Duration("report-interval", time.Hour, "how often the report (snapshot) queries run")
 	window := fs.Duration("window", 24*time.Hour, "how far back the queries and the policy look")
-	var severity, team *string
+	var severity, team, settings *string
 	if !packMode {
 		severity = fs.String("policy-severity", "high", "the policy fails on alerts of this severity or higher")
 		team = fs.String("team", "", "team for the queries and policy (apply format only; empty: global)")
+		settings = fs.String("settings", "", "osqdetect.conf to install on hosts with a generated script (gitops format)")
 	}
 	rest, code := parseFlags(fs, args)
 	if code >= 0 {
@@ -89,6 +94,24 @@ func runFleetExport(args []string, io stdio, packMode bool) int {
 		if o.Team != "" && format != "apply" {
 			fmt.Fprintf(io.err, "osqdetect %s: --team applies to --format apply; a gitops team file takes its team from the file\n", name)
 			return exitUsage
+		}
+		if *settings != "" {
+			if format != "gitops" {
+				fmt.Fprintf(io.err, "osqdetect %s: --settings applies to --format gitops\n", name)
+				return exitUsage
+			}
+			b, err := os.ReadFile(*settings)
+			if err != nil {
+				fmt.Fprintf(io.err, "osqdetect %s: --settings: %v\n", name, err)
+				return exitUsage
+			}
+			// Refuse here what the extension would refuse at start on
+			// every host.
+			if _, err := config.Parse(*settings, b); err != nil {
+				fmt.Fprintf(io.err, "osqdetect %s: --settings: %v\n", name, err)
+				return exitUsage
+			}
+			o.Settings = b
 		}
 	}
 

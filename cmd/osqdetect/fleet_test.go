@@ -97,3 +97,25 @@ func TestFleetUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestFleetExportSettings(t *testing.T) {
+	dir := t.TempDir()
+	good := writeFile(t, "osqdetect.conf", "poll_interval = \"5s\"\n")
+	if code, _, errOut := runFleetArgs("export", "--out", dir, "--settings", good); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	script, err := os.ReadFile(filepath.Join(dir, "lib", "osqdetect", "install-osqdetect-conf.sh"))
+	if err != nil || !strings.Contains(string(script), "poll_interval = \"5s\"") {
+		t.Errorf("script %s (%v)", script, err)
+	}
+	bad := writeFile(t, "bad.conf", "poll_interval = \"2 seconds\"\n")
+	for _, args := range [][]string{
+		{"export", "--out", dir, "--settings", bad},
+		{"export", "--out", dir, "--settings", filepath.Join(dir, "missing.conf")},
+		{"export", "--format", "apply", "--out", dir, "--settings", good},
+	} {
+		if code, _, errOut := runFleetArgs(args...); code != exitUsage || errOut == "" {
+			t.Errorf("%q: exit %d, stderr %q", args, code, errOut)
+		}
+	}
+}
