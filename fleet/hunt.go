@@ -254,7 +254,7 @@ func (c *Client) Hunt(ctx context.Context, o HuntOptions) (*HuntSummary, error) 
 				if h.sum.Answered == 0 && len(h.sum.StreamErrors) > 0 {
 					// Nothing arrived and Fleet said why: the hunt did not run.
 					last := h.sum.StreamErrors[len(h.sum.StreamErrors)-1]
-					return h.finish(), fmt.Errorf("Fleet closed the results stream: %s", last)
+					return h.finish(), fmt.Errorf("results stream closed by Fleet: %s", last)
 				}
 				break
 			}

@@ -128,9 +128,12 @@ func (s *Server) Apply(file []byte) error {
 			return fmt.Errorf("failed to unmarshal spec item %w: \n%s", err, chunk)
 		}
 		if d.Spec.Kind == 0 {
+			// fleetctl's own words, capital and full stop included.
 			if d.Kind == "" {
+				//lint:ignore ST1005 fleetctl's message, verbatim
 				return errors.New(`Missing required fields ("spec", "kind") on provided configuration.`)
 			}
+			//lint:ignore ST1005 fleetctl's message, verbatim
 			return fmt.Errorf(`Missing required fields ("spec") on provided %q configuration.`, d.Kind)
 		}
 		var err error
