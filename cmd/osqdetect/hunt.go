@@ -441,7 +441,7 @@ func writeHuntSummary(w io.Writer, s *fleet.HuntSummary) {
 		s.Count(fleet.StatusTimedOut), s.Count(fleet.StatusUnknown))
 	var lines []fleet.HostOutcome
 	for _, h := range s.Hosts {
-		if h.Status != fleet.StatusEmpty {
+		if listed(h) {
 			lines = append(lines, h)
 		}
 	}
@@ -493,9 +493,16 @@ func writeHuntSummary(w io.Writer, s *fleet.HuntSummary) {
 	}
 }
 
+// listed reports whether the summary names a host on its own line: every
+// host named with --hosts, and every other host that did not answer with
+// an empty result.
+func listed(h fleet.HostOutcome) bool {
+	return len(h.Identifiers) > 0 || h.Status != fleet.StatusEmpty
+}
+
 // writeHuntSummaryJSON writes the summary as JSON lines: one record per
-// host that did not answer with an empty result, then one record of
-// totals, with the outcome words of the text summary.
+// host the text summary lists, then one record of totals, with the outcome
+// words of the text summary.
 func writeHuntSummaryJSON(w io.Writer, s *fleet.HuntSummary) {
 	type hostRecord struct {
 		Type        string   `json:"type"`
@@ -509,7 +516,7 @@ func writeHuntSummaryJSON(w io.Writer, s *fleet.HuntSummary) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	for _, h := range s.Hosts {
-		if h.Status == fleet.StatusEmpty {
+		if !listed(h) {
 			continue
 		}
 		_ = enc.Encode(hostRecord{Type: "host", Outcome: h.Status.String(), Hostname: h.Host.Name(), HostID: h.Host.ID,
