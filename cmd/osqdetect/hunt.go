@@ -470,6 +470,10 @@ func writeHuntSummary(w io.Writer, s *fleet.HuntSummary) {
 		case h.Status == fleet.StatusTimedOut:
 			detail = "online, no answer before the hunt ended"
 		}
+		if detail == "" {
+			fmt.Fprintf(tw, "  %s\t%s\n", hostLabel(h), h.Status)
+			continue
+		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", hostLabel(h), h.Status, detail)
 	}
 	tw.Flush()
