@@ -566,8 +566,11 @@ type pack struct {
 	Queries   map[string]packQuery `json:"queries"`
 }
 
-// Pack renders an osquery pack (JSON) for fleets managed without Fleet:
-// the new-alerts query as a differential query with "removed": false, and a
+// Pack renders an osquery pack (JSON) for fleets managed without Fleet.
+// It is not meant for `fleetctl convert`, which drops "removed": false (the
+// alerts query comes back as a snapshot with automations off) and the
+// discovery query (seen on Fleet 4.69); GitOpsFiles and ApplyFiles are the
+// Fleet route. The pack holds the new-alerts query as a differential query with "removed": false, and a
 // snapshot of detection_health. A discovery query keeps the pack off hosts
 // without the extension.
 func Pack(o ExportOptions) ([]byte, error) {

@@ -25,7 +25,8 @@ export --format gitops (default) writes lib/osqdetect/{labels,queries,policies}.
 and event flags, to merge into agent_options) and, given --settings, a script that
 installs that settings file on hosts; --format apply writes osqdetect-labels.yml and
 osqdetect.yml under --out for fleetctl apply -f, to be applied in that order. pack writes an
-osquery pack (JSON) for osquery without Fleet (default stdout).`
+osquery pack (JSON) for osquery without Fleet (default stdout); for Fleet use export, since
+fleetctl convert of the pack drops "removed": false and the discovery query.`
 
 func runFleet(ctx context.Context, args []string, io stdio) int {
 	if len(args) == 0 {
