@@ -570,9 +570,9 @@ type pack struct {
 // It is not meant for `fleetctl convert`, which drops "removed": false (the
 // alerts query comes back as a snapshot with automations off) and the
 // discovery query (seen on Fleet 4.69); GitOpsFiles and ApplyFiles are the
-// Fleet route. The pack holds the new-alerts query as a differential query with "removed": false, and a
-// snapshot of detection_health. A discovery query keeps the pack off hosts
-// without the extension.
+// Fleet route. The pack holds the new-alerts query as a differential query
+// with "removed": false, and a snapshot of detection_health. A discovery
+// query keeps the pack off hosts without the extension.
 func Pack(o ExportOptions) ([]byte, error) {
 	p, err := plan(o)
 	if err != nil {
