@@ -123,8 +123,10 @@ func runHunt(ctx context.Context, args []string, io stdio) int {
 	}
 	client, err := fleet.NewClient(creds.Address, opts...)
 	if err != nil {
+		// A bad address, an unreadable --rootca, plain http to another
+		// host: all input the user gave.
 		fmt.Fprintf(io.err, "osqdetect hunt: %v\n", err)
-		return exitFailure
+		return exitUsage
 	}
 
 	out := newRowWriter(*format, io.out, io.err)

@@ -38,11 +38,21 @@ func TestHelpExitsZeroWithTwoDashFlags(t *testing.T) {
 	}
 }
 
-// A named file that does not exist is bad input (2): hunt's --config.
-func TestMissingConfigFileIsBadInput(t *testing.T) {
+// A named file that does not exist is bad input (2): hunt's --config
+// and --rootca, fleet export's --settings, rules' --rules.
+func TestMissingFileIsBadInput(t *testing.T) {
 	t.Setenv("HOME", t.TempDir())
-	code, _, errOut := runCLI(t, "", "hunt", "--hosts", "a", "--config", "/nonexistent/fleet.yml")
-	if code != exitUsage || !strings.Contains(errOut, "/nonexistent/fleet.yml") {
-		t.Errorf("exit %d, want %d\n%s", code, exitUsage, errOut)
+	t.Setenv("FLEET_URL", "https://fleet.example.com")
+	t.Setenv("FLEET_API_TOKEN", "t")
+	for _, args := range [][]string{
+		{"hunt", "--hosts", "a", "--config", "/nonexistent/fleet.yml"},
+		{"hunt", "--hosts", "a", "--rootca", "/nonexistent/fleet.yml"},
+		{"fleet", "export", "--out", t.TempDir(), "--settings", "/nonexistent/fleet.yml"},
+		{"rules", "validate", "--rules", "/nonexistent/fleet.yml"},
+	} {
+		code, _, errOut := runCLI(t, "", args...)
+		if code != exitUsage || !strings.Contains(errOut, "/nonexistent/fleet.yml") {
+			t.Errorf("%q: exit %d, want %d\n%s", args, code, exitUsage, errOut)
+		}
 	}
 }
