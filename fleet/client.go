@@ -384,6 +384,7 @@ func (c *Client) errorResponse(method, path string, status int, raw []byte) *Err
 		er.Message, er.Errors, er.UUID = "", nil, ""
 	}
 	er.Message = redact(er.Message, c.token)
+	er.UUID = redact(er.UUID, c.token)
 	for i := range er.Errors {
 		er.Errors[i].Name = redact(er.Errors[i].Name, c.token)
 		er.Errors[i].Reason = redact(er.Errors[i].Reason, c.token)
