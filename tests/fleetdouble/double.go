@@ -4,7 +4,10 @@
 // lookup, error bodies) and the results websocket protocol (auth,
 // select_campaign, then totals, status, result and error messages), with
 // simulated hosts that can be online, offline, slow, silent, missing the
-// osqdetect extension or failing. It does not import the client it tests.
+// osqdetect extension or failing. Its configuration side (config.go) does
+// what fleetctl apply and fleetctl gitops do with labels, queries and
+// policies, and which hosts then run them, by Fleet's own rules. It does
+// not import the client it tests.
 package fleetdouble
 
 import (
