@@ -638,3 +638,57 @@ func TestMalformedRowsAreCountedAndSkipped(t *testing.T) {
 		t.Fatalf("events_processed %q, want the 1 good row", hl["engine//events_processed"])
 	}
 }
+
+// osqueryd restarts with a wiped (or ephemeral) database: its eid counters
+// start again near 1 (research/osquery.md §2.7), so the same eids now name
+// different events. The reverse shell happens again after the restart; its
+// alert must be a new one, not overwrite the first (alert ids are built from
+// what the events are, not from the eids alone). The new-terms symlink rule
+// has seen its term already and stays quiet.
+func TestCoreRestartWithEIDsStartingAgainKeepsOlderAlerts(t *testing.T) {
+	h := newHost(t)
+	core := h.startCore(osqcore.Options{})
+	ext := h.launch()
+	h.waitRegistered()
+	steps := loadScenario(t, "demo.jsonl")
+	first := h.replay(steps)
+	h.waitDelivered(first)
+	before := h.mustQuery("SELECT id, rule_id, time FROM alerts")
+	if len(before) != 2 {
+		t.Fatalf("alerts before the restart: %v, want 2", before)
+	}
+
+	core.DropExtension("osqdetect")
+	h.stopCore(core)
+	time.Sleep(1100 * time.Millisecond) // the new core's batches get later seconds
+	h.startCore(osqcore.Options{})
+	h.waitRegistered()
+	second := h.replay(steps) // same rows, same eids, later time
+	h.waitDelivered(first + second)
+	select {
+	case <-ext.done:
+		t.Fatalf("extension exited: %v", ext.err)
+	default:
+	}
+
+	after := h.mustQuery("SELECT id, rule_id, time FROM alerts")
+	ids := map[string]map[string]string{}
+	for _, r := range after {
+		ids[r["id"]] = r
+	}
+	for _, old := range before {
+		got, ok := ids[old["id"]]
+		if !ok || got["time"] != old["time"] {
+			t.Errorf("alert %s (rule %s, time %s) was overwritten or lost after the core restart: %v", old["id"], old["rule_id"], old["time"], after)
+		}
+	}
+	shells := 0
+	for _, r := range after {
+		if r["rule_id"] == reverseShellRule {
+			shells++
+		}
+	}
+	if len(after) != 3 || shells != 2 {
+		t.Fatalf("alerts after the restart: %v, want the 2 older ones and a second reverse shell", after)
+	}
+}
