@@ -27,7 +27,16 @@ func TestParseRejections(t *testing.T) {
 		{"lucene language", edit(`language = "kuery"`, `language = "lucene"`), `language "lucene"`},
 		{"KQL syntax error with file line", edit(`process.parent.executable:* and`, `process.parent.executable:* and and`), "line 37, column 126"},
 		{"new_terms without fields", edit(`value = ["host.id", "process.parent.name"]`, `value = []`), "new_terms rule without"},
-		{"bad history window", edit(`value = "now-10d"`, `value = "ten days"`), "history_window_start"},
+		{"bad history window", edit(`value = "now-10d"`, `value = "ten days"`), "line 79: rule.new_terms.history_window_start"},
+		{"history window overflows", edit(`value = "now-10d"`, `value = "now-106752d"`), `line 79: rule.new_terms.history_window_start: duration "106752d" overflows`},
+		{"history window far beyond int64", edit(`value = "now-10d"`, `value = "now-99999999999999999999d"`), `line 79: rule.new_terms.history_window_start: invalid duration`},
+		{"from overflows", edit(`from = "now-9m"`, `from = "now-153722867281m"`), `rule.from: duration "153722867281m" overflows`},
+		{"nested inline tables", append(edit("", ""), "\n[x]\ny = "+strings.Repeat("{a=", 4000)+"1"+strings.Repeat("}", 4000)+"\n"...), "line 82: nesting deeper than 10 levels"},
+		{"long dotted key", append(edit("", ""), "\n\nx"+strings.Repeat(".a", 4000)+" = 1\n"...), "line 82: nesting deeper than 10 levels"},
+		{"oversized file", append(edit("", ""), "\n# "+strings.Repeat("x", MaxFileSize)...), "file too large"},
+		{"max_signals -1", edit(`max_signals = 100`, `max_signals = -1`), "line 21: rule.max_signals: -1 is out of range"},
+		{"max_signals 0", edit(`max_signals = 100`, `max_signals = 0`), "line 21: rule.max_signals: 0 is out of range"},
+		{"max_signals huge", edit(`max_signals = 100`, `max_signals = 9223372036854775807`), "line 21: rule.max_signals"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/osqdetect/osqdetect/detect"
+	"github.com/osqdetect/osqdetect/internal/inputfile"
 )
 
 //go:embed builtin/*.toml
@@ -72,7 +73,8 @@ func (s *Set) Metas() []detect.RuleMeta {
 }
 
 // Load reads the bundled rules (unless opts.SkipBuiltin) and every *.toml
-// file under dirs. A rule file in dirs with the rule_id of a bundled rule
+// file under dirs. Only regular files of at most MaxFileSize bytes are read
+// (a named pipe or device named *.toml is rejected, never waited on). A rule file in dirs with the rule_id of a bundled rule
 // replaces it. An unreadable directory is an error; a bad rule file is a
 // rejected Status.
 func Load(dirs []string, opts LoadOptions) (*Set, error) {
@@ -130,9 +132,9 @@ func Load(dirs []string, opts LoadOptions) (*Set, error) {
 			return nil, err
 		}
 		for _, path := range files {
-			data, err := os.ReadFile(path)
+			data, err := inputfile.Read(path, MaxFileSize)
 			if err != nil {
-				add(nil, Status{Meta: detect.RuleMeta{Source: path}, Rejected: true, Error: fmt.Sprintf("%s: %v", path, err)})
+				add(nil, Status{Meta: detect.RuleMeta{Source: path}, Rejected: true, Error: err.Error()})
 				continue
 			}
 			r, st := Parse(data, path)
