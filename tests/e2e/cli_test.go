@@ -152,4 +152,3 @@ func TestSIGTERMEndsEveryCommand(t *testing.T) {
 		})
 	}
 }
-
