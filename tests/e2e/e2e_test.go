@@ -692,3 +692,37 @@ func TestCoreRestartWithEIDsStartingAgainKeepsOlderAlerts(t *testing.T) {
 		t.Fatalf("alerts after the restart: %v, want the 2 older ones and a second reverse shell", after)
 	}
 }
+
+// SQLite does not tell a virtual table the collation of a comparison:
+// `severity = 'MEDIUM' COLLATE NOCASE` reaches the extension as
+// severity = "MEDIUM". The pushed-down filter must still return every row
+// SQLite then keeps (sqlite.org/datatype3.html#collation: NOCASE folds
+// ASCII case, RTRIM ignores trailing spaces).
+func TestCollatedEqualityIsNotFilteredAway(t *testing.T) {
+	h := newHost(t)
+	h.startCore(osqcore.Options{})
+	h.launch()
+	h.waitRegistered()
+	h.waitDelivered(h.replay(loadScenario(t, "demo.jsonl")))
+	all := h.mustQuery("SELECT id, rule_id, severity FROM alerts WHERE rule_id = '" + reverseShellRule + "'")
+	if len(all) != 1 {
+		t.Fatalf("reverse shell alerts: %v", all)
+	}
+	shell := all[0]
+	for _, sql := range []string{
+		"SELECT id FROM alerts WHERE severity = '" + strings.ToUpper(shell["severity"]) + "' COLLATE NOCASE",
+		"SELECT id FROM alerts WHERE severity = '" + shell["severity"] + "   ' COLLATE RTRIM",
+		"SELECT id FROM alerts WHERE id = '" + strings.ToUpper(shell["id"]) + "' COLLATE NOCASE",
+		"SELECT id FROM alerts WHERE rule_id = '" + strings.ToUpper(reverseShellRule) + "' COLLATE NOCASE",
+		"SELECT id FROM alerts WHERE upper(rule_id) = '" + strings.ToUpper(reverseShellRule) + "'",
+	} {
+		rows := h.mustQuery(sql)
+		if len(rows) != 1 || rows[0]["id"] != shell["id"] {
+			t.Errorf("%s: %v, want the reverse shell alert %s", sql, rows, shell["id"])
+		}
+	}
+	// Case still matters where the query says so.
+	if rows := h.mustQuery("SELECT id FROM alerts WHERE severity = '" + strings.ToUpper(shell["severity"]) + "'"); len(rows) != 0 {
+		t.Errorf("binary comparison matched %v", rows)
+	}
+}
