@@ -106,12 +106,31 @@ func generate(ctx context.Context, src Source, qc table.QueryContext) ([]map[str
 		return nil, fmt.Errorf("reading alerts: %w", err)
 	}
 	rows := make([]map[string]string, len(alerts))
+	in := interner{}
 	for i, a := range alerts {
-		rows[i] = row(a, used)
+		rows[i] = row(a, used, in)
 		alerts[i] = nil // the row keeps what it needs
 	}
 	return rows, nil
 }
+
+// interner shares one copy of a value among the rows of one read: rule
+// names, hosts, parents and the like repeat across many alerts, and each
+// decoded alert brought its own copy.
+type interner map[string]string
+
+func (in interner) get(s string) string {
+	if v, ok := in[s]; ok {
+		return v
+	}
+	if len(in) < maxInterned {
+		in[s] = s
+	}
+	return s
+}
+
+// maxInterned bounds the interner of one read.
+const maxInterned = 4096
 
 // storedRuleIDs turns folded rule_id constraint values into the stored
 // rule ids they may equal under any collation. none is true when no stored
@@ -136,35 +155,37 @@ func storedRuleIDs(ctx context.Context, src Source, folded []string) (ids []stri
 
 const eventsColumn = "events"
 
-// columns builds each column's text from an alert.
+// columns builds each column's text from an alert. shared columns
+// usually repeat across alerts and are interned.
 var columns = []struct {
-	name string
-	text func(a *detect.Alert) string
+	name   string
+	text   func(a *detect.Alert) string
+	shared bool
 }{
-	{"id", func(a *detect.Alert) string { return a.ID }},
-	{"time", func(a *detect.Alert) string { return strconv.FormatInt(a.Time, 10) }},
-	{"rule_id", func(a *detect.Alert) string { return a.RuleID }},
-	{"rule_name", func(a *detect.Alert) string { return a.RuleName }},
-	{"rule_type", func(a *detect.Alert) string { return a.RuleType }},
-	{"severity", func(a *detect.Alert) string { return a.Severity }},
-	{"risk_score", func(a *detect.Alert) string { return strconv.Itoa(a.RiskScore) }},
-	{"tactics", func(a *detect.Alert) string { return a.Tactics }},
-	{"techniques", func(a *detect.Alert) string { return a.Techniques }},
-	{"host_id", func(a *detect.Alert) string { return a.HostID }},
-	{"pid", func(a *detect.Alert) string { return strconv.FormatInt(a.Pid, 10) }},
-	{"process_executable", func(a *detect.Alert) string { return a.ProcessExecutable }},
-	{"process_name", func(a *detect.Alert) string { return a.ProcessName }},
-	{"process_command_line", func(a *detect.Alert) string { return a.ProcessCommandLine }},
-	{"parent_pid", func(a *detect.Alert) string { return strconv.FormatInt(a.ParentPid, 10) }},
-	{"parent_executable", func(a *detect.Alert) string { return a.ParentExecutable }},
-	{"parent_name", func(a *detect.Alert) string { return a.ParentName }},
-	{"user_id", func(a *detect.Alert) string { return a.UserID }},
-	{"destination_ip", func(a *detect.Alert) string { return a.DestinationIP }},
-	{"destination_port", func(a *detect.Alert) string { return strconv.FormatInt(a.DestinationPort, 10) }},
-	{"reason", func(a *detect.Alert) string { return a.Reason }},
+	{"id", func(a *detect.Alert) string { return a.ID }, false},
+	{"time", func(a *detect.Alert) string { return strconv.FormatInt(a.Time, 10) }, false},
+	{"rule_id", func(a *detect.Alert) string { return a.RuleID }, true},
+	{"rule_name", func(a *detect.Alert) string { return a.RuleName }, true},
+	{"rule_type", func(a *detect.Alert) string { return a.RuleType }, true},
+	{"severity", func(a *detect.Alert) string { return a.Severity }, true},
+	{"risk_score", func(a *detect.Alert) string { return strconv.Itoa(a.RiskScore) }, true},
+	{"tactics", func(a *detect.Alert) string { return a.Tactics }, true},
+	{"techniques", func(a *detect.Alert) string { return a.Techniques }, true},
+	{"host_id", func(a *detect.Alert) string { return a.HostID }, true},
+	{"pid", func(a *detect.Alert) string { return strconv.FormatInt(a.Pid, 10) }, false},
+	{"process_executable", func(a *detect.Alert) string { return a.ProcessExecutable }, true},
+	{"process_name", func(a *detect.Alert) string { return a.ProcessName }, true},
+	{"process_command_line", func(a *detect.Alert) string { return a.ProcessCommandLine }, false},
+	{"parent_pid", func(a *detect.Alert) string { return strconv.FormatInt(a.ParentPid, 10) }, false},
+	{"parent_executable", func(a *detect.Alert) string { return a.ParentExecutable }, true},
+	{"parent_name", func(a *detect.Alert) string { return a.ParentName }, true},
+	{"user_id", func(a *detect.Alert) string { return a.UserID }, true},
+	{"destination_ip", func(a *detect.Alert) string { return a.DestinationIP }, true},
+	{"destination_port", func(a *detect.Alert) string { return strconv.FormatInt(a.DestinationPort, 10) }, true},
+	{"reason", func(a *detect.Alert) string { return a.Reason }, false},
 	// The alert was decoded for this row alone and is dropped after it:
 	// its events bytes become the row's string without a second copy.
-	{eventsColumn, func(a *detect.Alert) string { return unsafe.String(unsafe.SliceData(a.Events), len(a.Events)) }},
+	{eventsColumn, func(a *detect.Alert) string { return unsafe.String(unsafe.SliceData(a.Events), len(a.Events)) }, false},
 }
 
 // usedColumns is the set of columns the query reads.
@@ -179,12 +200,17 @@ func usedColumns(ctx context.Context) map[string]bool {
 }
 
 // row renders the used columns of an alert as an osquery row.
-func row(a *detect.Alert, used map[string]bool) map[string]string {
+func row(a *detect.Alert, used map[string]bool, in interner) map[string]string {
 	r := make(map[string]string, len(used))
 	for _, c := range columns {
-		if used[c.name] {
-			r[c.name] = c.text(a)
+		if !used[c.name] {
+			continue
 		}
+		v := c.text(a)
+		if c.shared {
+			v = in.get(v)
+		}
+		r[c.name] = v
 	}
 	return r
 }
