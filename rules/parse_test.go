@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/osqdetect/osqdetect/internal/tomllimit"
 )
 
 func TestParseRejections(t *testing.T) {
@@ -78,8 +80,20 @@ func FuzzParse(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte("[rule]\ntype = \"threshold\"\n[rule.threshold]\nfield = 3\n"))
+	// The limits: nesting at and over the bound, long dotted keys, headers.
+	f.Add([]byte("[rule]\nx = " + strings.Repeat("{a=", 10) + "1" + strings.Repeat("}", 10) + "\n"))
+	f.Add([]byte("[rule]\nx = " + strings.Repeat("{a=", 11) + "1" + strings.Repeat("}", 11) + "\n"))
+	f.Add([]byte("rule" + strings.Repeat(".a", 12) + " = 1\n"))
+	f.Add([]byte("[[rule" + strings.Repeat(".a", 9) + "]]\n"))
+	f.Add([]byte("[rule]\nquery = '''\n{{{{{{{{{{{{\n'''\nmax_signals = -1\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, st := Parse(data, "fuzz.toml")
+		if tomllimit.Check(data, tomllimit.MaxDepth) != nil && !st.Rejected {
+			t.Fatalf("a document nesting deeper than %d levels was accepted", tomllimit.MaxDepth)
+		}
+		if r != nil && r.Meta.MaxSignals < 0 {
+			t.Fatalf("negative max_signals accepted: %d", r.Meta.MaxSignals)
+		}
 		if (r == nil) != st.Rejected {
 			t.Fatalf("rule %v but rejected=%v", r != nil, st.Rejected)
 		}

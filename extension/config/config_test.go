@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/osqdetect/osqdetect/internal/tomllimit"
 )
 
 const confPath = "/etc/osquery/osqdetect.conf"
@@ -428,8 +430,16 @@ func FuzzParse(f *testing.F) {
 	f.Add("engine = { process_cache_size = 64 }\n")
 	f.Add("[rate_limit.rules]\n'a.b' = 3\n\"c\\\"d\" = 4\n")
 	f.Add("x = '''\nmulti\n'''\n")
+	// The limits: nesting at and over the bound, long dotted keys, headers.
+	f.Add("engine = " + strings.Repeat("{a=", 10) + "1" + strings.Repeat("}", 10) + "\n")
+	f.Add("engine = " + strings.Repeat("{a=", 11) + "1" + strings.Repeat("}", 11) + "\n")
+	f.Add("rate_limit" + strings.Repeat(".a", 12) + " = 1\n")
+	f.Add("[[rate_limit" + strings.Repeat(".a", 9) + "]]\n")
 	f.Fuzz(func(t *testing.T, input string) {
 		cfg, err := Parse(confPath, []byte(input))
+		if tomllimit.Check([]byte(input), tomllimit.MaxDepth) != nil && err == nil {
+			t.Fatalf("a document nesting deeper than %d levels was accepted", tomllimit.MaxDepth)
+		}
 		if err != nil {
 			var ce *Error
 			if !errors.As(err, &ce) {
