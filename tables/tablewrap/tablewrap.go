@@ -153,7 +153,9 @@ func (t *Table) Plugin() osquery.OsqueryPlugin { return t.plugin }
 // plugin is osquery-go's table plugin, plus the columns the query uses:
 // osqueryd sends them in the query context as "colsUsed" (the columns
 // SQLite reads anywhere in the statement: SELECT list, WHERE, ORDER BY),
-// but osquery-go (at the pinned version) parses only the constraints, so
+// (osquery/core/tables.cpp, TablePlugin::setRequestFromContext, adds
+// "colsUsed" and "colsUsedBitset" when SQLite reported them), but
+// osquery-go (at the pinned version) parses only the constraints, so
 // Call reads them from the same JSON and hands them to Generate through
 // its context.
 type plugin struct {
