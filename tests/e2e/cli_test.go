@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/osqdetect/osqdetect/tests/osqcore"
 )
 
 // cliRun is one run of the real binary as a CLI command.
@@ -150,5 +152,58 @@ func TestSIGTERMEndsEveryCommand(t *testing.T) {
 				t.Errorf("exit 0 after SIGTERM, want a failure code")
 			}
 		})
+	}
+}
+
+// A settings file that is a named pipe: reading it would wait for a writer
+// forever before the extension ever reaches osquery. It is refused with
+// one line, and osqueryd's watcher sees the exit.
+func TestExtensionRefusesANamedPipeAsSettingsFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := mkfifo(t, filepath.Join(dir, "osqdetect.conf"))
+	r := &cliRun{cmd: exec.Command(extBinary, "--socket", filepath.Join(dir, "osquery.em"), "--timeout", "3", "--interval", "3"), done: make(chan struct{})}
+	r.cmd.Env = append(os.Environ(), "OSQDETECT_CONFIG="+fifo, "OSQDETECT_STATE_DIR="+filepath.Join(dir, "state"))
+	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_ = r.cmd.Wait()
+		close(r.done)
+	}()
+	t.Cleanup(func() {
+		_ = r.cmd.Process.Kill()
+		<-r.done
+	})
+	if code := r.exitCode(t, 15*time.Second); code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if want := fifo + ": not a regular file (a named pipe)"; !strings.Contains(r.stderr.String(), want) {
+		t.Errorf("stderr %q, want %q", r.stderr.String(), want)
+	}
+}
+
+// A named pipe in a rule_dirs directory: the extension still starts, runs
+// the other rules, and detection_rules names the rejected file.
+func TestRuleDirsWithANamedPipe(t *testing.T) {
+	h := newHost(t)
+	rules := filepath.Join(h.dir, "rules")
+	if err := os.Mkdir(rules, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	fifo := mkfifo(t, filepath.Join(rules, "x.toml"))
+	conf := "poll_interval = \"200ms\"\nrule_dirs = [\"" + rules + "\"]\n"
+	if err := os.WriteFile(h.config, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.startCore(osqcore.Options{})
+	h.launch()
+	h.waitRegistered()
+	rows := h.mustQuery("SELECT source, enabled, error FROM detection_rules WHERE source = '" + fifo + "'")
+	if len(rows) != 1 || !strings.Contains(rows[0]["error"], "not a regular file (a named pipe)") {
+		t.Fatalf("detection_rules for %s: %v, want the named pipe rejected", fifo, rows)
+	}
+	if n := len(h.mustQuery("SELECT rule_id FROM detection_rules WHERE enabled = 1")); n != 2 {
+		t.Errorf("%d rules enabled, want the 2 bundled ones", n)
 	}
 }
