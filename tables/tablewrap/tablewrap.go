@@ -143,7 +143,7 @@ func New(spec Spec, gen table.GenerateFunc, opts Options) *Table {
 		log:     opts.Logger,
 	}
 	// The one place the raw constructor is used.
-	t.plugin = &plugin{Plugin: table.NewPlugin(spec.Name, spec.definitions(), t.Generate)}
+	t.plugin = &plugin{Plugin: table.NewPlugin(spec.Name, spec.definitions(), t.Generate), columns: spec.ColumnNames()}
 	return t
 }
 
@@ -160,11 +160,12 @@ func (t *Table) Plugin() osquery.OsqueryPlugin { return t.plugin }
 // its context.
 type plugin struct {
 	*table.Plugin
+	columns []string // in declaration order, as colsUsedBitset numbers them
 }
 
 func (p *plugin) Call(ctx context.Context, request gen.ExtensionPluginRequest) gen.ExtensionResponse {
 	if request["action"] == "generate" {
-		if cols, ok := parseColumnsUsed(request["context"]); ok {
+		if cols, ok := parseColumnsUsed(request["context"], p.columns); ok {
 			ctx = context.WithValue(ctx, columnsUsedKey{}, cols)
 		}
 	}
@@ -173,20 +174,36 @@ func (p *plugin) Call(ctx context.Context, request gen.ExtensionPluginRequest) g
 
 type columnsUsedKey struct{}
 
-// parseColumnsUsed reads colsUsed from a query context. ok is false when
-// it is absent or malformed (older osquery): then every column is used.
-func parseColumnsUsed(contextJSON string) (map[string]bool, bool) {
+// parseColumnsUsed reads the columns a query uses from its context:
+// colsUsed (names), else colsUsedBitset (bit i is the i-th declared
+// column; SQLite's bit 63 stands for every column from the 64th on). ok is
+// false when neither is there or the JSON is malformed: then every column
+// counts as used.
+func parseColumnsUsed(contextJSON string, columns []string) (map[string]bool, bool) {
 	var doc struct {
-		ColsUsed *[]string `json:"colsUsed"`
+		ColsUsed       *[]string `json:"colsUsed"`
+		ColsUsedBitset *uint64   `json:"colsUsedBitset"`
 	}
-	if err := json.Unmarshal([]byte(contextJSON), &doc); err != nil || doc.ColsUsed == nil {
+	if err := json.Unmarshal([]byte(contextJSON), &doc); err != nil {
 		return nil, false
 	}
-	cols := make(map[string]bool, len(*doc.ColsUsed))
-	for _, c := range *doc.ColsUsed {
-		cols[c] = true
+	switch {
+	case doc.ColsUsed != nil:
+		cols := make(map[string]bool, len(*doc.ColsUsed))
+		for _, c := range *doc.ColsUsed {
+			cols[c] = true
+		}
+		return cols, true
+	case doc.ColsUsedBitset != nil:
+		cols := make(map[string]bool, len(columns))
+		for i, c := range columns {
+			if *doc.ColsUsedBitset&(1<<min(i, 63)) != 0 {
+				cols[c] = true
+			}
+		}
+		return cols, true
 	}
-	return cols, true
+	return nil, false
 }
 
 // ColumnsUsed reports whether the query being generated reads column.
