@@ -128,8 +128,7 @@ func TestSIGTERMEndsEveryCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer stdinR.Close()
-	defer stdinW.Close()
+	t.Cleanup(func() { stdinR.Close(); stdinW.Close() }) // after the parallel subtests
 	for _, tt := range []struct {
 		name  string
 		stdin *os.File
@@ -140,13 +139,17 @@ func TestSIGTERMEndsEveryCommand(t *testing.T) {
 		{"query of a named pipe", nil, []string{"query", "--lang", "kql", fifo, "process.name:x"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			r := startCLI(t, tt.stdin, tt.args...)
 			time.Sleep(500 * time.Millisecond) // let it block
 			if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 				t.Fatal(err)
 			}
-			if code := r.exitCode(t, 15*time.Second); code == 0 {
-				t.Errorf("exit 0 after SIGTERM, want a failure code")
+			if code := r.exitCode(t, 15*time.Second); code != 1 {
+				t.Errorf("exit %d after SIGTERM, want 1", code)
+			}
+			if !strings.Contains(r.stderr.String(), "after terminated; exiting") {
+				t.Errorf("stderr %q does not say why it exited", r.stderr.String())
 			}
 		})
 	}
