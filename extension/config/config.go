@@ -137,9 +137,10 @@ func LoadFromEnv() (Config, error) { return Load(PathFromEnv()) }
 const MaxFileSize = 256 << 10
 
 // Load reads the settings file at path: a regular file (a named pipe is
-// refused, never waited on) of at most MaxFileSize bytes. A missing file yields Defaults
-// (with Loaded false); $OSQDETECT_STATE_DIR, when set, overrides state_dir.
-// Any other problem is one error of the form "path:line: setting: problem".
+// refused, never waited on) of at most MaxFileSize bytes. A missing file
+// yields Defaults (with Loaded false); $OSQDETECT_STATE_DIR, when set,
+// overrides state_dir. Any other problem is one error of the form
+// "path:line: setting: problem".
 func Load(path string) (Config, error) {
 	data, err := inputfile.Read(path, MaxFileSize)
 	var cfg Config
