@@ -102,3 +102,18 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestRuleFilesAreCounted(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a.toml", "b.toml", "c.toml", "notes.md"} {
+		if err := os.WriteFile(dir+"/"+name, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if files, err := ruleFiles(dir, 3); err != nil || len(files) != 3 {
+		t.Errorf("at the cap: %v, %v", files, err)
+	}
+	if _, err := ruleFiles(dir, 2); err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "more than 2 rule files") {
+		t.Errorf("over the cap: %v, want an error naming the directory", err)
+	}
+}

@@ -127,7 +127,7 @@ func Load(dirs []string, opts LoadOptions) (*Set, error) {
 		}
 	}
 	for _, dir := range dirs {
-		files, err := ruleFiles(dir)
+		files, err := ruleFiles(dir, MaxRuleFiles)
 		if err != nil {
 			return nil, err
 		}
@@ -163,9 +163,13 @@ func Load(dirs []string, opts LoadOptions) (*Set, error) {
 	return set, nil
 }
 
-// ruleFiles lists the *.toml files under dir, sorted. dir may also be a
-// single file.
-func ruleFiles(dir string) ([]string, error) {
+// MaxRuleFiles is the most rule files one directory may hold (Elastic's
+// whole detection-rules repository has about 1,500).
+const MaxRuleFiles = 10_000
+
+// ruleFiles lists the *.toml files under dir, sorted, refusing more than
+// maxFiles. dir may also be a single file.
+func ruleFiles(dir string, maxFiles int) ([]string, error) {
 	info, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading rule directory: %w", err)
@@ -179,6 +183,9 @@ func ruleFiles(dir string) ([]string, error) {
 			return err
 		}
 		if !d.IsDir() && strings.HasSuffix(d.Name(), ".toml") {
+			if len(files) == maxFiles {
+				return fmt.Errorf("more than %d rule files", maxFiles)
+			}
 			files = append(files, path)
 		}
 		return nil
