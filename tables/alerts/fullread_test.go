@@ -94,7 +94,7 @@ const (
 // the default retention): every alert comes back within the default table
 // timeout, and the memory the rows keep stays within the stated bounds.
 func TestFullReadMemoryBound(t *testing.T) {
-	const n = 5000
+	const n = 2000
 	s := fullStore(t, n)
 	stored := 0
 	for i := 0; i < n; i++ {

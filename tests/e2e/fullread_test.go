@@ -16,7 +16,7 @@ import (
 )
 
 // envFullRead sets how many alerts TestFullReadOfTheAlertsTable stores:
-// 5,000 by default, the default retention (100,000) for the long run
+// 2,000 by default, the default retention (100,000) for the long run
 // (OSQDETECT_FULL_READ=100000 go test ./tests/e2e -run FullRead).
 const envFullRead = "OSQDETECT_FULL_READ"
 
@@ -60,7 +60,7 @@ func peakRSS(t *testing.T, pid int) int64 {
 // written into the state directory before the extension starts, as a
 // long-running extension would have accumulated them.
 func TestFullReadOfTheAlertsTable(t *testing.T) {
-	n := 5000
+	n := 2000
 	if v := os.Getenv(envFullRead); v != "" {
 		var err error
 		if n, err = strconv.Atoi(v); err != nil || n <= 0 {
