@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/osqdetect/osqdetect/extension"
 )
@@ -45,11 +46,41 @@ func register(name, summary string, run func(ctx context.Context, args []string,
 	commands[name] = command{summary: summary, run: run}
 }
 
+// How long a command may take to wind down after SIGTERM or SIGINT (the
+// extension saves its state; a CLI command flushes its output) before the
+// process exits anyway: a read blocked in the kernel, or any other wait
+// that does not watch the context, must never keep it alive. A second
+// signal exits at once.
+const (
+	stopGraceCommand   = 5 * time.Second
+	stopGraceExtension = 10 * time.Second
+)
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	grace := stopGraceCommand
+	if isExtensionInvocation(os.Args[1:]) {
+		grace = stopGraceExtension
+	}
+	go exitAfterSignal(cancel, grace, os.Stderr)
 	code := run(ctx, os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr})
-	stop()
 	os.Exit(code)
+}
+
+// exitAfterSignal cancels the command's context on the first SIGTERM or
+// SIGINT, and exits with exitFailure when the command has not returned
+// grace later, or at a second signal.
+func exitAfterSignal(cancel context.CancelFunc, grace time.Duration, stderr io.Writer) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	sig := <-sigs
+	cancel()
+	select {
+	case <-sigs:
+	case <-time.After(grace):
+	}
+	fmt.Fprintf(stderr, "osqdetect: still running %s after %v; exiting\n", grace, sig)
+	os.Exit(exitFailure)
 }
 
 func run(ctx context.Context, args []string, io stdio) int {
