@@ -56,8 +56,12 @@ type Query struct {
 	Event ecs.Predicate
 	// Sequence is set for sequence queries.
 	Sequence *Sequence
-	// Head and Tail are the `| head N` and `| tail N` pipes (0 = none).
-	// Applying them is the caller's business: a stream has no end.
+	// Pipes are the query's `| head N` and `| tail N` pipes, in order.
+	// Applying them is the caller's business (see ApplyPipes): a stream
+	// has no end.
+	Pipes []Pipe
+	// Head and Tail are N of the first `| head N` and of the first
+	// `| tail N` pipe (0 = none): nonzero when the query has any.
 	Head, Tail int
 	// Prefilters are necessary conditions: an event the query (or any
 	// step of the sequence) can match satisfies at least one of them. Nil
@@ -88,7 +92,14 @@ func Compile(src string, opts Options) (*Query, error) {
 		return nil, err
 	}
 	c.catField = catID
-	q := &Query{Head: pq.head, Tail: pq.tail, catField: catID}
+	q := &Query{Pipes: pq.pipes, catField: catID}
+	for _, pp := range pq.pipes {
+		if pp.Tail && q.Tail == 0 {
+			q.Tail = pp.N
+		} else if !pp.Tail && q.Head == 0 {
+			q.Head = pp.N
+		}
+	}
 	var tree strings.Builder
 	if pq.single != nil {
 		pred, err := c.filter(pq.single)
@@ -116,13 +127,13 @@ func Compile(src string, opts Options) (*Query, error) {
 		q.Prefilters = prefilters(filters...)
 		q.filters = filters
 	}
-	if q.Head > 0 {
-		tree.WriteString(" | head ")
-		tree.WriteString(itoa(q.Head))
-	}
-	if q.Tail > 0 {
-		tree.WriteString(" | tail ")
-		tree.WriteString(itoa(q.Tail))
+	for _, pp := range q.Pipes {
+		if pp.Tail {
+			tree.WriteString(" | tail ")
+		} else {
+			tree.WriteString(" | head ")
+		}
+		tree.WriteString(itoa(pp.N))
 	}
 	q.tree = tree.String()
 	for f := range c.fields {
@@ -130,6 +141,29 @@ func Compile(src string, opts Options) (*Query, error) {
 	}
 	sort.Strings(q.Fields)
 	return q, nil
+}
+
+// Pipe is one `| head N` (the first N results) or `| tail N` (the last N).
+type Pipe struct {
+	Tail bool
+	N    int
+}
+
+// ApplyPipes returns the window of n results (in order) the pipes keep:
+// results [from, to).
+func ApplyPipes(pipes []Pipe, n int) (from, to int) {
+	from, to = 0, n
+	for _, p := range pipes {
+		if to-from <= p.N {
+			continue
+		}
+		if p.Tail {
+			from = to - p.N
+		} else {
+			to = from + p.N
+		}
+	}
+	return from, to
 }
 
 func itoa(n int) string {
@@ -271,11 +305,9 @@ func (c *compiler) open(e expr) (ecs.Predicate, error) {
 	case *andExpr, *orExpr:
 		return c.junction(e)
 	case *notExpr:
-		x, err := c.open(e.x)
-		if err != nil {
-			return nil, err
-		}
-		return not(x), nil
+		// Three-valued: `not x` holds when x is false, not when x is
+		// null (a comparison with a missing field).
+		return c.negBoolean(e.x)
 	case *cmpExpr:
 		return c.comparison(e)
 	case *inExpr:
@@ -489,7 +521,7 @@ func (c *compiler) comparison(e *cmpExpr) (ecs.Predicate, error) {
 		}
 	}
 	if op == "!=" {
-		return not(p), nil
+		return c.presentAnd(e, not(p))
 	}
 	return p, nil
 }
@@ -624,7 +656,7 @@ func (c *compiler) in(e *inExpr) (ecs.Predicate, error) {
 		}
 	}
 	if e.neg {
-		return not(p), nil
+		return c.presentAnd(e, not(p))
 	}
 	return p, nil
 }

@@ -54,7 +54,6 @@ func TestErrors(t *testing.T) {
 		{query: "sample by host.id [a where true] [b where true]", unsupported: "sample", line: 1, col: 1},
 		{query: "sequence with maxspan=1s [a where true] ![b where true]", unsupported: "missing events ![...]", line: 1, col: 41},
 		{query: "process where true | unique process.name", unsupported: "pipe | unique", line: 1, col: 20},
-		{query: "process where true | head 1 | tail 1", unsupported: "chained pipes", line: 1, col: 29},
 		{query: "process where wildcard(a, \"b\")", unsupported: "function wildcard()", line: 1, col: 15},
 		{query: "join [a where true] [b where true]", unsupported: "join (Endgame EQL)", line: 1, col: 1},
 		{query: "process where process.args[0] == \"a\"", unsupported: "array index field[N]", line: 1, col: 27},

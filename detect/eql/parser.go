@@ -40,9 +40,9 @@ type parsedSequence struct {
 }
 
 type parsedQuery struct {
-	single     *eventFilter
-	seq        *parsedSequence
-	head, tail int
+	single *eventFilter
+	seq    *parsedSequence
+	pipes  []Pipe
 }
 
 type parser struct {
@@ -128,7 +128,6 @@ func (p *parser) query() (*parsedQuery, error) {
 }
 
 func (p *parser) pipes(q *parsedQuery) error {
-	seen := false
 	for p.isPunct("|") {
 		bar := p.next()
 		name := p.next()
@@ -138,23 +137,21 @@ func (p *parser) pipes(q *parsedQuery) error {
 		if name.text != "head" && name.text != "tail" {
 			return unsupported(bar.pos, "pipe | "+name.text)
 		}
-		if seen {
-			return unsupported(bar.pos, "chained pipes")
+		if len(q.pipes) >= maxPipes {
+			return syntaxErr(bar.pos, "more than %d pipes", maxPipes)
 		}
-		seen = true
 		num := p.next()
 		n, err := strconv.Atoi(num.text)
 		if num.kind != tkNumber || err != nil || n <= 0 {
 			return syntaxErr(num.pos, "| %s needs a positive integer, found %s", name.text, num.describe())
 		}
-		if name.text == "head" {
-			q.head = n
-		} else {
-			q.tail = n
-		}
+		q.pipes = append(q.pipes, Pipe{Tail: name.text == "tail", N: n})
 	}
 	return nil
 }
+
+// maxPipes bounds a query's chain of pipes.
+const maxPipes = 64
 
 // eventFilter parses `category where condition`.
 func (p *parser) eventFilter() (eventFilter, error) {

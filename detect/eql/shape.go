@@ -61,8 +61,36 @@ func condVerdict(e expr, s *ecs.Shape) ecs.Tri {
 		}
 		return l.Or(condVerdict(x.r, s))
 	case *notExpr:
-		return condVerdict(x.x, s).Not()
+		return negVerdict(x.x, s)
 	}
+	return leafVerdict(e, s, false)
+}
+
+// negVerdict is the verdict on "e is false" over every event of s (under
+// three-valued logic a condition may be neither true nor false).
+func negVerdict(e expr, s *ecs.Shape) ecs.Tri {
+	switch x := e.(type) {
+	case *andExpr:
+		l := negVerdict(x.l, s)
+		if l == ecs.True {
+			return l
+		}
+		return l.Or(negVerdict(x.r, s))
+	case *orExpr:
+		l := negVerdict(x.l, s)
+		if l == ecs.False {
+			return l
+		}
+		return l.And(negVerdict(x.r, s))
+	case *notExpr:
+		return condVerdict(x.x, s)
+	}
+	return leafVerdict(e, s, true)
+}
+
+// leafVerdict runs e (or "e is false", when neg) on the shape's probe
+// event when every field it reads is one the shape knows.
+func leafVerdict(e expr, s *ecs.Shape, neg bool) ecs.Tri {
 	known := func(name string) bool {
 		f, ok := ecs.Lookup(name)
 		if !ok {
@@ -75,7 +103,11 @@ func condVerdict(e expr, s *ecs.Shape) ecs.Tri {
 		return ecs.Maybe
 	}
 	c := &compiler{fields: map[string]struct{}{}}
-	pred, err := c.boolean(e)
+	compile := c.boolean
+	if neg {
+		compile = c.negBoolean
+	}
+	pred, err := compile(e)
 	if err != nil {
 		return ecs.Maybe
 	}
