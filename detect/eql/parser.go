@@ -15,7 +15,11 @@ const (
 	maxRuns     = 100 // with runs=N
 	maxSteps    = 256 // sequence steps after expanding runs
 	maxListLen  = 1 << 16
-	maxQueryLen = 1 << 20
+	// maxQueryLen bounds a query and MaxLiteralLen one string or name
+	// in it, checked before any pattern is compiled: the longest of
+	// Elastic's Linux rules is about 10 KB, its longest string under 200
+	// bytes, and patterns cost memory and time in proportion to length.
+	maxQueryLen = 64 << 10
 )
 
 type eventFilter struct {
@@ -51,6 +55,9 @@ type parser struct {
 	depth int
 }
 
+// MaxLiteralLen bounds one string literal or field name of a query.
+const MaxLiteralLen = 8 << 10
+
 func parse(src string) (*parsedQuery, error) {
 	if len(src) > maxQueryLen {
 		return nil, syntaxErr(pos{1, 1}, "query longer than %d bytes", maxQueryLen)
@@ -58,6 +65,11 @@ func parse(src string) (*parsedQuery, error) {
 	toks, err := lex(src)
 	if err != nil {
 		return nil, err
+	}
+	for _, t := range toks {
+		if len(t.text) > MaxLiteralLen {
+			return nil, syntaxErr(t.pos, "literal longer than %d bytes", MaxLiteralLen)
+		}
 	}
 	p := &parser{toks: toks}
 	return p.query()
