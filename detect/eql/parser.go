@@ -11,10 +11,10 @@ import (
 
 // Limits of the accepted language, to keep hostile input bounded.
 const (
-	maxDepth    = 200 // nesting of expressions
-	maxRuns     = 100 // with runs=N
-	maxSteps    = 256 // sequence steps after expanding runs
-	maxListLen  = 1 << 16
+	maxDepth   = 200 // nesting of expressions
+	maxRuns    = 100 // with runs=N
+	maxSteps   = 256 // sequence steps after expanding runs
+	maxListLen = 1 << 16
 	// maxQueryLen bounds a query and MaxLiteralLen one string or name
 	// in it, checked before any pattern is compiled: the longest of
 	// Elastic's Linux rules is about 10 KB, its longest string under 200
