@@ -765,3 +765,119 @@ func (c *compiler) match(e *matchExpr) (ecs.Predicate, error) {
 	}
 	return c.anyOf(e.x, set.match)
 }
+
+// OptionalFields returns the fields the query reads as ?field (fields
+// that may be missing from the mapping), sorted.
+func (q *Query) OptionalFields() []string {
+	seen := map[string]bool{}
+	var walk func(e expr)
+	walk = func(e expr) {
+		switch e := e.(type) {
+		case *andExpr:
+			walk(e.l)
+			walk(e.r)
+		case *orExpr:
+			walk(e.l)
+			walk(e.r)
+		case *notExpr:
+			walk(e.x)
+		case *cmpExpr:
+			walk(e.l)
+			walk(e.r)
+		case *inExpr:
+			walk(e.x)
+			for _, x := range e.list {
+				walk(x)
+			}
+		case *matchExpr:
+			walk(e.x)
+		case *callExpr:
+			for _, x := range e.args {
+				walk(x)
+			}
+		case *arithExpr:
+			walk(e.l)
+			walk(e.r)
+		case *negExpr:
+			walk(e.x)
+		case *fieldExpr:
+			if e.optional {
+				seen[e.name] = true
+			}
+		}
+	}
+	for _, f := range q.filters {
+		walk(f.cond)
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Literal is a constant the query compares a field with, for checking it
+// against the field's type.
+type Literal struct {
+	Field string
+	// Kind is ecs.String, ecs.Int, ecs.Float or ecs.Bool; CIDR marks the
+	// blocks of cidrMatch.
+	Kind ecs.Kind
+	CIDR bool
+	Text string
+}
+
+// Literals lists the constants the query compares fields with: ==, !=,
+// <, <=, >, >= and in against a field, and cidrMatch's field.
+func (q *Query) Literals() []Literal {
+	var out []Literal
+	lit := func(field, other expr) {
+		f, ok := field.(*fieldExpr)
+		l, isLit := other.(*litExpr)
+		if !ok || !isLit || l.v.Kind == ecs.Null {
+			return
+		}
+		text, _ := l.v.Text()
+		out = append(out, Literal{Field: f.name, Kind: l.v.Kind, Text: text})
+	}
+	var walk func(e expr)
+	walk = func(e expr) {
+		switch e := e.(type) {
+		case *andExpr:
+			walk(e.l)
+			walk(e.r)
+		case *orExpr:
+			walk(e.l)
+			walk(e.r)
+		case *notExpr:
+			walk(e.x)
+		case *cmpExpr:
+			lit(e.l, e.r)
+			lit(e.r, e.l)
+		case *inExpr:
+			for _, x := range e.list {
+				lit(e.x, x)
+			}
+		case *callExpr:
+			if f, ok := firstField(e); ok && e.name == "cidrmatch" {
+				out = append(out, Literal{Field: f, CIDR: true, Kind: ecs.String})
+			}
+		}
+	}
+	for _, f := range q.filters {
+		walk(f.cond)
+	}
+	return out
+}
+
+func firstField(e *callExpr) (string, bool) {
+	if len(e.args) == 0 {
+		return "", false
+	}
+	f, ok := e.args[0].(*fieldExpr)
+	if !ok {
+		return "", false
+	}
+	return f.name, true
+}
