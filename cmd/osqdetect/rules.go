@@ -16,8 +16,11 @@ func init() {
 }
 
 func runRules(ctx context.Context, args []string, io stdio) int {
+	if len(args) > 0 && args[0] == "test" {
+		return runRulesTest(ctx, args[1:], io)
+	}
 	if len(args) == 0 || (args[0] != "list" && args[0] != "validate") {
-		fmt.Fprintln(io.err, "usage: osqdetect rules list|validate [--rules DIR]... [--no-builtin]")
+		fmt.Fprintln(io.err, "usage: osqdetect rules list|validate [--rules DIR]... [--no-builtin]\n       osqdetect "+rulesTestUsage)
 		return exitUsage
 	}
 	sub := args[0]
