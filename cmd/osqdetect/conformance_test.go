@@ -18,6 +18,7 @@ const (
 	docNested       = "https://www.elastic.co/guide/en/elasticsearch/reference/current/nested.html"
 	docExists       = "https://www.elastic.co/guide/en/elasticsearch/reference/current/query-dsl-exists-query.html"
 	docKQL          = "https://www.elastic.co/guide/en/kibana/current/kuery-query.html"
+	docBoolQuery    = "https://www.elastic.co/guide/en/elasticsearch/reference/current/query-dsl-bool-query.html"
 )
 
 // conformanceCase is one semantic rule of Elasticsearch's EQL or Kibana's
@@ -48,21 +49,24 @@ var conformanceCases = []conformanceCase{
 	{docArrays, "dotted keys and objects name the same field", "eql", `any where user.name == "admin" or user.name == "vagrant"`, []int{4, 12}},
 	{docEQLFunctions, "cidrMatch holds when any value is in a block", "eql", `network where cidrMatch(source_address, "::1/128")`, []int{11}},
 
-	// Null and missing fields: three-valued logic.
-	{docEQLSyntax, "a comparison with a missing field is null: the event is not returned", "eql", `process where exit_code >= 0`, []int{5, 10}},
-	{docEQLSyntax, "a comparison with a missing field is null, whichever side it is on", "eql", `process where -1 < exit_code`, []int{5, 10}},
-	{docEQLSyntax, "!= with a missing field is null too", "eql", `process where exit_code != 0`, []int{10}},
-	{docEQLSyntax, "not null is null", "eql", `process where not (exit_code == 0)`, []int{10}},
-	{docEQLSyntax, "not in with a missing field is null", "eql", `process where exit_code not in (0, 2)`, []int{10}},
-	{docEQLSyntax, "null and false is false, so its negation holds", "eql", `process where not (exit_code > 0 and opcode == 1)`, []int{1, 2, 5, 10, 12}},
-	{docEQLSyntax, "null or true is true", "eql", `process where exit_code > 0 or opcode == 3`, []int{1, 2, 10}},
-	{docEQLSyntax, "a comparison's null result compares equal to null", "eql", `process where null == (exit_code > -1)`, []int{1, 2, 3, 4, 9, 12}},
+	// Null and missing fields.
+	{docEQLSyntax, "a comparison with a missing field is not true: the event is not returned", "eql", `process where exit_code >= 0`, []int{5, 10}},
+	{docEQLSyntax, "a comparison with a missing field is not true, whichever side it is on", "eql", `process where -1 < exit_code`, []int{5, 10}},
+	{docBoolQuery, "!= against a constant is a must_not query: it holds where the field is missing", "eql", `process where exit_code != 0`, []int{1, 2, 3, 4, 9, 10, 12}},
+	{docBoolQuery, "not over a comparison with a constant is must_not too", "eql", `process where not (exit_code == 0)`, []int{1, 2, 3, 4, 9, 10, 12}},
+	{docBoolQuery, "not in is must_not", "eql", `process where exit_code not in (0, 2)`, []int{1, 2, 3, 4, 9, 10, 12}},
+	{docBoolQuery, "not over and/or is the complement", "eql", `process where not (exit_code > 0 and opcode == 1)`, []int{1, 2, 3, 4, 5, 9, 10, 12}},
+	{docEQLSyntax, "not over an ordering comparison is the opposite comparison, which needs the field", "eql", `process where not (exit_code > 0)`, []int{5}},
+	{docEQLSyntax, "or holds when one side does", "eql", `process where exit_code > 0 or opcode == 3`, []int{1, 2, 10}},
+	{docEQLFunctions, "a comparison used as a value is null on a missing field, and null == null", "eql", `process where null == (exit_code > -1)`, []int{1, 2, 3, 4, 9, 12}},
 	{docEQLSyntax, "== null tests absence", "eql", `process where exit_code == null`, []int{1, 2, 3, 4, 9, 12}},
 	{docEQLSyntax, "!= null tests presence", "eql", `process where exit_code != null`, []int{5, 10}},
 	{docExists, "an explicit JSON null is no value", "eql", `network where destination_address == null`, []int{11}},
-	{docEQLSyntax, "an optional field missing from every event is null, not an error", "eql", `process where ?no_such_field != "x"`, nil},
+	{docEQLSyntax, "an optional field missing from every event is null, not an error", "eql", `process where ?no_such_field == "x"`, nil},
 	{docEQLFunctions, "a function with a null argument returns null", "eql", `process where length(command_line) > 0`, []int{3, 4}},
-	{docEQLFunctions, "a function's null result is not false", "eql", `process where not startsWith(command_line, "cmd")`, []int{3}},
+	{docEQLFunctions, "not over a function's null result is still null", "eql", `process where not endsWith(command_line, "%")`, []int{3}},
+	{docEQLFunctions, "not over a comparison of computed values is three-valued", "eql", `process where not (length(command_line) < 25)`, []int{3}},
+	{docBoolQuery, "startsWith on a field is a prefix query: not is must_not", "eql", `process where not startsWith(command_line, "cmd")`, []int{1, 2, 3, 5, 9, 10, 12}},
 
 	// Case and wildcards.
 	{docEQLSyntax, "== is case-sensitive", "eql", `process where process_name == "CMD.EXE"`, nil},

@@ -8,8 +8,11 @@
 //   - '*' and '?' are wildcards only under ':', like and like~; == and in
 //     compare literally. Patterns and regular expressions are anchored.
 //   - A field that is missing (or null) fails every comparison, while !=
-//     and not succeed on it (Elasticsearch's must_not). field == null tests
-//     absence, field != null presence.
+//     and not succeed on it (Elasticsearch's must_not), except that not
+//     over an ordering comparison is the opposite comparison and not over
+//     a condition Elasticsearch runs as a script (functions, computed
+//     values) stays null. A condition used as a value is three-valued.
+//     field == null tests absence, field != null presence. See null.go.
 //   - A multi-valued field satisfies a comparison when any element does;
 //     != on it holds unless some element equals.
 //   - Keyword text and numbers compare as Elasticsearch coerces them: the
@@ -22,9 +25,10 @@
 // \w kept, '^' and '$' literal, Lucene's optional operators literal.
 //
 // Sequences run on a streaming Matcher (see Matcher). The `| head N` and
-// `| tail N` pipes are reported in Query and left to the caller; every
-// other pipe, `sample`, missing events `![...]` and Endgame-only syntax
-// are rejected with an UnsupportedError naming the feature.
+// `| tail N` pipes (chained in any order) are reported in Query and left
+// to the caller (ApplyPipes); every other pipe, `sample`, missing events
+// `![...]` and Endgame-only syntax are rejected with an UnsupportedError
+// naming the feature.
 //
 // A compiled Query and its predicates are safe for concurrent use; a
 // Matcher is not. Field names are resolved to ecs.Field ids when compiling.
@@ -204,6 +208,11 @@ type compiler struct {
 	// shape, when set, is what every event the predicates will see
 	// promises: conditions it settles compile to constants.
 	shape *ecs.Shape
+	// script compiles conditions the way Elasticsearch evaluates them
+	// in a script (a condition used as a value): three-valued throughout.
+	// Otherwise conditions compile the way it runs them as queries (see
+	// null.go).
+	script bool
 }
 
 // settled is e's verdict over every event of the compiler's shape: Maybe
@@ -305,9 +314,7 @@ func (c *compiler) open(e expr) (ecs.Predicate, error) {
 	case *andExpr, *orExpr:
 		return c.junction(e)
 	case *notExpr:
-		// Three-valued: `not x` holds when x is false, not when x is
-		// null (a comparison with a missing field).
-		return c.negBoolean(e.x)
+		return c.notOf(e.x)
 	case *cmpExpr:
 		return c.comparison(e)
 	case *inExpr:
@@ -521,7 +528,10 @@ func (c *compiler) comparison(e *cmpExpr) (ecs.Predicate, error) {
 		}
 	}
 	if op == "!=" {
-		return c.presentAnd(e, not(p))
+		if c.script || !pushable(e) {
+			return c.presentAnd(e, not(p))
+		}
+		return not(p), nil
 	}
 	return p, nil
 }
@@ -656,7 +666,10 @@ func (c *compiler) in(e *inExpr) (ecs.Predicate, error) {
 		}
 	}
 	if e.neg {
-		return c.presentAnd(e, not(p))
+		if c.script || !pushable(e) {
+			return c.presentAnd(e, not(p))
+		}
+		return not(p), nil
 	}
 	return p, nil
 }

@@ -50,8 +50,9 @@ func (c *compiler) value(e expr) (valueFn, error) {
 		mul := arith('*')
 		return func(ev *ecs.Event) ecs.Value { return mapArgs([]ecs.Value{x(ev), ecs.IntVal(-1)}, mul) }, nil
 	}
-	// A condition used as a value is a boolean, or null.
-	return c.triValue(e)
+	// A condition used as a value is a boolean, or null: Elasticsearch
+	// evaluates it in a script.
+	return c.asScript().triValue(e)
 }
 
 // scalarFn computes a function over scalar arguments; a null argument has

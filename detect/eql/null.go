@@ -2,18 +2,124 @@ package eql
 
 import "github.com/osqdetect/osqdetect/detect/ecs"
 
-// Three-valued logic. A condition over an event is true, false or null:
-// a comparison, a pattern match or a function whose operand is missing
-// (or null) is null, `not null` is null, `null and false` is false and
-// `null or true` is true; only true selects an event. `x == null` and
-// `x != null` are never null: they test absence and presence. This is the
-// logic Elasticsearch's EQL documents and its QA suite checks (a missing
-// field's `fake_field !: "*"` and `not (fake_field : "*")` match nothing,
-// `null : (exit_code > -1)` holds where exit_code is missing); see
-// https://www.elastic.co/guide/en/elasticsearch/reference/current/eql-syntax.html.
+// Null, missing fields and negation, as Elasticsearch's EQL runs them.
 //
-// A condition compiles to two predicates: boolean (it is true) and
-// negBoolean (it is false). Neither holds on null.
+// A condition used as a value (`null == (exit_code > -1)`, an argument)
+// is evaluated in a script, with three-valued logic: a comparison, match
+// or function whose operand is missing is null, `not null` is null, `null
+// and false` is false, `null or true` is true
+// (https://www.elastic.co/guide/en/elasticsearch/reference/current/eql-function-ref.html:
+// functions given null return null).
+//
+// The condition after `where` is run as a query instead (x-pack/plugin/eql
+// planner/QueryTranslator.java): a comparison of a field with constants,
+// in, :, like, regex, cidrMatch(field, ...), startsWith(field, "...") and
+// case-sensitive stringContains(field, "...") become term, range, wildcard
+// and prefix queries, and everything else becomes a script query, true
+// only when its three-valued result is true. `not` and `!=` over a query
+// become must_not (https://www.elastic.co/guide/en/elasticsearch/reference/current/query-dsl-bool-query.html),
+// so `process.name != "bash"` holds on an event without process.name,
+// while before translation `not` over an ordering comparison is replaced
+// by the opposite comparison (`not (exit_code > 0)` is `exit_code <= 0`,
+// which needs exit_code), and `not` over a script is the script's own
+// three-valued negation. `x == null` and `x != null` test absence and
+// presence and are never null.
+//
+// So a condition compiles to boolean (it holds); in a script, or for a
+// script leaf, negBoolean is "it is false", which never holds on null.
+
+// asScript returns a compiler for conditions evaluated in a script. The
+// shape's verdicts follow query semantics, so it is not used there.
+func (c *compiler) asScript() *compiler {
+	return &compiler{fields: c.fields, catField: c.catField, script: true}
+}
+
+// notOf compiles `not x`.
+func (c *compiler) notOf(x expr) (ecs.Predicate, error) {
+	if c.script {
+		return c.negBoolean(x)
+	}
+	switch x := x.(type) {
+	case *notExpr:
+		return c.boolean(x.x)
+	case *andExpr, *orExpr:
+		p, err := c.boolean(x)
+		if err != nil {
+			return nil, err
+		}
+		return not(p), nil
+	case *cmpExpr:
+		if flipped, ok := flipOrdering(x); ok {
+			return c.boolean(flipped)
+		}
+	}
+	if !pushable(x) {
+		return c.negBoolean(x)
+	}
+	p, err := c.boolean(x)
+	if err != nil {
+		return nil, err
+	}
+	return not(p), nil
+}
+
+// flipOrdering returns the opposite of an ordering comparison (`a > b`
+// for `not (a <= b)`), as Elasticsearch's optimizer rewrites a negated one.
+func flipOrdering(e *cmpExpr) (*cmpExpr, bool) {
+	if isNullLit(e.l) || isNullLit(e.r) {
+		return nil, false
+	}
+	op, ok := map[string]string{"<": ">=", "<=": ">", ">": "<=", ">=": "<"}[e.op]
+	if !ok {
+		return nil, false
+	}
+	return &cmpExpr{p: e.p, op: op, l: e.l, r: e.r}, true
+}
+
+// pushable reports whether Elasticsearch runs the condition as a query on
+// a field (true or false, never null) rather than as a script.
+func pushable(e expr) bool {
+	isField := func(x expr) bool { _, ok := x.(*fieldExpr); return ok }
+	isLit := func(x expr) bool { _, ok := x.(*litExpr); return ok }
+	switch e := e.(type) {
+	case *cmpExpr:
+		if isNullLit(e.l) || isNullLit(e.r) {
+			return true // exists queries, or a script that is never null
+		}
+		return (isField(e.l) && isLit(e.r)) || (isLit(e.l) && isField(e.r))
+	case *inExpr:
+		if !isField(e.x) {
+			return false
+		}
+		for _, x := range e.list {
+			if !isLit(x) {
+				return false
+			}
+		}
+		return true
+	case *matchExpr:
+		return isField(e.x)
+	case *callExpr:
+		if len(e.args) < 2 || !isField(e.args[0]) {
+			return false
+		}
+		for _, x := range e.args[1:] {
+			if !isLit(x) {
+				return false
+			}
+		}
+		switch e.name {
+		case "cidrmatch", "startswith":
+			return true
+		case "stringcontains":
+			return !e.fold
+		}
+		return false
+	case *litExpr:
+		return true
+	}
+	return false
+}
 
 // negBoolean compiles "e is false".
 func (c *compiler) negBoolean(e expr) (ecs.Predicate, error) {

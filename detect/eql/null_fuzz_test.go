@@ -8,13 +8,15 @@ import (
 	"github.com/osqdetect/osqdetect/detect/eventfile"
 )
 
-// The null, missing-field and multi-valued rules, checked against a
-// reference evaluator written separately from the compiler: a few lines
-// of three-valued logic over the values of each field, as Elasticsearch's
-// EQL documents it (eql-syntax.html: comparisons with null are null, not
-// null is null, null and false is false, null or true is true; == null and
-// != null test absence and presence; a multi-valued field satisfies a
-// comparison when one of its values does, != when none equals).
+// The null, missing-field, negation and multi-valued rules, checked
+// against a reference evaluator written separately from the compiler,
+// from what Elasticsearch does (see null.go for the sources): a
+// comparison of a field with constants is a query, true when some value
+// of the field satisfies it; `not` over it and `!=` are must_not (true on
+// a missing field), except that a negated ordering comparison is replaced
+// by the opposite comparison; a condition on computed values is a script,
+// three-valued, selected only when true, and `not` of it is its
+// three-valued negation; `not` over and/or is the complement.
 //
 // Events are generated JSON read the way `query` reads them (eventfile),
 // so arrays of objects are flattened by the real reader.
@@ -42,26 +44,6 @@ func (a tri) not() tri {
 	return 1 - a
 }
 
-func (a tri) and(b tri) tri {
-	if a == tFalse || b == tFalse {
-		return tFalse
-	}
-	if a == tNull || b == tNull {
-		return tNull
-	}
-	return tTrue
-}
-
-func (a tri) or(b tri) tri {
-	if a == tTrue || b == tTrue {
-		return tTrue
-	}
-	if a == tNull || b == tNull {
-		return tNull
-	}
-	return tFalse
-}
-
 // refEvent is a generated event: the integer values of fields a and o.v
 // (o is an array of objects) and the string values of c; nil when absent.
 type refEvent struct {
@@ -70,10 +52,43 @@ type refEvent struct {
 	json string
 }
 
-// refCond is a generated condition: its EQL text and its reference value.
+// refCond is a generated condition: its EQL text and how the reference
+// judges it as a query.
 type refCond struct {
 	src  string
-	eval func(ev *refEvent) tri
+	pred func(ev *refEvent) bool
+	// flip is the opposite comparison of an ordering comparison.
+	flip *refCond
+	// script is the three-valued value of a condition Elasticsearch runs
+	// as a script; nil for queries.
+	script func(ev *refEvent) tri
+	// inner is the negated condition of a `not`; compound is set for
+	// and/or.
+	inner    *refCond
+	compound bool
+}
+
+func queryCond(src string, pred func(ev *refEvent) bool) refCond {
+	return refCond{src: src, pred: pred}
+}
+
+func scriptCond(src string, value func(ev *refEvent) tri) refCond {
+	return refCond{src: src, pred: func(ev *refEvent) bool { return value(ev) == tTrue }, script: value}
+}
+
+func notCond(x refCond) refCond {
+	c := refCond{src: "not (" + x.src + ")", inner: &x}
+	switch {
+	case x.inner != nil:
+		c.pred = x.inner.pred
+	case x.flip != nil:
+		c.pred = x.flip.pred
+	case x.script != nil:
+		c.pred = func(ev *refEvent) bool { return x.script(ev).not() == tTrue }
+	default:
+		c.pred = func(ev *refEvent) bool { return !x.pred(ev) }
+	}
+	return c
 }
 
 type gen struct {
@@ -128,6 +143,15 @@ func (g *gen) event() *refEvent {
 		}
 		parts = append(parts, `"o": [`+strings.Join(objs, ", ")+`]`)
 	}
+	// s: missing, null or one number (arithmetic reads one value).
+	switch g.next(3) {
+	case 1:
+		parts = append(parts, `"s": null`)
+	case 2:
+		k := g.next(3)
+		ev.ints["s"] = []int{k}
+		parts = append(parts, fmt.Sprintf(`"s": %d`, k))
+	}
 	// c: missing, or one or two strings.
 	words := []string{"x", "xy", "X", "yx"}
 	switch g.next(3) {
@@ -145,64 +169,101 @@ func (g *gen) event() *refEvent {
 	return ev
 }
 
-// some is the value of a comparison over a multi-valued field: null when
-// it has no value, else whether some value passes.
-func some[T any](vals []T, pass func(T) bool) tri {
-	if len(vals) == 0 {
-		return tNull
-	}
+// some reports whether some value passes: a query on a multi-valued
+// field.
+func some[T any](vals []T, pass func(T) bool) bool {
 	for _, v := range vals {
 		if pass(v) {
-			return tTrue
+			return true
 		}
 	}
-	return tFalse
+	return false
 }
 
 func (g *gen) cond(depth int) refCond {
 	if depth > 0 {
 		switch g.next(5) {
 		case 0:
-			x := g.cond(depth - 1)
-			return refCond{"not (" + x.src + ")", func(ev *refEvent) tri { return x.eval(ev).not() }}
+			return notCond(g.cond(depth - 1))
 		case 1:
 			l, r := g.cond(depth-1), g.cond(depth-1)
-			return refCond{"(" + l.src + ") and (" + r.src + ")", func(ev *refEvent) tri { return l.eval(ev).and(r.eval(ev)) }}
+			return refCond{src: "(" + l.src + ") and (" + r.src + ")", compound: true,
+				pred: func(ev *refEvent) bool { return l.pred(ev) && r.pred(ev) }}
 		case 2:
 			l, r := g.cond(depth-1), g.cond(depth-1)
-			return refCond{"(" + l.src + ") or (" + r.src + ")", func(ev *refEvent) tri { return l.eval(ev).or(r.eval(ev)) }}
+			return refCond{src: "(" + l.src + ") or (" + r.src + ")", compound: true,
+				pred: func(ev *refEvent) bool { return l.pred(ev) || r.pred(ev) }}
 		}
 	}
 	field := []string{"a", "o.v"}[g.next(2)]
 	k := g.next(3)
 	ints := func(ev *refEvent) []int { return ev.ints[field] }
-	switch g.next(12) {
+	single := func(ev *refEvent) (int, bool) {
+		if v := ev.ints["s"]; len(v) == 1 {
+			return v[0], true
+		}
+		return 0, false
+	}
+	ordering := func(src string, pass func(v int) bool, flipSrc string, flipPass func(v int) bool) refCond {
+		flip := queryCond(flipSrc, func(ev *refEvent) bool { return some(ints(ev), flipPass) })
+		c := queryCond(src, func(ev *refEvent) bool { return some(ints(ev), pass) })
+		c.flip = &flip
+		return c
+	}
+	switch g.next(15) {
 	case 0:
-		return refCond{fmt.Sprintf("%s == %d", field, k), func(ev *refEvent) tri { return some(ints(ev), func(v int) bool { return v == k }) }}
+		return queryCond(fmt.Sprintf("%s == %d", field, k), func(ev *refEvent) bool { return some(ints(ev), func(v int) bool { return v == k }) })
 	case 1:
-		return refCond{fmt.Sprintf("%s != %d", field, k), func(ev *refEvent) tri { return some(ints(ev), func(v int) bool { return v == k }).not() }}
+		return queryCond(fmt.Sprintf("%s != %d", field, k), func(ev *refEvent) bool { return !some(ints(ev), func(v int) bool { return v == k }) })
 	case 2:
-		return refCond{fmt.Sprintf("%s < %d", field, k), func(ev *refEvent) tri { return some(ints(ev), func(v int) bool { return v < k }) }}
+		return ordering(fmt.Sprintf("%s < %d", field, k), func(v int) bool { return v < k },
+			fmt.Sprintf("%s >= %d", field, k), func(v int) bool { return v >= k })
 	case 3:
-		return refCond{fmt.Sprintf("%d <= %s", k, field), func(ev *refEvent) tri { return some(ints(ev), func(v int) bool { return k <= v }) }}
+		return ordering(fmt.Sprintf("%d <= %s", k, field), func(v int) bool { return k <= v },
+			fmt.Sprintf("%d > %s", k, field), func(v int) bool { return k > v })
 	case 4:
-		return refCond{field + " == null", func(ev *refEvent) tri { return triOf(len(ints(ev)) == 0) }}
+		return queryCond(field+" == null", func(ev *refEvent) bool { return len(ints(ev)) == 0 })
 	case 5:
-		return refCond{field + " != null", func(ev *refEvent) tri { return triOf(len(ints(ev)) > 0) }}
+		return queryCond(field+" != null", func(ev *refEvent) bool { return len(ints(ev)) > 0 })
 	case 6:
-		return refCond{fmt.Sprintf("%s in (%d, 7)", field, k), func(ev *refEvent) tri { return some(ints(ev), func(v int) bool { return v == k }) }}
+		return queryCond(fmt.Sprintf("%s in (%d, 7)", field, k), func(ev *refEvent) bool { return some(ints(ev), func(v int) bool { return v == k }) })
 	case 7:
-		return refCond{fmt.Sprintf("%s not in (%d, 7)", field, k), func(ev *refEvent) tri { return some(ints(ev), func(v int) bool { return v == k }).not() }}
+		return queryCond(fmt.Sprintf("%s not in (%d, 7)", field, k), func(ev *refEvent) bool { return !some(ints(ev), func(v int) bool { return v == k }) })
 	case 8:
-		return refCond{fmt.Sprintf("null == (%s > %d)", field, k), func(ev *refEvent) tri { return triOf(len(ints(ev)) == 0) }}
+		// A comparison used as a value is null on a missing field, and
+		// null == null.
+		return queryCond(fmt.Sprintf("null == (%s > %d)", field, k), func(ev *refEvent) bool { return len(ints(ev)) == 0 })
 	case 9:
-		return refCond{`c : "x*"`, func(ev *refEvent) tri {
+		return queryCond(`c : "x*"`, func(ev *refEvent) bool {
 			return some(ev.strs, func(s string) bool { return strings.HasPrefix(strings.ToLower(s), "x") })
-		}}
+		})
 	case 10:
-		return refCond{`c == "X"`, func(ev *refEvent) tri { return some(ev.strs, func(s string) bool { return s == "X" }) }}
+		return queryCond(`c == "X"`, func(ev *refEvent) bool { return some(ev.strs, func(s string) bool { return s == "X" }) })
+	case 11:
+		return queryCond(`startsWith(c, "x")`, func(ev *refEvent) bool { return some(ev.strs, func(s string) bool { return strings.HasPrefix(s, "x") }) })
+	case 12:
+		return scriptCond(fmt.Sprintf("s * 1 == %d", k), func(ev *refEvent) tri {
+			v, ok := single(ev)
+			if !ok {
+				return tNull
+			}
+			return triOf(v == k)
+		})
+	case 13:
+		return scriptCond(fmt.Sprintf("s + 0 != %d", k), func(ev *refEvent) tri {
+			v, ok := single(ev)
+			if !ok {
+				return tNull
+			}
+			return triOf(v != k)
+		})
 	default:
-		return refCond{`startsWith(c, "x")`, func(ev *refEvent) tri { return some(ev.strs, func(s string) bool { return strings.HasPrefix(s, "x") }) }}
+		return scriptCond(`endsWith(c, "y")`, func(ev *refEvent) tri {
+			if len(ev.strs) == 0 {
+				return tNull
+			}
+			return triOf(some(ev.strs, func(s string) bool { return strings.HasSuffix(s, "y") }))
+		})
 	}
 }
 
@@ -219,7 +280,7 @@ func checkNullSemantics(t *testing.T, data []byte) {
 		if err != nil || len(bad) > 0 || len(events) != 1 {
 			t.Fatalf("reading %s: %v %v", ev.json, err, bad)
 		}
-		want := c.eval(ev) == tTrue
+		want := c.pred(ev)
 		if got := q.Event(events[0].Event); got != want {
 			t.Fatalf("%s on %s = %v, reference says %v", c.src, ev.json, got, want)
 		}

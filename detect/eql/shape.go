@@ -61,13 +61,22 @@ func condVerdict(e expr, s *ecs.Shape) ecs.Tri {
 		}
 		return l.Or(condVerdict(x.r, s))
 	case *notExpr:
-		return negVerdict(x.x, s)
+		switch inner := x.x.(type) {
+		case *notExpr:
+			return condVerdict(inner.x, s)
+		case *andExpr, *orExpr:
+			return condVerdict(inner, s).Not()
+		}
+		// The negation of one condition: a flipped comparison, a
+		// must_not or a script's negation; judged whole.
 	}
 	return leafVerdict(e, s, false)
 }
 
 // negVerdict is the verdict on "e is false" over every event of s (under
-// three-valued logic a condition may be neither true nor false).
+// three-valued logic a condition may be neither true nor false). The
+// compiler asks it of script conditions only: and, or and not are
+// handled for completeness.
 func negVerdict(e expr, s *ecs.Shape) ecs.Tri {
 	switch x := e.(type) {
 	case *andExpr:
