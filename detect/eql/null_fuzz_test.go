@@ -240,7 +240,9 @@ func (g *gen) cond(depth int) refCond {
 	case 10:
 		return queryCond(`c == "X"`, func(ev *refEvent) bool { return some(ev.strs, func(s string) bool { return s == "X" }) })
 	case 11:
-		return queryCond(`startsWith(c, "x")`, func(ev *refEvent) bool { return some(ev.strs, func(s string) bool { return strings.HasPrefix(s, "x") }) })
+		return queryCond(`startsWith(c, "x")`, func(ev *refEvent) bool {
+			return some(ev.strs, func(s string) bool { return strings.HasPrefix(s, "x") })
+		})
 	case 12:
 		return scriptCond(fmt.Sprintf("s * 1 == %d", k), func(ev *refEvent) tri {
 			v, ok := single(ev)

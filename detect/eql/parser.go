@@ -55,6 +55,13 @@ type parser struct {
 	depth int
 }
 
+// Features rejected because they cannot run on a stream in bounded
+// memory; the reason is part of the message.
+const (
+	featureSample        = "sample (its samples are unordered, so every candidate event of the search window must be held until the window ends)"
+	featureMissingEvents = "missing events ![...] (a missing step is known only once maxspan has passed without such an event, so every partial sequence must wait out maxspan)"
+)
+
 // MaxLiteralLen bounds one string literal or field name of a query.
 const MaxLiteralLen = 8 << 10
 
@@ -115,7 +122,7 @@ func (p *parser) query() (*parsedQuery, error) {
 		}
 		q.seq = seq
 	case t.is(tkIdent, "sample"):
-		return nil, unsupported(t.pos, "sample")
+		return nil, unsupported(t.pos, featureSample)
 	case t.is(tkIdent, "join"):
 		return nil, unsupported(t.pos, "join (Endgame EQL)")
 	case t.kind == tkEOF:
@@ -227,7 +234,7 @@ func (p *parser) sequence() (*parsedSequence, error) {
 	for {
 		t := p.peek()
 		if t.is(tkPunct, "!") {
-			return nil, unsupported(t.pos, "missing events ![...]")
+			return nil, unsupported(t.pos, featureMissingEvents)
 		}
 		if !t.is(tkPunct, "[") {
 			break
