@@ -102,6 +102,9 @@ var conformanceCases = []conformanceCase{
 	{docEQLSyntax, "maxspan includes its end", "eql", `sequence with maxspan=1s [process where serial_event_id == 3] [process where serial_event_id == 4]`, []int{3, 4}},
 	{docEQLSyntax, "maxspan excludes what lies beyond", "eql", `sequence with maxspan=999ms [process where serial_event_id == 3] [process where serial_event_id == 4]`, nil},
 	{docEQLSyntax, "by joins the steps on their keys", "eql", `sequence by unique_pid [process where opcode == 1] [network where true]`, []int{4, 6, 9, 11}},
+	// Elasticsearch's grammar takes any expression after `by`; its EQL QA
+	// suite has `by unique_pid * 2` (sequenceNonFieldBasedJoin).
+	{docEQLSyntax, "join keys may be expressions over fields", "eql", `sequence [any where serial_event_id in (2, 3)] by serial_event_id [any where serial_event_id in (4, 5)] by 7 - serial_event_id`, []int{3, 4, 2, 5}},
 	{docEQLSyntax, "per-step by keys join positionally", "eql", `sequence [process where opcode == 1] by unique_pid [process where true] by unique_ppid`, []int{3, 4}},
 	{docEQLSyntax, "until ends a pending sequence", "eql", `sequence by unique_pid [process where opcode == 1] [network where true] until [process where exit_code == 1]`, []int{4, 6}},
 	// The order is not stated on the page; Elasticsearch keeps completed

@@ -58,7 +58,7 @@ func TestErrors(t *testing.T) {
 		{query: "join [a where true] [b where true]", unsupported: "join (Endgame EQL)", line: 1, col: 1},
 		{query: "process where process.args[0] == \"a\"", unsupported: "array index field[N]", line: 1, col: 27},
 		{query: "process where descendant of [process where true]", unsupported: "event relationships (descendant/child/event of, Endgame EQL)", line: 1, col: 15},
-		{query: "sequence by length(a) [a where true] [b where true]", unsupported: "join key that is not a field", line: 1, col: 13},
+		{query: `sequence by "x" [a where true] [b where true]`, msg: "a join key needs a field", line: 1, col: 13},
 	}
 	for _, tt := range tests {
 		_, err := Compile(tt.query, Options{})

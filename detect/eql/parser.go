@@ -31,13 +31,13 @@ type eventFilter struct {
 
 type parsedTerm struct {
 	filter eventFilter
-	keys   []*fieldExpr
+	keys   []expr
 	runs   int
 }
 
 type parsedSequence struct {
 	p       pos
-	keys    []*fieldExpr
+	keys    []expr
 	maxSpan time.Duration
 	terms   []parsedTerm
 	until   *parsedTerm
@@ -53,6 +53,9 @@ type parser struct {
 	toks  []token
 	i     int
 	depth int
+	// inKeys is set while join keys are parsed: a '[' after a field
+	// starts the next step there, not an index.
+	inKeys bool
 }
 
 // Features rejected because they cannot run on a stream in bounded
@@ -333,29 +336,28 @@ func (p *parser) term() (parsedTerm, error) {
 	return term, nil
 }
 
-func (p *parser) joinKeys() ([]*fieldExpr, error) {
-	var keys []*fieldExpr
+// joinKeys parses the `by` keys: fields, or expressions over them
+// (`by unique_pid * 2`, `by length(a)`).
+func (p *parser) joinKeys() ([]expr, error) {
+	var keys []expr
+	p.inKeys = true
+	defer func() { p.inKeys = false }()
 	for {
 		t := p.peek()
-		var f *fieldExpr
-		switch {
-		case t.is(tkPunct, "?") && (p.peekN(1).kind == tkIdent || p.peekN(1).kind == tkQuotedIdent):
-			p.next()
-			n := p.next()
-			f = &fieldExpr{p: t.pos, name: n.text, optional: true}
-		case t.kind == tkQuotedIdent || (t.kind == tkIdent && !reserved[t.text]):
-			p.next()
-			if p.isPunct("(") {
-				return nil, unsupported(t.pos, "join key that is not a field")
-			}
-			f = &fieldExpr{p: t.pos, name: t.text}
-		default:
-			return nil, syntaxErr(t.pos, "expected a join key field after 'by', found %s", t.describe())
+		if t.kind == tkEOF || t.is(tkPunct, "[") {
+			return nil, syntaxErr(t.pos, "expected a join key after 'by', found %s", t.describe())
 		}
-		if strings.HasSuffix(f.name, "~") {
+		k, err := p.additive()
+		if err != nil {
+			return nil, err
+		}
+		if f, ok := k.(*fieldExpr); ok && strings.HasSuffix(f.name, "~") {
 			return nil, syntaxErr(t.pos, "bad field name %q", f.name)
 		}
-		keys = append(keys, f)
+		if l, ok := k.(*litExpr); ok {
+			return nil, syntaxErr(t.pos, "a join key needs a field, found the value %s", exprString(l))
+		}
+		keys = append(keys, k)
 		if !p.isPunct(",") {
 			return keys, nil
 		}
@@ -689,7 +691,7 @@ func (p *parser) primary() (expr, error) {
 }
 
 func (p *parser) fieldTail(f *fieldExpr) (expr, error) {
-	if t := p.peek(); t.is(tkPunct, "[") {
+	if t := p.peek(); t.is(tkPunct, "[") && !p.inKeys {
 		return nil, unsupported(t.pos, "array index field[N]")
 	}
 	return f, nil
