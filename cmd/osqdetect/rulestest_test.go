@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -80,5 +81,21 @@ event.category:process and process.name:curl
 	}
 	if code, _, errs := runCLI(t, "", "rules", "test", "--rule", writeFile(t, "bad.toml", "[rule]\n"), events); code != exitUsage || !strings.Contains(errs, "rule rejected") {
 		t.Errorf("a bad rule: exit %d, stderr %q", code, errs)
+	}
+}
+
+// A misspelled field is named with its file, line and the closest valid
+// name, as Elastic's rule tooling would reject it.
+func TestRulesValidateUnknownField(t *testing.T) {
+	good, err := os.ReadFile("../../rules/builtin/execution_shell_via_suspicious_binary.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(good), `process.name : ("bash", "dash"`, `process.nme : ("bash", "dash"`, 1)
+	path := writeFile(t, "typo.toml", bad)
+	code, out, _ := runCLI(t, "", "rules", "validate", "--no-builtin", "--rules", path)
+	want := path + `: line 51: unknown field "process.nme" (not in ECS 9.4.0 or Elastic's non-ECS schemas); did you mean "process.name"?`
+	if code != exitUsage || !strings.Contains(out, want) {
+		t.Errorf("exit %d, output:\n%s\nwant a line with:\n%s", code, out, want)
 	}
 }
