@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -78,6 +79,10 @@ func runQuery(ctx context.Context, args []string, io stdio) int {
 	})
 	if err != nil {
 		fmt.Fprintf(io.err, "osqdetect query: %v\n", err)
+		var tooLarge *eventfile.TooLargeError
+		if errors.As(err, &tooLarge) {
+			return exitUsage
+		}
 		return exitFailure
 	}
 	for _, e := range badEvents {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -99,6 +100,10 @@ func runRulesTest(ctx context.Context, args []string, io stdio) int {
 		f.Close()
 		if err != nil {
 			fmt.Fprintf(io.err, "osqdetect rules test: %v\n", err)
+			var tooLarge *eventfile.TooLargeError
+			if errors.As(err, &tooLarge) {
+				return exitUsage
+			}
 			return exitFailure
 		}
 		for _, e := range badEvents {

@@ -32,6 +32,26 @@ type Options struct {
 	// MaxLine bounds one event: a JSON line or an array element (default
 	// 4 MiB). Decoding costs several times an event's size in memory.
 	MaxLine int
+	// MaxTotal bounds the bytes of all events together (default 256 MiB):
+	// every event is held, to be ordered.
+	MaxTotal int64
+}
+
+// DefaultMaxTotal is Options.MaxTotal when unset.
+const DefaultMaxTotal = 256 << 20
+
+// TooLargeError reports input beyond Options.MaxTotal.
+type TooLargeError struct {
+	Source string
+	Max    int64
+}
+
+func (e *TooLargeError) Error() string {
+	size := fmt.Sprintf("%d bytes", e.Max)
+	if e.Max >= 1<<20 {
+		size = fmt.Sprintf("%d MiB", e.Max>>20)
+	}
+	return fmt.Sprintf("%s: more than %s of events (all are held to be ordered): split the file", e.Source, size)
 }
 
 // DefaultMaxEvent is Options.MaxLine when unset: far above any real
@@ -64,6 +84,9 @@ func Read(r io.Reader, source string, opts Options) (events []Event, errs []erro
 	}
 	if opts.MaxLine <= 0 {
 		opts.MaxLine = DefaultMaxEvent
+	}
+	if opts.MaxTotal <= 0 {
+		opts.MaxTotal = DefaultMaxTotal
 	}
 	// The special fields are registered before any event can fill the
 	// registry.
@@ -118,6 +141,7 @@ func peekNonSpace(br *bufio.Reader) (byte, error) {
 func readLines(br *bufio.Reader, source string, opts Options) ([]Event, []error, error) {
 	var events []Event
 	var errs []error
+	var total int64
 	line := 0
 	for {
 		text, err := readLine(br, opts.MaxLine)
@@ -132,6 +156,9 @@ func readLines(br *bufio.Reader, source string, opts Options) ([]Event, []error,
 			return nil, nil, fmt.Errorf("reading %s: %w", source, err)
 		}
 		if t := bytes.TrimSpace(text); len(t) > 0 {
+			if total += int64(len(t)); total > opts.MaxTotal {
+				return nil, nil, &TooLargeError{source, opts.MaxTotal}
+			}
 			ev, perr := parseEvent(t, opts)
 			if perr != nil {
 				errs = append(errs, &Error{source, line, perr.Error()})
@@ -182,6 +209,7 @@ func readArray(br *bufio.Reader, source string, opts Options) ([]Event, []error,
 	}
 	var events []Event
 	var errs []error
+	var total int64
 	for first := true; ; first = false {
 		b, err := sc.skipSpace()
 		if err == io.EOF {
@@ -212,6 +240,9 @@ func readArray(br *bufio.Reader, source string, opts Options) ([]Event, []error,
 		raw, tooLong, err := sc.element(b)
 		if err != nil && err != io.EOF {
 			return nil, nil, fmt.Errorf("reading %s: %w", source, err)
+		}
+		if total += int64(len(raw)); total > opts.MaxTotal {
+			return nil, nil, &TooLargeError{source, opts.MaxTotal}
 		}
 		if tooLong {
 			errs = append(errs, &Error{source, line, fmt.Sprintf("array element longer than %d bytes", opts.MaxLine)})

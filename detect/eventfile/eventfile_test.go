@@ -141,3 +141,22 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// All events are held to be ordered, so their total is bounded: one clear
+// error, in both formats.
+func TestReadTotalBound(t *testing.T) {
+	line := `{"@timestamp": 1, "x": "` + strings.Repeat("a", 100) + `"}`
+	for name, input := range map[string]string{
+		"lines": strings.Repeat(line+"\n", 20),
+		"array": "[" + strings.Repeat(line+",", 19) + line + "]",
+	} {
+		_, _, err := Read(strings.NewReader(input), "f", Options{MaxTotal: 1000})
+		var tl *TooLargeError
+		if !errors.As(err, &tl) || !strings.Contains(err.Error(), "f: more than") {
+			t.Errorf("%s: err = %v, want a TooLargeError", name, err)
+		}
+		if _, _, err := Read(strings.NewReader(input), "f", Options{MaxTotal: 10000}); err != nil {
+			t.Errorf("%s under the bound: %v", name, err)
+		}
+	}
+}
