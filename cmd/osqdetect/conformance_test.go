@@ -135,6 +135,9 @@ var conformanceCases = []conformanceCase{
 	{docKQL, "a quoted value may hold spaces and special characters", "kql", `command_line:"cmd.exe /c echo %PATH%"`, []int{4}},
 	{docKQL, "a backslash escapes a special character in an unquoted value", "kql", `command_line:*echo\ %PATH%`, []int{4}},
 	{docKQL, "keywords are case-sensitive", "kql", `process_name:CMD.exe`, nil},
+	{docKQL, "not on a multi-valued field means no value matches", "kql", `event_type:registry and not bytes_written_string_list:en`, []int{15, 16}},
+	{docKQL, "escaped special characters in an unquoted value are literal", "kql", `file_path:C\:\\Windows\\explorer.exe`, []int{7}},
+	{docKQL, "a quoted value escapes only backslash and quote", "kql", `file_path:"C:\\Windows\\explorer.exe"`, []int{7}},
 	{docKQL, "and on a multi-valued field may use different values", "kql", `user.name:root and user.name:admin`, []int{12}},
 }
 
