@@ -21,7 +21,7 @@ const queryUsage = "query --lang kql|eql [--event-category-field F] [--timestamp
 
 // queryMaxPending bounds the partial sequences `query` holds (each keeps
 // its events packed, some hundred bytes to a few kilobytes).
-const queryMaxPending = 1 << 18
+var queryMaxPending = 1 << 18
 
 func runQuery(ctx context.Context, args []string, io stdio) int {
 	fs := newFlagSet("query", queryUsage, io.err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,5 +98,29 @@ func TestRulesValidateUnknownField(t *testing.T) {
 	want := path + `: line 51: unknown field "process.nme" (not in ECS 9.4.0 or Elastic's non-ECS schemas); did you mean "process.name"?`
 	if code != exitUsage || !strings.Contains(out, want) {
 		t.Errorf("exit %d, output:\n%s\nwant a line with:\n%s", code, out, want)
+	}
+}
+
+// A sequence without maxspan keeps its partial sequences as long as the
+// input lasts (Elasticsearch's EQL search has no time limit); when their
+// count bound is reached, query fails instead of answering less.
+func TestQuerySequenceBound(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i < 20; i++ {
+		// Years apart: no time window may drop them.
+		fmt.Fprintf(&b, `{"@timestamp": %d, "event": {"category": "process"}, "k": %d}`+"\n", int64(i)*365*24*3600*1000, i)
+	}
+	fmt.Fprintf(&b, `{"@timestamp": %d, "event": {"category": "network"}, "k": 0}`+"\n", int64(30)*365*24*3600*1000)
+	path := writeFile(t, "events.jsonl", b.String())
+	query := `sequence by k [process where true] [network where true]`
+	code, out, errs := runCLI(t, "", "query", "--lang", "eql", path, query)
+	if code != exitOK || len(alertsOf(t, out)) != 2 {
+		t.Fatalf("exit %d, output %q, stderr %s", code, out, errs)
+	}
+	defer func(old int) { queryMaxPending = old }(queryMaxPending)
+	queryMaxPending = 10
+	code, out, errs = runCLI(t, "", "query", "--lang", "eql", path, query)
+	if code != exitFailure || !strings.Contains(errs, "more than 10 partial sequences pending") || !strings.Contains(errs, path+" line 11") {
+		t.Errorf("exit %d, stderr %q, stdout %q", code, errs, out)
 	}
 }
