@@ -375,7 +375,15 @@ func (a *flatAcc) add(name string, v Value, inArray bool) {
 }
 
 func (a *flatAcc) object(prefix string, obj map[string]any, inArray bool) error {
-	for k, raw := range obj {
+	// Keys in sorted order, so that values merged from several paths
+	// come in one order whatever the map's.
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		raw := obj[k]
 		name := k
 		if prefix != "" {
 			name = prefix + "." + k
