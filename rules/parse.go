@@ -161,6 +161,8 @@ func Parse(data []byte, source string) (*detect.Rule, Status) {
 		}
 	}
 
+	var optional []string // EQL ?fields
+	var lits []literal    // constants compared with fields
 	compileKQL := func() (*kql.Query, *detect.Rule, Status, bool) {
 		if r.Language != "kuery" {
 			rr, st := reject(meta, "rule type %s with language %q is not supported (only kuery)", r.Type, r.Language)
@@ -171,6 +173,7 @@ func Parse(data []byte, source string) (*detect.Rule, Status) {
 			rr, st := reject(meta, "%s", queryError(err, queryLine))
 			return nil, rr, st, false
 		}
+		lits = kqlLiterals(q)
 		return q, nil, Status{}, true
 	}
 
@@ -197,6 +200,8 @@ func Parse(data []byte, source string) (*detect.Rule, Status) {
 		if rule, err = detect.NewEQLRule(meta, q); err != nil {
 			return reject(meta, "%v", err)
 		}
+		optional = q.OptionalFields()
+		lits = eqlLiterals(q)
 	case "new_terms":
 		if r.NewTerms == nil || len(r.NewTerms.Value) == 0 {
 			return reject(meta, "new_terms rule without rule.new_terms.value fields")
@@ -258,6 +263,18 @@ func Parse(data []byte, source string) (*detect.Rule, Status) {
 		return reject(meta, "missing rule.type")
 	default:
 		return reject(meta, "rule type %q is not supported (supported: query, eql, new_terms, threshold)", r.Type)
+	}
+	named := append(append([]string(nil), rule.Fields...), meta.NewTermsFields...)
+	if r.Threshold != nil {
+		for _, c := range r.Threshold.Cardinality {
+			named = append(named, c.Field)
+		}
+	}
+	if msg := unknownFields(data, queryLine, named, optional); msg != "" {
+		return reject(meta, "%s", msg)
+	}
+	if msg := typeMismatch(data, queryLine, lits); msg != "" {
+		return reject(meta, "%s", msg)
 	}
 	st := Status{Meta: rule.Meta}
 	if missing := unavailableFields(rule.Fields); len(missing) > 0 {
