@@ -407,7 +407,7 @@ func (p *scanPipeline) scanFile(ctx context.Context, path string, index uint64, 
 	defer func() { p.sum.lines += r.Stats().Lines }()
 	for n := 0; ; n++ {
 		if n&1023 == 0 && ctx.Err() != nil {
-			fmt.Fprintf(p.errw, "osqdetect scan: %s: stopped after line %d: %v\n", name, r.Stats().Lines, ctx.Err())
+			fmt.Fprintf(p.errw, "osqdetect scan: %s: stopped after line %d: interrupted\n", name, r.Stats().Lines)
 			return
 		}
 		rows, err := r.NextView()
@@ -420,7 +420,7 @@ func (p *scanPipeline) scanFile(ctx context.Context, path string, index uint64, 
 			continue
 		}
 		if err != nil && ctx.Err() != nil {
-			fmt.Fprintf(p.errw, "osqdetect scan: %s: stopped after line %d: %v\n", name, r.Stats().Lines, ctx.Err())
+			fmt.Fprintf(p.errw, "osqdetect scan: %s: stopped after line %d: interrupted\n", name, r.Stats().Lines)
 			return
 		}
 		if err != nil {
@@ -482,7 +482,7 @@ func (p *scanPipeline) readParallel(ctx context.Context, in io.Reader, name stri
 		<-c.done
 		if c.readErr != nil {
 			if errors.Is(c.readErr, context.Canceled) || errors.Is(c.readErr, context.DeadlineExceeded) {
-				fmt.Fprintf(p.errw, "osqdetect scan: %s: stopped after line %d: %v\n", name, c.firstLine, c.readErr)
+				fmt.Fprintf(p.errw, "osqdetect scan: %s: stopped after line %d: interrupted\n", name, c.firstLine)
 			} else {
 				p.readError(fmt.Errorf("reading %s after line %d: %w", name, c.firstLine, c.readErr))
 			}

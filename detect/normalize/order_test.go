@@ -245,6 +245,14 @@ func TestRowCodecRoundTrip(t *testing.T) {
 		if m := got.ColMap(); fmt.Sprint(m) != fmt.Sprint(r.Cols) {
 			t.Errorf("columns %v, want %v", m, r.Cols)
 		}
+		for name, want := range r.Cols {
+			if v, ok := got.LookupName(name); !ok || v != want {
+				t.Errorf("LookupName(%q) = %q %v, want %q", name, v, ok, want)
+			}
+		}
+		if _, ok := got.LookupName("absent"); ok {
+			t.Error("LookupName found an absent column")
+		}
 		for c := Col(1); c < numCols; c++ {
 			v1, ok1 := r.Lookup(c)
 			v2, ok2 := got.Lookup(c)

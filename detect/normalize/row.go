@@ -317,6 +317,29 @@ func (r *Row) Lookup(c Col) (string, bool) {
 	return v, ok
 }
 
+// LookupName returns a column of the row by name and whether it is
+// present, slot or not.
+func (r *Row) LookupName(name string) (string, bool) {
+	if r.Fields == nil {
+		v, ok := r.Cols[name]
+		return v, ok
+	}
+	if c := ColOf(name); c != ColNone {
+		return r.Fields.Get(c), r.Fields.Has(c)
+	}
+	var v string
+	found := false
+	if r.Fields.others != [2]uint64{} {
+		r.Fields.each(func(c Col, n, value string) bool {
+			if c == ColNone && n == name {
+				v, found = value, true
+			}
+			return !found
+		})
+	}
+	return v, found
+}
+
 // Range calls fn for every column of the row.
 func (r *Row) Range(fn func(name, value string)) {
 	if r.Fields != nil {
