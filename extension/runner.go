@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"time"
 
@@ -606,24 +607,19 @@ func (r *runner) stop() {
 }
 
 func cursorEqual(a, b Cursor) bool {
-	if a.Time != b.Time || len(a.AfterEID) != len(b.AfterEID) {
-		return false
-	}
-	for k, v := range a.AfterEID {
-		if b.AfterEID[k] != v {
-			return false
-		}
-	}
-	return true
+	return a.Time == b.Time && maps.Equal(a.After, b.After)
 }
 
-// cursorToStore renders the shared cursor as the store's per-table cursors.
+// cursorToStore renders the shared cursor as the store's per-table cursors:
+// a mark's eid is listed once per row of that eid already read.
 func cursorToStore(c Cursor, sources []Source) map[string]store.Cursor {
 	out := make(map[string]store.Cursor, len(sources))
 	for _, s := range sources {
 		sc := store.Cursor{Time: c.Time}
-		if e := c.AfterEID[s.Table]; e != "" {
-			sc.EIDs = []string{e}
+		if m, ok := c.After[s.Table]; ok {
+			for range max(m.Dup, 1) {
+				sc.EIDs = append(sc.EIDs, m.EID)
+			}
 		}
 		out[s.Table] = sc
 	}
@@ -643,10 +639,16 @@ func cursorFromStore(cs map[string]store.Cursor) Cursor {
 	}
 	for table, sc := range cs {
 		if sc.Time == c.Time && len(sc.EIDs) > 0 {
-			if c.AfterEID == nil {
-				c.AfterEID = map[string]string{}
+			if c.After == nil {
+				c.After = map[string]Mark{}
 			}
-			c.AfterEID[table] = sc.EIDs[len(sc.EIDs)-1]
+			m := Mark{EID: sc.EIDs[len(sc.EIDs)-1]}
+			for _, e := range sc.EIDs {
+				if e == m.EID {
+					m.Dup++
+				}
+			}
+			c.After[table] = m
 		}
 	}
 	return c
