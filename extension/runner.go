@@ -290,6 +290,14 @@ func (r *runner) prepare(ctx context.Context) error {
 		}
 	}
 	r.state.Cursor = cursorFromStore(saved.cursors)
+	if limit := r.poller.Guard.Limit(r.now().Unix()); r.state.Cursor.Time > limit {
+		// A cursor past the clock (saved by a version that trusted a row
+		// stamped in the future) would skip every event until that time:
+		// read again everything osquery still buffers; alert ids are
+		// stable, so nothing is raised twice.
+		r.log.Warn("saved cursor is ahead of the clock; reading osquery's buffer again", "cursor", r.state.Cursor.Time, "limit", limit)
+		r.state.Cursor = Cursor{Time: max(r.now().Unix()-r.setup.ExpirySeconds, 0)}
+	}
 	// Live processes fill in what the snapshot lacks; processes the
 	// snapshot knows keep their identity.
 	procs, err := r.client.QueryRows(qctx, "SELECT pid, name, path, cmdline, cwd, parent, uid, gid, euid, egid, start_time FROM processes")
@@ -441,15 +449,31 @@ func (r *runner) pollPage(ctx context.Context) (bool, error) {
 	prev := r.state.Cursor
 	page, err := r.poller.Poll(pctx, prev)
 	now := r.now()
+	moved := err == nil && !cursorEqual(prev, page.Next)
 	for table, read := range page.Tables {
 		r.health.UpdateSource(table, func(h *SourceHealth) {
 			h.Polls++
 			h.LastPoll = now
 			h.RowsRead += int64(read.Rows)
 			h.Malformed += int64(read.Malformed)
+			h.Quarantined += int64(read.Quarantined)
+			if read.LastQuarantine != "" {
+				h.LastQuarantine = read.LastQuarantine
+			}
 			if read.LastError != "" {
 				h.Errors++
 				h.LastError = read.LastError
+			}
+			switch {
+			case moved || (err == nil && read.Waiting == 0):
+				h.StalledSince, h.StallReason = time.Time{}, ""
+			case h.StalledSince.IsZero():
+				h.StalledSince = now
+				if err != nil {
+					h.StallReason = "polling fails: " + err.Error()
+				} else {
+					h.StallReason = fmt.Sprintf("%d rows of complete seconds wait beyond the cursor at %d", read.Waiting, prev.Time)
+				}
 			}
 		})
 	}
@@ -567,6 +591,8 @@ func (r *runner) publishEngine() {
 }
 
 func (r *runner) publishPoll(now time.Time) {
+	// The cursor never passes the clock (the poller reads no row stamped
+	// later), so the lag is the plain difference.
 	lag := max(now.Unix()-r.state.Cursor.Time, 0)
 	for _, s := range r.poller.Sources() {
 		r.health.UpdateSource(s.Table, func(h *SourceHealth) {
