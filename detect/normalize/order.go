@@ -15,7 +15,7 @@ func isSocketTable(t string) bool {
 // path names: an exec, or a fork-type row (whose child runs the caller's
 // image).
 func startsProcessImage(r *Row) bool {
-	switch r.Cols["syscall"] {
+	switch r.Col("syscall") {
 	case "execve", "execveat", "exec", "", "fork", "vfork", "clone":
 		return true
 	}
@@ -32,7 +32,7 @@ func sortByEID(rows []Row) {
 	eids := make([]int64, len(rows))
 	useEID := true
 	for i := range rows {
-		v, ok := parseInt(rows[i].Cols["eid"])
+		v, ok := parseInt(rows[i].Col("eid"))
 		if !ok || rows[i].Table != rows[0].Table {
 			useEID = false
 			break
@@ -94,8 +94,8 @@ func OrderSecond(rows []Row) {
 	latest := make(map[image]int, len(procs))
 	for i := range procs {
 		p := &procs[i]
-		if path := p.Cols["path"]; path != "" && startsProcessImage(p) {
-			latest[image{p.Cols["pid"], path}] = i
+		if path := p.Col("path"); path != "" && startsProcessImage(p) {
+			latest[image{p.Col("pid"), path}] = i
 		}
 	}
 	// after[i] lists the socket rows that go right after procs[i]; slot
@@ -103,7 +103,7 @@ func OrderSecond(rows []Row) {
 	after := make([][]Row, len(procs)+1)
 	for _, s := range socks {
 		slot := len(procs)
-		if i, ok := latest[image{s.Cols["pid"], s.Cols["path"]}]; ok && s.Cols["path"] != "" {
+		if i, ok := latest[image{s.Col("pid"), s.Col("path")}]; ok && s.Col("path") != "" {
 			slot = i
 		}
 		after[slot] = append(after[slot], s)
@@ -181,7 +181,7 @@ func (o *Reorderer) Stats() ReorderStats {
 
 // Push adds a row and emits every row whose second is now old enough.
 func (o *Reorderer) Push(r Row, emit func(Row)) {
-	sec, ok := parseInt(r.Cols["time"])
+	sec, ok := parseInt(r.Col("time"))
 	if !ok || sec < 0 {
 		o.stats.Untimed++
 		emit(r)
