@@ -9,12 +9,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/osqdetect/osqdetect/detect/normalize"
 	"github.com/osqdetect/osqdetect/detect/timeguard"
 )
 
 // Querier runs SQL on the osquery core. CoreClient implements it.
 type Querier interface {
 	QueryRows(ctx context.Context, sql string) ([]map[string]string, error)
+}
+
+// ColumnQuerier also answers with rows decoded for known columns, without
+// a map per row. CoreClient implements it.
+type ColumnQuerier interface {
+	Querier
+	QueryColumns(ctx context.Context, sql string, columns []string) (ColumnRows, error)
 }
 
 // Source is one osquery event table the poller reads, with the columns it
@@ -53,12 +61,22 @@ var (
 	}, NumericEID: true}
 )
 
-// RawRow is one event row as osquery returned it, with its table.
+// RawRow is one event row as osquery returned it, with its table: Vals
+// in the order of Schema (the source's columns).
 type RawRow struct {
-	Table string
-	Time  int64
-	EID   string
-	Cols  map[string]string
+	Table  string
+	Time   int64
+	EID    string
+	Schema *normalize.Schema
+	Vals   []string
+}
+
+// Col returns the row's value of column name ("" when absent).
+func (r RawRow) Col(name string) string {
+	if i := r.Schema.Index(name); i >= 0 && i < len(r.Vals) {
+		return r.Vals[i]
+	}
+	return ""
 }
 
 // Mark is where reading stopped inside one second of one table: after the
@@ -124,8 +142,9 @@ type Page struct {
 // not ahead of the host's clock, so a row stamped in the future moves
 // nothing; rows beyond the guard's bound are counted once as quarantined.
 type Poller struct {
-	q       Querier
+	q       ColumnQuerier
 	sources []Source
+	schemas []*normalize.Schema // per source
 	// MaxRows caps the rows one query may return, bounding memory when a
 	// flood arrives; the rest is read by following polls.
 	MaxRows int
@@ -155,9 +174,13 @@ const (
 )
 
 // NewPoller returns a poller over sources.
-func NewPoller(q Querier, sources []Source) *Poller {
-	return &Poller{q: q, sources: sources, MaxRows: defaultMaxRows, Settle: defaultSettle,
+func NewPoller(q ColumnQuerier, sources []Source) *Poller {
+	p := &Poller{q: q, sources: sources, MaxRows: defaultMaxRows, Settle: defaultSettle,
 		Now: time.Now, malformedSeen: map[string]bool{}, quarantineSeen: map[string]bool{}}
+	for _, src := range sources {
+		p.schemas = append(p.schemas, normalize.NewSchema(src.Columns))
+	}
+	return p
 }
 
 // Sources lists the tables this poller reads.
@@ -246,23 +269,27 @@ func (p *Poller) Poll(ctx context.Context, cur Cursor) (Page, error) {
 		return page, err
 	}
 	results := make([]tableResult, 0, len(p.sources))
-	for _, src := range p.sources {
-		raw, err := p.q.QueryRows(ctx, p.pollSQL(src, cur, now))
+	for si, src := range p.sources {
+		raw, err := p.q.QueryColumns(ctx, p.pollSQL(src, cur, now), src.Columns)
 		if err != nil {
 			read := page.Tables[src.Table]
 			read.LastError = err.Error()
 			page.Tables[src.Table] = read
 			return page, fmt.Errorf("polling %s from time %d: %w", src.Table, cur.Time, err)
 		}
-		res := tableResult{src: src, capped: len(raw) >= p.limitFor(src, cur)}
+		nrows := raw.Len()
+		res := tableResult{src: src, capped: nrows >= p.limitFor(src, cur), rows: make([]RawRow, 0, nrows)}
 		read := page.Tables[src.Table]
-		read.Rows, read.Capped = len(raw), res.capped
+		read.Rows, read.Capped = nrows, res.capped
 		skip := 0
 		if m, ok := cur.After[src.Table]; ok {
 			skip = m.Dup
 		}
-		for _, cols := range raw {
-			row, reason := p.rawRow(src, cols, cur, now, &skip)
+		schema := p.schemas[si]
+		timeCol, eidCol := schema.Index("time"), schema.Index("eid")
+		for i := range nrows {
+			vals := raw.Row(i)
+			row, reason := p.rawRow(src, schema, vals, vals[timeCol], vals[eidCol], cur, now, &skip)
 			if reason != "" {
 				read.Malformed++
 				page.MalformedReasons = append(page.MalformedReasons, reason)
@@ -446,14 +473,12 @@ func (p *Poller) deliver(page *Page, results []tableResult, keep func(RawRow) bo
 // no reason when the row must be skipped silently (counted before, at the
 // cursor second and already delivered, or not due yet). skip counts down
 // the rows at the cursor's mark already delivered.
-func (p *Poller) rawRow(src Source, cols map[string]string, cur Cursor, now int64, skip *int) (RawRow, string) {
+func (p *Poller) rawRow(src Source, schema *normalize.Schema, vals []string, ts, eid string, cur Cursor, now int64, skip *int) (RawRow, string) {
 	table := src.Table
-	ts := cols["time"]
 	sec, err := strconv.ParseInt(strings.TrimSpace(ts), 10, 64)
 	if err != nil || sec < 0 {
-		return RawRow{}, p.malformed(table, cols["eid"], ts)
+		return RawRow{}, p.malformed(table, eid, ts)
 	}
-	eid := cols["eid"]
 	if sec < cur.Time || sec > now {
 		return RawRow{}, "" // the core ignored the time constraint
 	}
@@ -466,7 +491,7 @@ func (p *Poller) rawRow(src Source, cols map[string]string, cur Cursor, now int6
 			return RawRow{}, ""
 		}
 	}
-	return RawRow{Table: table, Time: sec, EID: eid, Cols: cols}, ""
+	return RawRow{Table: table, Time: sec, EID: eid, Schema: schema, Vals: vals}, ""
 }
 
 // malformed returns why a row with an unusable time is skipped, or ""

@@ -195,7 +195,7 @@ func drainPoll(t testing.TB, p *Poller, cur Cursor, seen map[string]int) Cursor 
 			t.Fatal(err)
 		}
 		for _, r := range page.Rows {
-			key := r.Table + "/" + strconv.FormatInt(r.Time, 10) + "/" + r.EID + "/" + r.Cols["pid"]
+			key := r.Table + "/" + strconv.FormatInt(r.Time, 10) + "/" + r.EID + "/" + r.Col("pid")
 			seen[key]++
 		}
 		if page.Next.Time < cur.Time {

@@ -143,3 +143,11 @@ func (f *sqlEvents) pollQueries() []string {
 	}
 	return out
 }
+
+func (f *sqlEvents) QueryColumns(ctx context.Context, q string, columns []string) (ColumnRows, error) {
+	rows, err := f.QueryRows(ctx, q)
+	if err != nil {
+		return ColumnRows{}, err
+	}
+	return ColumnsFromMaps(columns, rows), nil
+}
