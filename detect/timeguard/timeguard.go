@@ -1,74 +1,175 @@
-// Package timeguard judges event times, which are untrusted input: osquery
-// stamps its rows with its own clock, and a results log or a tampered
-// buffer can carry any number. A row whose time lies far ahead of a
-// trusted reference — the host's clock, or the newest time the stream has
-// shown so far — is quarantined: counted and reported, never delivered, so
-// that it moves no cursor, watermark, sequence clock or new-terms history.
+// Package timeguard decides whether a row's event time is plausible before
+// it may move anything that only goes forward: a cursor, a watermark, a
+// sequence clock, new-terms history.
 //
-// The bound is DefaultMaxAhead (five minutes): far more than the clock
-// skew between osquery and a reader on one host (they share the clock) or
-// a clock correction by NTP, far less than the hours a single planted
-// row would otherwise shift every time-based state by.
+// osquery's time column is the second a batch was processed on the host,
+// so it is only as trustworthy as the host's clock and the log it came
+// through. A single row dated in the year 3000 would otherwise hold a
+// cursor in the future or mark a new term as seen for centuries. The
+// policy, for one stream of rows (one host):
+//
+//   - a row dated more than Ahead past the clock (now) is quarantined;
+//   - a row dated more than Ahead past the newest admitted time is held as a
+//     candidate jump: the stream may really have moved on (a host that was
+//     off, a gap in a log). Once Confirm rows have agreed on the new era
+//     (each within Ahead of the era's first row) it is admitted and the
+//     held rows are released; a row of another era in between discards the
+//     candidate, whose rows are quarantined;
+//   - the first rows of a stream form a candidate era like any other, so a
+//     lone forged row cannot become the reference the rest are judged by;
+//   - rows older than the newest admitted time are admitted: being late
+//     moves nothing forward.
+//
+// A Guard is not safe for concurrent use.
 package timeguard
 
-import (
-	"fmt"
-	"time"
+import "time"
+
+// DefaultAhead is the bound used when Policy.Ahead is 0: one hour, well
+// past osquery's batching delays (seconds) and the events_expiry default
+// (3600 s), far short of what would poison history windows measured in days.
+const DefaultAhead = time.Hour
+
+// DefaultConfirm is how many agreeing rows admit a new era when
+// Policy.Confirm is 0.
+const DefaultConfirm = 4
+
+// Policy is the bound and the evidence a jump needs.
+type Policy struct {
+	// Ahead is how far past the clock or the stream's newest admitted time
+	// a row may be dated.
+	Ahead time.Duration
+	// Confirm is how many rows of a new era admit it (1 admits any row
+	// within the clock bound at once).
+	Confirm int
+}
+
+// Verdict is what to do with one row.
+type Verdict uint8
+
+const (
+	// Admit: process the row now.
+	Admit Verdict = iota
+	// Hold: keep the row aside; a later verdict says whether its era was
+	// admitted (Release) or not (Discard).
+	Hold
+	// Quarantine: the row's time is implausible; count it, process it not.
+	Quarantine
 )
 
-// DefaultMaxAhead is how far a row's time may lie ahead of the reference
-// before it is quarantined.
-const DefaultMaxAhead = 5 * time.Minute
+// Outcome is a verdict and what becomes of the rows held so far.
+type Outcome struct {
+	Verdict Verdict
+	// Release: the rows held so far (and this one, when Verdict is Admit)
+	// belong to an admitted era; process them in the order they came.
+	Release bool
+	// Discard: the rows held so far were a rejected era; they are
+	// quarantined (and counted by the Guard).
+	Discard int
+}
 
-// Guard decides whether a time is plausible against a reference time.
-// The zero Guard uses DefaultMaxAhead.
+// Stats are a Guard's counters.
+type Stats struct {
+	// Quarantined rows, and the time of the last one (unix seconds).
+	Quarantined     uint64
+	LastQuarantined int64
+	// Jumps is how many new eras were admitted after the first.
+	Jumps uint64
+	// Newest is the newest admitted time; -1 before any.
+	Newest int64
+}
+
+// Guard judges the times of one stream.
 type Guard struct {
-	// MaxAhead is the bound; 0 means DefaultMaxAhead.
-	MaxAhead time.Duration
+	ahead   int64
+	confirm int
+	newest  int64 // -1 until an era is admitted
+	cand    int64 // the candidate era's first time
+	candMax int64 // and its newest
+	held    int   // rows held for the candidate
+	stats   Stats
 }
 
-// maxAheadSeconds is the bound in whole seconds (at least 1).
-func (g Guard) maxAheadSeconds() int64 {
-	d := g.MaxAhead
-	if d <= 0 {
-		d = DefaultMaxAhead
+// New returns a Guard with the policy (zero fields take the defaults).
+func New(p Policy) *Guard {
+	if p.Ahead <= 0 {
+		p.Ahead = DefaultAhead
 	}
-	return max(int64(d/time.Second), 1)
-}
-
-// Limit is the latest plausible time (Unix seconds) given the reference
-// ref (Unix seconds): ref + the bound.
-func (g Guard) Limit(ref int64) int64 {
-	return ref + g.maxAheadSeconds()
-}
-
-// Check returns nil when t (Unix seconds) is plausible against ref, else
-// an *Error naming both.
-func (g Guard) Check(t, ref int64) error {
-	if t <= g.Limit(ref) {
-		return nil
+	if p.Confirm <= 0 {
+		p.Confirm = DefaultConfirm
 	}
-	return &Error{Time: t, Ref: ref, MaxAhead: time.Duration(g.maxAheadSeconds()) * time.Second}
+	return &Guard{ahead: int64(p.Ahead / time.Second), confirm: p.Confirm, newest: -1}
 }
 
-// Error is a quarantined time.
-type Error struct {
-	Time     int64         // the row's time
-	Ref      int64         // the reference it was judged against
-	MaxAhead time.Duration // the bound
-}
-
-func (e *Error) Error() string {
-	return fmt.Sprintf("time %d (%s) is %s ahead of %d (%s), over the %s bound",
-		e.Time, stamp(e.Time), time.Duration(e.Time-e.Ref)*time.Second, e.Ref, stamp(e.Ref), e.MaxAhead)
-}
-
-// stamp renders Unix seconds readably; times beyond what time.Time renders
-// in RFC 3339 are shown as the number only.
-func stamp(sec int64) string {
-	const maxRFC3339 = 253402300799 // 9999-12-31T23:59:59Z
-	if sec < 0 || sec > maxRFC3339 {
-		return "out of range"
+// Judge decides about a row dated t (unix seconds) at clock now (unix
+// seconds; 0 when there is no clock to trust, as for a log read later).
+func (g *Guard) Judge(t, now int64) Outcome {
+	if now > 0 && t > now+g.ahead {
+		g.quarantine(t)
+		return Outcome{Verdict: Quarantine}
 	}
-	return time.Unix(sec, 0).UTC().Format(time.RFC3339)
+	if g.newest >= 0 && t <= g.newest+g.ahead {
+		if t > g.newest {
+			g.newest = t
+		}
+		return Outcome{Verdict: Admit}
+	}
+	// A new era, or a row of the candidate one.
+	var out Outcome
+	if g.held > 0 && (t < g.cand || t > g.cand+g.ahead) {
+		out.Discard = g.held
+		g.stats.Quarantined += uint64(g.held)
+		g.stats.LastQuarantined = g.cand
+		g.held = 0
+	}
+	if g.held == 0 {
+		g.cand, g.candMax = t, t
+	}
+	g.candMax = max(g.candMax, t)
+	g.held++
+	if g.held < g.confirm {
+		out.Verdict = Hold
+		return out
+	}
+	if g.newest >= 0 {
+		g.stats.Jumps++
+	}
+	g.newest = g.candMax
+	g.held = 0
+	out.Verdict, out.Release = Admit, true
+	return out
+}
+
+// Held is how many rows wait for their era to be admitted.
+func (g *Guard) Held() int { return g.held }
+
+// Settle ends the stream: rows still held are admitted when no era was
+// admitted yet (a stream of fewer rows than Confirm has nothing to be
+// judged against but the clock, which Judge already applied) and
+// quarantined otherwise. It returns whether to release them.
+func (g *Guard) Settle() (release bool) {
+	if g.held == 0 {
+		return false
+	}
+	if g.newest < 0 {
+		g.newest = g.candMax
+		g.held = 0
+		return true
+	}
+	g.stats.Quarantined += uint64(g.held)
+	g.stats.LastQuarantined = g.cand
+	g.held = 0
+	return false
+}
+
+func (g *Guard) quarantine(t int64) {
+	g.stats.Quarantined++
+	g.stats.LastQuarantined = t
+}
+
+// Stats returns the counters.
+func (g *Guard) Stats() Stats {
+	s := g.stats
+	s.Newest = g.newest
+	return s
 }
