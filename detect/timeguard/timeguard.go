@@ -9,16 +9,16 @@
 // policy, for one stream of rows (one host):
 //
 //   - a row dated more than Ahead past the clock (now) is quarantined;
-//   - a row dated more than Ahead past the newest admitted time is held as a
-//     candidate jump: the stream may really have moved on (a host that was
-//     off, a gap in a log). Once Confirm rows have agreed on the new era
-//     (each within Ahead of the era's first row) it is admitted and the
-//     held rows are released; a row of another era in between discards the
-//     candidate, whose rows are quarantined;
-//   - the first rows of a stream form a candidate era like any other, so a
-//     lone forged row cannot become the reference the rest are judged by;
-//   - rows older than the newest admitted time are admitted: being late
-//     moves nothing forward.
+//   - the first row sets the stream's newest time;
+//   - a row dated up to Ahead past the newest time, or older, is admitted
+//     (being late moves nothing forward) and may advance the newest time;
+//   - a row dated further ahead is held: the stream may really have moved
+//     on (a host that was off, a gap in a log). When Confirm rows of that
+//     new era (none more than Ahead before its first) have come, the era
+//     is admitted and the held rows are released. A later jump to a time
+//     more than Ahead before the held era discards it: its rows are
+//     quarantined. Rows still held when the stream ends are quarantined
+//     (Settle).
 //
 // A Guard is not safe for concurrent use.
 package timeguard
@@ -30,9 +30,9 @@ import "time"
 // (3600 s), far short of what would poison history windows measured in days.
 const DefaultAhead = time.Hour
 
-// DefaultConfirm is how many agreeing rows admit a new era when
-// Policy.Confirm is 0.
-const DefaultConfirm = 4
+// DefaultConfirm is how many rows admit a new era when Policy.Confirm is
+// 0: the row that jumped and one more that follows it.
+const DefaultConfirm = 2
 
 // Policy is the bound and the evidence a jump needs.
 type Policy struct {
@@ -73,7 +73,7 @@ type Stats struct {
 	// Quarantined rows, and the time of the last one (unix seconds).
 	Quarantined     uint64
 	LastQuarantined int64
-	// Jumps is how many new eras were admitted after the first.
+	// Jumps is how many new eras were admitted.
 	Jumps uint64
 	// Newest is the newest admitted time; -1 before any.
 	Newest int64
@@ -83,7 +83,7 @@ type Stats struct {
 type Guard struct {
 	ahead   int64
 	confirm int
-	newest  int64 // -1 until an era is admitted
+	newest  int64 // -1 before the first row
 	cand    int64 // the candidate era's first time
 	candMax int64 // and its newest
 	held    int   // rows held for the candidate
@@ -108,15 +108,17 @@ func (g *Guard) Judge(t, now int64) Outcome {
 		g.quarantine(t)
 		return Outcome{Verdict: Quarantine}
 	}
-	if g.newest >= 0 && t <= g.newest+g.ahead {
-		if t > g.newest {
-			g.newest = t
-		}
+	if g.newest < 0 {
+		g.newest = t
 		return Outcome{Verdict: Admit}
 	}
-	// A new era, or a row of the candidate one.
+	if t <= g.newest+g.ahead {
+		g.newest = max(g.newest, t)
+		return Outcome{Verdict: Admit}
+	}
+	// Ahead of the stream: a row of a new era.
 	var out Outcome
-	if g.held > 0 && (t < g.cand || t > g.cand+g.ahead) {
+	if g.held > 0 && t < g.cand-g.ahead {
 		out.Discard = g.held
 		g.stats.Quarantined += uint64(g.held)
 		g.stats.LastQuarantined = g.cand
@@ -131,9 +133,7 @@ func (g *Guard) Judge(t, now int64) Outcome {
 		out.Verdict = Hold
 		return out
 	}
-	if g.newest >= 0 {
-		g.stats.Jumps++
-	}
+	g.stats.Jumps++
 	g.newest = g.candMax
 	g.held = 0
 	out.Verdict, out.Release = Admit, true
@@ -143,23 +143,16 @@ func (g *Guard) Judge(t, now int64) Outcome {
 // Held is how many rows wait for their era to be admitted.
 func (g *Guard) Held() int { return g.held }
 
-// Settle ends the stream: rows still held are admitted when no era was
-// admitted yet (a stream of fewer rows than Confirm has nothing to be
-// judged against but the clock, which Judge already applied) and
-// quarantined otherwise. It returns whether to release them.
-func (g *Guard) Settle() (release bool) {
-	if g.held == 0 {
-		return false
-	}
-	if g.newest < 0 {
-		g.newest = g.candMax
+// Settle ends the stream: rows still held never had their era confirmed
+// and are quarantined. It returns how many.
+func (g *Guard) Settle() int {
+	n := g.held
+	if n > 0 {
+		g.stats.Quarantined += uint64(n)
+		g.stats.LastQuarantined = g.cand
 		g.held = 0
-		return true
 	}
-	g.stats.Quarantined += uint64(g.held)
-	g.stats.LastQuarantined = g.cand
-	g.held = 0
-	return false
+	return n
 }
 
 func (g *Guard) quarantine(t int64) {
