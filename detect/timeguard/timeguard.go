@@ -8,7 +8,7 @@
 // cursor in the future or mark a new term as seen for centuries. The
 // policy, for one stream of rows (one host):
 //
-//   - a row dated more than Ahead past the clock (now) is quarantined;
+//   - a row dated more than ClockSkew past the clock (now) is quarantined;
 //   - the first row sets the stream's newest time;
 //   - a row dated up to Ahead past the newest time, or older, is admitted
 //     (being late moves nothing forward) and may advance the newest time;
@@ -25,10 +25,16 @@ package timeguard
 
 import "time"
 
-// DefaultAhead is the bound used when Policy.Ahead is 0: one hour, well
-// past osquery's batching delays (seconds) and the events_expiry default
-// (3600 s), far short of what would poison history windows measured in days.
-const DefaultAhead = time.Hour
+// DefaultAhead is the stream's bound when Policy.Ahead is 0: one day. A
+// host that was off or idle for longer resumes after one more row; a row
+// dated further ahead alone is never admitted, and history windows are
+// measured in days (new_terms: 10), so a day is what one can shift them.
+const DefaultAhead = 24 * time.Hour
+
+// DefaultClockSkew is the clock's bound when Policy.ClockSkew is 0: one
+// hour, well past the skew of clocks kept by NTP and osquery's batching
+// delays (seconds).
+const DefaultClockSkew = time.Hour
 
 // DefaultConfirm is how many rows admit a new era when Policy.Confirm is
 // 0: the row that jumped and one more that follows it.
@@ -36,9 +42,10 @@ const DefaultConfirm = 2
 
 // Policy is the bound and the evidence a jump needs.
 type Policy struct {
-	// Ahead is how far past the clock or the stream's newest admitted time
-	// a row may be dated.
+	// Ahead is how far past the stream's newest time a row may be dated.
 	Ahead time.Duration
+	// ClockSkew is how far past the clock a row may be dated.
+	ClockSkew time.Duration
 	// Confirm is how many rows of a new era admit it (1 admits any row
 	// within the clock bound at once).
 	Confirm int
@@ -82,6 +89,7 @@ type Stats struct {
 // Guard judges the times of one stream.
 type Guard struct {
 	ahead   int64
+	skew    int64
 	confirm int
 	newest  int64 // -1 before the first row
 	cand    int64 // the candidate era's first time
@@ -95,16 +103,19 @@ func New(p Policy) *Guard {
 	if p.Ahead <= 0 {
 		p.Ahead = DefaultAhead
 	}
+	if p.ClockSkew <= 0 {
+		p.ClockSkew = DefaultClockSkew
+	}
 	if p.Confirm <= 0 {
 		p.Confirm = DefaultConfirm
 	}
-	return &Guard{ahead: int64(p.Ahead / time.Second), confirm: p.Confirm, newest: -1}
+	return &Guard{ahead: int64(p.Ahead / time.Second), skew: int64(p.ClockSkew / time.Second), confirm: p.Confirm, newest: -1}
 }
 
 // Judge decides about a row dated t (unix seconds) at clock now (unix
 // seconds; 0 when there is no clock to trust, as for a log read later).
 func (g *Guard) Judge(t, now int64) Outcome {
-	if now > 0 && t > now+g.ahead {
+	if now > 0 && t > now+g.skew {
 		g.quarantine(t)
 		return Outcome{Verdict: Quarantine}
 	}

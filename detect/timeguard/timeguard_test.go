@@ -24,7 +24,8 @@ func TestGuard(t *testing.T) {
 		quarantined uint64 // after Settle
 		newest      int64
 	}{{
-		name: "a steady stream is admitted; late rows move nothing",
+		name:   "a steady stream is admitted; late rows move nothing",
+		policy: Policy{Ahead: time.Hour},
 		steps: []step{
 			{t: base, verdict: Admit},
 			{t: base + 1, verdict: Admit},
@@ -33,17 +34,19 @@ func TestGuard(t *testing.T) {
 		},
 		newest: base + 3599,
 	}, {
-		name: "a row far past the clock is quarantined, first or not",
+		name: "a row far past the clock is quarantined, first or not; a day ahead of the stream is not yet a jump",
 		steps: []step{
 			{t: year3000, now: base, verdict: Quarantine},
 			{t: base, now: base, verdict: Admit},
 			{t: year3000, now: base, verdict: Quarantine},
 			{t: base + 1, now: base, verdict: Admit},
+			{t: base + 86400, verdict: Admit},
 		},
 		quarantined: 2,
-		newest:      base + 1,
+		newest:      base + 86400,
 	}, {
-		name: "a lone forged row ahead of the stream never moves it, and is quarantined at the end",
+		name:   "a lone forged row ahead of the stream never moves it, and is quarantined at the end",
+		policy: Policy{Ahead: time.Hour},
 		steps: []step{
 			{t: base, verdict: Admit},
 			{t: base + 30*day, verdict: Hold},
@@ -53,7 +56,8 @@ func TestGuard(t *testing.T) {
 		quarantined: 1,
 		newest:      base + 3,
 	}, {
-		name: "a gap in the log: the stream goes on after the jump, both rows admitted",
+		name:   "a gap in the log: the stream goes on after the jump, both rows admitted",
+		policy: Policy{Ahead: time.Hour},
 		steps: []step{
 			{t: base, verdict: Admit},
 			{t: base + day, verdict: Hold},
@@ -62,7 +66,8 @@ func TestGuard(t *testing.T) {
 		},
 		newest: base + day + 2,
 	}, {
-		name: "a sparse host (a row every two hours) is admitted",
+		name:   "a sparse host (a row every two hours) is admitted",
+		policy: Policy{Ahead: time.Hour},
 		steps: []step{
 			{t: base, verdict: Admit},
 			{t: base + 2*3600, verdict: Hold},
@@ -73,7 +78,7 @@ func TestGuard(t *testing.T) {
 		newest:      base + 4*3600,
 	}, {
 		name:   "a forged era is discarded when the stream jumps to its own time",
-		policy: Policy{Confirm: 3},
+		policy: Policy{Confirm: 3, Ahead: time.Hour},
 		steps: []step{
 			{t: base, verdict: Admit},
 			{t: base + 300*day, verdict: Hold},
@@ -115,7 +120,7 @@ func TestGuard(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	g := New(Policy{})
-	if g.ahead != int64(DefaultAhead/time.Second) || g.confirm != DefaultConfirm {
+	if g.ahead != int64(DefaultAhead/time.Second) || g.skew != int64(DefaultClockSkew/time.Second) || g.confirm != DefaultConfirm {
 		t.Fatalf("defaults not applied: ahead %d confirm %d", g.ahead, g.confirm)
 	}
 }
@@ -129,7 +134,7 @@ func FuzzGuard(f *testing.F) {
 		if now < 0 || now > 1<<40 {
 			return
 		}
-		g := New(Policy{Ahead: time.Minute, Confirm: int(confirm%5) + 1})
+		g := New(Policy{Ahead: time.Minute, ClockSkew: time.Minute, Confirm: int(confirm%5) + 1})
 		var admitted, quarantined, held uint64
 		for _, b := range steps {
 			ts := now - 600 + int64(b)*30 // some within the bound, some past it
