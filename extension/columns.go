@@ -79,9 +79,9 @@ const (
 // connection into ColumnRows. It is read by thrift's own client, which
 // checks the message envelope (name, sequence id, exceptions) around it.
 type columnsResult struct {
-	r       *bufio.Reader
-	index   map[string]int
-	out     ColumnRows
+	r         *bufio.Reader
+	index     map[string]int
+	out       ColumnRows
 	code      int32
 	message   string
 	success   bool

@@ -138,9 +138,10 @@ type Page struct {
 // format — zero-padded or not, numeric or not — pages without gaps or
 // repeats.
 //
-// Times are untrusted (timeguard): the query reads only rows whose time is
-// not ahead of the host's clock, so a row stamped in the future moves
-// nothing; rows beyond the guard's bound are counted once as quarantined.
+// Times are untrusted (detect/timeguard's policy for a stream read with a
+// clock): the query reads only rows whose time is not ahead of the host's
+// clock, so a row stamped in the future moves nothing; rows beyond the
+// clock's bound are counted once as quarantined.
 type Poller struct {
 	q       ColumnQuerier
 	sources []Source
@@ -153,9 +154,9 @@ type Poller struct {
 	Settle int64
 	// Now is the clock (tests replace it).
 	Now func() time.Time
-	// Guard bounds how far ahead of the clock a row's time may lie before
-	// it is quarantined.
-	Guard timeguard.Guard
+	// ClockSkew bounds how far ahead of the clock a row's time may lie
+	// before it is quarantined (default timeguard.DefaultClockSkew).
+	ClockSkew time.Duration
 	// QuarantineEvery is how often the poller looks for quarantined rows
 	// (default 10 s of its clock; the first poll always looks).
 	QuarantineEvery time.Duration
@@ -405,7 +406,7 @@ func (p *Poller) quarantine(ctx context.Context, page *Page, now time.Time) erro
 	if !p.lastQuarantined.IsZero() && now.Sub(p.lastQuarantined) < every && !now.Before(p.lastQuarantined) {
 		return nil
 	}
-	limit := p.Guard.Limit(now.Unix())
+	limit := p.QuarantineLimit(now.Unix())
 	for _, src := range p.sources {
 		rows, err := p.q.QueryRows(ctx, p.quarantineSQL(src, limit))
 		if err != nil {
@@ -432,7 +433,8 @@ func (p *Poller) quarantine(ctx context.Context, page *Page, now time.Time) erro
 				clear(p.quarantineSeen)
 			}
 			p.quarantineSeen[key] = true
-			reason := fmt.Sprintf("%s row eid %q quarantined: %v", src.Table, truncate(cols["eid"], 32), p.Guard.Check(sec, now.Unix()))
+			reason := fmt.Sprintf("%s row eid %q quarantined: time %d (%s) is %s ahead of the host's clock, over the %s bound",
+				src.Table, truncate(cols["eid"], 32), sec, stamp(sec), time.Duration(sec-now.Unix())*time.Second, p.clockSkew())
 			read.Quarantined++
 			read.LastQuarantine = reason
 			page.MalformedReasons = append(page.MalformedReasons, reason)
@@ -441,6 +443,28 @@ func (p *Poller) quarantine(ctx context.Context, page *Page, now time.Time) erro
 	}
 	p.lastQuarantined = now
 	return nil
+}
+
+func (p *Poller) clockSkew() time.Duration {
+	if p.ClockSkew <= 0 {
+		return timeguard.DefaultClockSkew
+	}
+	return max(p.ClockSkew, time.Second)
+}
+
+// QuarantineLimit is the latest time (Unix seconds) a row may carry at
+// clock now; later rows are quarantined.
+func (p *Poller) QuarantineLimit(now int64) int64 {
+	return now + int64(p.clockSkew()/time.Second)
+}
+
+// stamp renders Unix seconds readably (RFC 3339 up to the year 9999).
+func stamp(sec int64) string {
+	const maxRFC3339 = 253402300799
+	if sec < 0 || sec > maxRFC3339 {
+		return "out of range"
+	}
+	return time.Unix(sec, 0).UTC().Format(time.RFC3339)
 }
 
 func (p *Poller) overflowAt(results []tableResult, sec int64) bool {

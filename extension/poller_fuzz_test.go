@@ -32,6 +32,7 @@ func FuzzPollerDeliversEachRowOnce(f *testing.F) {
 		p := NewPoller(ev, sources)
 		p.MaxRows = int(pageRows%8) + 1
 		p.QuarantineEvery = time.Nanosecond
+		p.ClockSkew = 5 * time.Minute
 		now := int64(1_700_000_000)
 		p.Now = func() time.Time { return time.Unix(now, 0) }
 
@@ -86,7 +87,7 @@ func FuzzPollerDeliversEachRowOnce(f *testing.F) {
 				}
 			case 3: // a row stamped ahead of the clock
 				ti := int(op>>5) & 1
-				ahead := int64(op&0x1f) * 20 // up to 620 s: some beyond the 300 s bound
+				ahead := int64(op&0x1f) * 20 // up to 620 s: some beyond the 5 min bound
 				pid++
 				e := eid(ti, false)
 				tm := now + ahead
@@ -111,7 +112,7 @@ func FuzzPollerDeliversEachRowOnce(f *testing.F) {
 		// Let every row that is not beyond the bound fall due, and drain.
 		final := now + 2
 		for _, w := range added {
-			if w.time <= p.Guard.Limit(now) {
+			if w.time <= p.QuarantineLimit(now) {
 				final = max(final, w.time+2)
 			}
 		}

@@ -290,7 +290,7 @@ func (r *runner) prepare(ctx context.Context) error {
 		}
 	}
 	r.state.Cursor = cursorFromStore(saved.cursors)
-	if limit := r.poller.Guard.Limit(r.now().Unix()); r.state.Cursor.Time > limit {
+	if limit := r.poller.QuarantineLimit(r.now().Unix()); r.state.Cursor.Time > limit {
 		// A cursor past the clock (saved by a version that trusted a row
 		// stamped in the future) would skip every event until that time:
 		// read again everything osquery still buffers; alert ids are
