@@ -119,7 +119,7 @@ func sortRows(rows []normalize.Row) {
 }
 
 func rowSecond(r normalize.Row) int64 {
-	t, _ := strconv.ParseInt(r.Col("time"), 10, 64)
+	t, _ := strconv.ParseInt(r.Get(normalize.ColTime), 10, 64)
 	return t
 }
 

@@ -9,16 +9,18 @@ import (
 	"unsafe"
 
 	"github.com/apache/thrift/lib/go/thrift"
+
+	"github.com/osqdetect/osqdetect/detect/normalize"
 )
 
 // ColumnRows is a query's answer decoded for a known list of columns,
-// without a map per row: row i's value of Columns[j] is
-// Vals[i*len(Columns)+j] ("" when the row lacks the column). Every value
-// of one answer shares one buffer, so whoever keeps a value beyond the
-// answer's use copies it (the process cache and the new-terms history do).
+// without a map per row: every value of the answer lives in one buffer
+// (whoever keeps a value beyond the answer's use copies it, as the
+// process cache and the new-terms history do).
 type ColumnRows struct {
 	Columns []string
-	Vals    []string
+	buf     []byte
+	offs    []uint32 // per row, per column: offset and length in buf
 }
 
 // Len is the number of rows.
@@ -26,21 +28,48 @@ func (c ColumnRows) Len() int {
 	if len(c.Columns) == 0 {
 		return 0
 	}
-	return len(c.Vals) / len(c.Columns)
+	return len(c.offs) / (2 * len(c.Columns))
 }
 
-// Row returns row i's values in column order.
-func (c ColumnRows) Row(i int) []string {
-	n := len(c.Columns)
-	return c.Vals[i*n : (i+1)*n : (i+1)*n]
+// Value returns row i's value of Columns[j] ("" when the row lacks it).
+func (c ColumnRows) Value(i, j int) string {
+	k := 2 * (i*len(c.Columns) + j)
+	o, n := c.offs[k], c.offs[k+1]
+	if n == 0 {
+		return ""
+	}
+	return unsafe.String(&c.buf[o], int(n))
+}
+
+// Fields returns every row's columns that have a normalizer slot, as
+// Fields viewing the answer's buffer: one allocation for all of them.
+func (c ColumnRows) Fields() []normalize.Fields {
+	n := c.Len()
+	fs := normalize.ViewFields(c.buf, n)
+	cols := make([]normalize.Col, len(c.Columns))
+	for j, name := range c.Columns {
+		cols[j] = normalize.ColOf(name)
+	}
+	k := 0
+	for i := range fs {
+		for _, col := range cols {
+			if col != normalize.ColNone && c.offs[k+1] > 0 {
+				fs[i].SetView(col, c.offs[k], c.offs[k+1])
+			}
+			k += 2
+		}
+	}
+	return fs
 }
 
 // ColumnsFromMaps converts rows given as maps (how other queriers answer).
 func ColumnsFromMaps(columns []string, rows []map[string]string) ColumnRows {
-	out := ColumnRows{Columns: columns, Vals: make([]string, 0, len(rows)*len(columns))}
+	out := ColumnRows{Columns: columns, offs: make([]uint32, 0, 2*len(rows)*len(columns))}
 	for _, r := range rows {
 		for _, c := range columns {
-			out.Vals = append(out.Vals, r[c])
+			v := r[c]
+			out.offs = append(out.offs, uint32(len(out.buf)), uint32(len(v)))
+			out.buf = append(out.buf, v...)
 		}
 	}
 	return out
@@ -233,16 +262,7 @@ func (res *columnsResult) readRows(d *decoder) error {
 		offs = append(offs, row...)
 	}
 	res.sizeHint = len(buf)
-	text := ""
-	if len(buf) > 0 {
-		text = unsafe.String(&buf[0], len(buf))
-	}
-	vals := make([]string, len(offs)/2)
-	for i := range vals {
-		o, l := offs[2*i], offs[2*i+1]
-		vals[i] = text[o : o+l]
-	}
-	res.out.Vals = vals
+	res.out.buf, res.out.offs = buf, offs
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/thrift/lib/go/thrift"
 	gen "github.com/osquery/osquery-go/gen/osquery"
 
+	"github.com/osqdetect/osqdetect/detect/normalize"
 	"github.com/osqdetect/osqdetect/tests/osqcore"
 )
 
@@ -69,11 +70,7 @@ func TestColumnsDecodeWhatThriftEncodes(t *testing.T) {
 			if !res.success || !res.hasStatus || res.code != 0 {
 				t.Fatalf("result %+v", res)
 			}
-			var got [][]string
-			for i := range res.out.Len() {
-				got = append(got, res.out.Row(i))
-			}
-			if !reflect.DeepEqual(got, tt.want) {
+			if got := valuesOf(res.out); !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("rows %q, want %q", got, tt.want)
 			}
 		})
@@ -120,8 +117,12 @@ func TestQueryColumnsMatchesQueryRows(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(got, ColumnsFromMaps(cols, maps)) || got.Len() != 2 {
-			t.Fatalf("QueryColumns %q, QueryRows %q", got.Vals, maps)
+		if !reflect.DeepEqual(valuesOf(got), valuesOf(ColumnsFromMaps(cols, maps))) || got.Len() != 2 {
+			t.Fatalf("QueryColumns %q, QueryRows %q", valuesOf(got), maps)
+		}
+		fs := got.Fields()
+		if len(fs) != 2 || fs[1].Get(normalize.ColCmdline) != maps[1]["cmdline"] || fs[0].Get(normalize.ColEID) != maps[0]["eid"] {
+			t.Fatalf("fields %v %v, rows %v", fs[0].Map(), fs[1].Map(), maps)
 		}
 	}
 	if _, err := client.QueryColumns(ctx, "SELECT x FROM no_such_table", []string{"x"}); !errors.Is(err, ErrNotOK) ||
@@ -147,8 +148,21 @@ func FuzzColumnsDecode(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := ColumnsFromMaps([]string{"eid", key}, rows); !reflect.DeepEqual(res.out, want) || res.code != 3 || res.message != val {
-			t.Fatalf("decoded %q (%d %q), want %q", res.out.Vals, res.code, res.message, want.Vals)
+		if want := valuesOf(ColumnsFromMaps([]string{"eid", key}, rows)); !reflect.DeepEqual(valuesOf(res.out), want) || res.code != 3 || res.message != val {
+			t.Fatalf("decoded %q (%d %q), want %q", valuesOf(res.out), res.code, res.message, want)
 		}
 	})
+}
+
+// valuesOf lists every row's values in column order.
+func valuesOf(c ColumnRows) [][]string {
+	var out [][]string
+	for i := range c.Len() {
+		row := make([]string, len(c.Columns))
+		for j := range row {
+			row[j] = c.Value(i, j)
+		}
+		out = append(out, row)
+	}
+	return out
 }

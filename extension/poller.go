@@ -61,23 +61,18 @@ var (
 	}, NumericEID: true}
 )
 
-// RawRow is one event row as osquery returned it, with its table: Vals
-// in the order of Schema (the source's columns).
+// RawRow is one event row as osquery returned it, with its table: the
+// columns the normalizer reads, viewing the buffer of the whole answer.
 type RawRow struct {
 	Table  string
 	Time   int64
 	EID    string
-	Schema *normalize.Schema
-	Vals   []string
+	Fields *normalize.Fields
 }
 
-// Col returns the row's value of column name ("" when absent).
-func (r RawRow) Col(name string) string {
-	if i := r.Schema.Index(name); i >= 0 && i < len(r.Vals) {
-		return r.Vals[i]
-	}
-	return ""
-}
+// Col returns the row's value of column name ("" when absent or not one
+// the normalizer reads).
+func (r RawRow) Col(name string) string { return r.Fields.Get(normalize.ColOf(name)) }
 
 // Mark is where reading stopped inside one second of one table: after the
 // Dup rows whose eid is EID (eids are unique per table in osquery, so Dup
@@ -145,7 +140,6 @@ type Page struct {
 type Poller struct {
 	q       ColumnQuerier
 	sources []Source
-	schemas []*normalize.Schema // per source
 	// MaxRows caps the rows one query may return, bounding memory when a
 	// flood arrives; the rest is read by following polls.
 	MaxRows int
@@ -176,12 +170,8 @@ const (
 
 // NewPoller returns a poller over sources.
 func NewPoller(q ColumnQuerier, sources []Source) *Poller {
-	p := &Poller{q: q, sources: sources, MaxRows: defaultMaxRows, Settle: defaultSettle,
+	return &Poller{q: q, sources: sources, MaxRows: defaultMaxRows, Settle: defaultSettle,
 		Now: time.Now, malformedSeen: map[string]bool{}, quarantineSeen: map[string]bool{}}
-	for _, src := range sources {
-		p.schemas = append(p.schemas, normalize.NewSchema(src.Columns))
-	}
-	return p
 }
 
 // Sources lists the tables this poller reads.
@@ -270,7 +260,7 @@ func (p *Poller) Poll(ctx context.Context, cur Cursor) (Page, error) {
 		return page, err
 	}
 	results := make([]tableResult, 0, len(p.sources))
-	for si, src := range p.sources {
+	for _, src := range p.sources {
 		raw, err := p.q.QueryColumns(ctx, p.pollSQL(src, cur, now), src.Columns)
 		if err != nil {
 			read := page.Tables[src.Table]
@@ -286,11 +276,10 @@ func (p *Poller) Poll(ctx context.Context, cur Cursor) (Page, error) {
 		if m, ok := cur.After[src.Table]; ok {
 			skip = m.Dup
 		}
-		schema := p.schemas[si]
-		timeCol, eidCol := schema.Index("time"), schema.Index("eid")
-		for i := range nrows {
-			vals := raw.Row(i)
-			row, reason := p.rawRow(src, schema, vals, vals[timeCol], vals[eidCol], cur, now, &skip)
+		fields := raw.Fields()
+		for i := range fields {
+			f := &fields[i]
+			row, reason := p.rawRow(src, f, f.Get(normalize.ColTime), f.Get(normalize.ColEID), cur, now, &skip)
 			if reason != "" {
 				read.Malformed++
 				page.MalformedReasons = append(page.MalformedReasons, reason)
@@ -497,7 +486,7 @@ func (p *Poller) deliver(page *Page, results []tableResult, keep func(RawRow) bo
 // no reason when the row must be skipped silently (counted before, at the
 // cursor second and already delivered, or not due yet). skip counts down
 // the rows at the cursor's mark already delivered.
-func (p *Poller) rawRow(src Source, schema *normalize.Schema, vals []string, ts, eid string, cur Cursor, now int64, skip *int) (RawRow, string) {
+func (p *Poller) rawRow(src Source, f *normalize.Fields, ts, eid string, cur Cursor, now int64, skip *int) (RawRow, string) {
 	table := src.Table
 	sec, err := strconv.ParseInt(strings.TrimSpace(ts), 10, 64)
 	if err != nil || sec < 0 {
@@ -515,7 +504,7 @@ func (p *Poller) rawRow(src Source, schema *normalize.Schema, vals []string, ts,
 			return RawRow{}, ""
 		}
 	}
-	return RawRow{Table: table, Time: sec, EID: eid, Schema: schema, Vals: vals}, ""
+	return RawRow{Table: table, Time: sec, EID: eid, Fields: f}, ""
 }
 
 // malformed returns why a row with an unusable time is skipped, or ""

@@ -491,7 +491,7 @@ func (r *runner) pollPage(ctx context.Context) (bool, error) {
 	rows := make([]normalize.Row, len(page.Rows))
 	for i, raw := range page.Rows {
 		r.seq++
-		rows[i] = normalize.Row{Table: raw.Table, Host: r.host, Schema: raw.Schema, Vals: raw.Vals, Seq: r.seq}
+		rows[i] = normalize.Row{Table: raw.Table, Host: r.host, Fields: raw.Fields, Seq: r.seq}
 	}
 	var alerts []*detect.Alert
 	rejects := r.sensor.Ingest(rows, func(a *detect.Alert) {

@@ -9,91 +9,23 @@ import (
 	"github.com/osqdetect/osqdetect/detect/ecs"
 )
 
-// Row is one osquery row: its columns either as a map (as osquery-go and
-// results logs deliver them) or as values in the order of a Schema (as the
-// extension decodes osquery's answers, without a map per row).
+// Row is one osquery row as osquery-go delivers it.
 type Row struct {
 	// Table is the osquery table the row came from ("process_events").
 	Table string
 	// Host identifies the host: its system uuid. It becomes host.id.
 	Host string
-	// Cols holds the columns, every value a string. The normalizer reads
-	// it and never keeps its strings beyond the next row (the process
-	// cache copies what it keeps).
+	// Cols holds the columns, every value a string, as osquery-go
+	// delivers them. The normalizer reads it and keeps references to its
+	// strings, never to the map.
 	Cols map[string]string
-	// Schema and Vals hold the columns when Cols is nil: Vals[i] is the
-	// value of Schema's column i.
-	Schema *Schema
-	Vals   []string
+	// Fields, when set, holds the columns instead of Cols, without a map
+	// (rows decoded from logs). The normalizer keeps references to its
+	// strings, never to the Fields.
+	Fields *Fields
 	// Seq is the row's arrival (or file) order. It becomes Event.Seq and
 	// breaks ties between rows of one second.
 	Seq uint64
-}
-
-// Schema names the columns of rows given as Vals.
-type Schema struct {
-	names  []string
-	sorted []int // column indexes in name order
-	index  map[string]int
-}
-
-// NewSchema returns the schema of rows whose values come in the order of
-// columns.
-func NewSchema(columns []string) *Schema {
-	s := &Schema{names: append([]string(nil), columns...), index: make(map[string]int, len(columns))}
-	for i, c := range columns {
-		if _, dup := s.index[c]; !dup {
-			s.index[c] = i
-			s.sorted = append(s.sorted, i)
-		}
-	}
-	sort.Slice(s.sorted, func(a, b int) bool { return s.names[s.sorted[a]] < s.names[s.sorted[b]] })
-	return s
-}
-
-// Columns lists the schema's column names in order.
-func (s *Schema) Columns() []string { return s.names }
-
-// Index returns the position of column name, or -1.
-func (s *Schema) Index(name string) int {
-	if i, ok := s.index[name]; ok {
-		return i
-	}
-	return -1
-}
-
-// Lookup returns the value of column name and whether the row has it.
-func (r *Row) Lookup(name string) (string, bool) {
-	if r.Cols != nil || r.Schema == nil {
-		v, ok := r.Cols[name]
-		return v, ok
-	}
-	i, ok := r.Schema.index[name]
-	if !ok || i >= len(r.Vals) {
-		return "", false
-	}
-	return r.Vals[i], true
-}
-
-// Col returns the value of column name, "" when absent.
-func (r *Row) Col(name string) string {
-	v, _ := r.Lookup(name)
-	return v
-}
-
-// ColMap returns the row's columns as a map (the map itself when the row
-// has one).
-func (r *Row) ColMap() map[string]string {
-	if r.Cols != nil || r.Schema == nil {
-		return r.Cols
-	}
-	m := make(map[string]string, len(r.Schema.index))
-	for name, i := range r.Schema.index {
-		if i < len(r.Vals) {
-			m[name] = r.Vals[i]
-		}
-	}
-	return m
 }
 
 // The tables the normalizer maps.
@@ -334,11 +266,11 @@ func (n *Normalizer) normalize(r *Row, ev *ecs.Event) error {
 		}
 		return ErrStateOnly
 	}
-	pid, e := requiredInt(r, "pid")
+	pid, e := requiredInt(r, ColPid)
 	if e != nil {
 		return e
 	}
-	t, e := requiredInt(r, "time")
+	t, e := requiredInt(r, ColTime)
 	if e != nil {
 		return e
 	}
@@ -351,31 +283,31 @@ func (n *Normalizer) normalize(r *Row, ev *ecs.Event) error {
 }
 
 // requiredInt reads a non-negative integer column that must be present.
-func requiredInt(r *Row, col string) (int64, *RowError) {
+func requiredInt(r *Row, col Col) (int64, *RowError) {
 	s, ok := r.Lookup(col)
 	if !ok || s == "" {
-		return 0, rowErr(r.Table, col, reasonMissing, "")
+		return 0, rowErr(r.Table, col.Name(), reasonMissing, "")
 	}
 	v, ok := parseInt(s)
 	if !ok {
-		return 0, rowErr(r.Table, col, reasonNotNumber, s)
+		return 0, rowErr(r.Table, col.Name(), reasonNotNumber, s)
 	}
 	if v < 0 {
-		return 0, rowErr(r.Table, col, reasonNegative, s)
+		return 0, rowErr(r.Table, col.Name(), reasonNegative, s)
 	}
 	return v, nil
 }
 
 // optionalInt reads an integer column that may be absent; absent, empty and
 // negative values (osquery's -1 for "unknown") read as -1.
-func optionalInt(r *Row, col string) (int64, *RowError) {
-	s := r.Col(col)
+func optionalInt(r *Row, col Col) (int64, *RowError) {
+	s := r.Get(col)
 	if s == "" {
 		return -1, nil
 	}
 	v, ok := parseInt(s)
 	if !ok {
-		return 0, rowErr(r.Table, col, reasonNotNumber, s)
+		return 0, rowErr(r.Table, col.Name(), reasonNotNumber, s)
 	}
 	if v < 0 {
 		return -1, nil
@@ -414,22 +346,20 @@ func (n *Normalizer) setIdentity(r *Row, ev *ecs.Event, t int64, eid string) {
 // rowHash identifies a row without an eid: a SHA-256 of its host, table and
 // sorted columns, as 32 hex digits.
 func (n *Normalizer) rowHash(r *Row) string {
-	cols := r.ColMap()
-	keys := make([]string, 0, len(cols))
-	for k := range cols {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	type col struct{ k, v string }
+	var cols []col
+	r.Range(func(k, v string) { cols = append(cols, col{k, v}) })
+	sort.Slice(cols, func(i, j int) bool { return cols[i].k < cols[j].k })
 	h := sha256.New()
 	sep := []byte{0}
 	h.Write([]byte(r.Host))
 	h.Write(sep)
 	h.Write([]byte(r.Table))
-	for _, k := range keys {
+	for _, c := range cols {
 		h.Write(sep)
-		h.Write([]byte(k))
+		h.Write([]byte(c.k))
 		h.Write(sep)
-		h.Write([]byte(cols[k]))
+		h.Write([]byte(c.v))
 	}
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
@@ -494,7 +424,7 @@ func (n *Normalizer) entityStr(h uint64) string {
 func (n *Normalizer) processRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t int64) error {
 	var sys ecs.Value
 	fork := false
-	switch s := r.Col("syscall"); s {
+	switch s := r.Get(ColSyscall); s {
 	case "execve", "":
 		// osquery before 4.0 had no syscall column: every row was an execve.
 		sys = vSysExecve
@@ -513,12 +443,12 @@ func (n *Normalizer) processRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t in
 	default:
 		return rowErr(r.Table, "syscall", reasonSyscall, s)
 	}
-	ppid, e := optionalInt(r, "parent")
+	ppid, e := optionalInt(r, ColParent)
 	if e != nil {
 		return e
 	}
-	path := r.Col("path")
-	eid := r.Col("eid")
+	path := r.Get(ColPath)
+	eid := r.Get(ColEID)
 	if fork {
 		return n.forkRow(r, tbl, ev, sys, pid, ppid, t, path, eid)
 	}
@@ -542,12 +472,12 @@ func (n *Normalizer) processRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t in
 		p.parentEntity = 0
 		p.parentSlot = -1
 	}
-	uid, gid, euid, egid := r.Col("uid"), r.Col("gid"), r.Col("euid"), r.Col("egid")
+	uid, gid, euid, egid := r.Get(ColUID), r.Get(ColGid), r.Get(ColEuid), r.Get(ColEgid)
 	if euid == "" {
 		// bpf rows carry only uid and gid: the best effective ids known.
 		euid, egid = uid, gid
 	}
-	p.setImage(image{exe: path, cmdline: r.Col("cmdline"), cwd: r.Col("cwd"), uid: uid, gid: gid, euid: euid, egid: egid})
+	p.setImage(image{exe: path, cmdline: r.Get(ColCmdline), cwd: r.Get(ColCwd), uid: uid, gid: gid, euid: euid, egid: egid})
 
 	n.setProcessStart(r, tbl, ev, t, eid, actExec, sys)
 	n.setProcess(ev, p, path)
@@ -597,7 +527,7 @@ func (n *Normalizer) forkRow(r *Row, tbl *tableInfo, ev *ecs.Event, sys ecs.Valu
 	if im.exe == "" {
 		im.exe = path
 	}
-	uid, gid, euid, egid := r.Col("uid"), r.Col("gid"), r.Col("euid"), r.Col("egid")
+	uid, gid, euid, egid := r.Get(ColUID), r.Get(ColGid), r.Get(ColEuid), r.Get(ColEgid)
 	if uid == "" && havePar {
 		uid, gid, _, _ = par.ids()
 	}
@@ -686,9 +616,9 @@ func setIDs(ev *ecs.Event, r *Row, uid, gid, euid, egid string) {
 		ev.Set(ecs.ProcessGroupID, v)
 		ev.Set(ecs.GroupEffectiveID, v)
 	}
-	ev.SetStr(ecs.ProcessSavedUserID, r.Col("suid"))
-	ev.SetStr(ecs.ProcessSavedGroupID, r.Col("sgid"))
-	ev.SetStr(ecs.AuditUserID, r.Col("auid"))
+	ev.SetStr(ecs.ProcessSavedUserID, r.Get(ColSuid))
+	ev.SetStr(ecs.ProcessSavedGroupID, r.Get(ColSgid))
+	ev.SetStr(ecs.AuditUserID, r.Get(ColAuid))
 }
 
 // setParent fills process.parent.* for p from the cache. A cached entry for
@@ -743,12 +673,12 @@ func (n *Normalizer) setParentExtra(ev *ecs.Event, par *proc) {
 
 // socketRow maps a socket_events or bpf_socket_events row.
 func (n *Normalizer) socketRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t int64) error {
-	actionCol := "action"
+	actionCol := ColAction
 	if tbl == &tBPFSocketEvents {
-		actionCol = "syscall"
+		actionCol = ColSyscall
 	}
 	var act action
-	switch s := r.Col(actionCol); s {
+	switch s := r.Get(actionCol); s {
 	case "connect":
 		act = actConnect
 	case "accept", "accept4":
@@ -758,18 +688,18 @@ func (n *Normalizer) socketRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t int
 	case "listen":
 		act = actListen
 	case "":
-		return rowErr(r.Table, actionCol, reasonMissing, "")
+		return rowErr(r.Table, actionCol.Name(), reasonMissing, "")
 	default:
-		return rowErr(r.Table, actionCol, reasonAction, s)
+		return rowErr(r.Table, actionCol.Name(), reasonAction, s)
 	}
 	info := &actionInfos[act]
-	ppid, e := optionalInt(r, "parent") // bpf rows only
+	ppid, e := optionalInt(r, ColParent) // bpf rows only
 	if e != nil {
 		return e
 	}
 	host := r.Host
-	path := r.Col("path")
-	eid := r.Col("eid")
+	path := r.Get(ColPath)
+	eid := r.Get(ColEID)
 	p := n.cache.get(host, pid)
 	if p == nil || (ppid >= 0 && p.ppid >= 0 && p.ppid != ppid) {
 		p = n.cache.put(host, pid)
@@ -800,27 +730,27 @@ func (n *Normalizer) socketRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t int
 		exe = p.exe()
 	}
 	n.setProcess(ev, p, exe)
-	ev.SetStr(ecs.AuditUserID, r.Col("auid"))
-	if uid := r.Col("uid"); uid != "" { // bpf rows
+	ev.SetStr(ecs.AuditUserID, r.Get(ColAuid))
+	if uid := r.Get(ColUID); uid != "" { // bpf rows
 		ev.Set(ecs.UserID, ecs.Str(uid))
-		ev.SetStr(ecs.GroupID, r.Col("gid"))
+		ev.SetStr(ecs.GroupID, r.Get(ColGid))
 	}
 
-	remote := n.canonicalIP(r.Col("remote_address"))
-	local := n.canonicalIP(r.Col("local_address"))
+	remote := n.canonicalIP(r.Get(ColRemoteAddress))
+	local := n.canonicalIP(r.Get(ColLocalAddress))
 	if remote != "" {
 		ev.Set(ecs.DestinationIP, ecs.Str(remote))
 	}
-	if port, ok := parseInt(r.Col("remote_port")); ok && port > 0 {
+	if port, ok := parseInt(r.Get(ColRemotePort)); ok && port > 0 {
 		ev.Set(ecs.DestinationPort, ecs.IntVal(port))
 	}
 	if local != "" {
 		ev.Set(ecs.SourceIP, ecs.Str(local))
 	}
-	if port, ok := parseInt(r.Col("local_port")); ok && port > 0 {
+	if port, ok := parseInt(r.Get(ColLocalPort)); ok && port > 0 {
 		ev.Set(ecs.SourcePort, ecs.IntVal(port))
 	}
-	switch r.Col("family") {
+	switch r.Get(ColFamily) {
 	case "2":
 		ev.Set(ecs.NetworkType, vIPv4)
 	case "10":
@@ -838,8 +768,8 @@ func (n *Normalizer) socketRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t int
 			}
 		}
 	}
-	ev.SetStr(ecs.OsquerySocketPath, r.Col("socket"))
-	switch r.Col("protocol") {
+	ev.SetStr(ecs.OsquerySocketPath, r.Get(ColSocket))
+	switch r.Get(ColProtocol) {
 	case "6":
 		ev.Set(ecs.NetworkTransport, vTCP)
 	case "17":
@@ -864,7 +794,7 @@ func containsColon(s string) bool {
 // outcome maps osquery's status (audit), success (old audit) or exit_code
 // (bpf) to event.outcome.
 func outcome(r *Row, tbl *tableInfo) ecs.Value {
-	switch r.Col("status") {
+	switch r.Get(ColStatus) {
 	case "succeeded":
 		return vSuccess
 	case "failed", "no_client":
@@ -873,7 +803,7 @@ func outcome(r *Row, tbl *tableInfo) ecs.Value {
 		return vUnknown
 	}
 	if tbl == &tBPFSocketEvents {
-		if code, ok := parseInt(r.Col("exit_code")); ok {
+		if code, ok := parseInt(r.Get(ColExitCode)); ok {
 			switch {
 			case code == -115: // EINPROGRESS
 				return vUnknown
@@ -885,7 +815,7 @@ func outcome(r *Row, tbl *tableInfo) ecs.Value {
 		}
 		return ecs.Value{}
 	}
-	switch r.Col("success") {
+	switch r.Get(ColSuccess) {
 	case "1":
 		return vSuccess
 	case "0":

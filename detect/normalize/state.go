@@ -41,15 +41,15 @@ func (n *Normalizer) Seed(host string, rows []map[string]string) (int, error) {
 
 func (n *Normalizer) seedRow(host string, cols map[string]string) *RowError {
 	r := Row{Table: TableProcesses, Host: host, Cols: cols}
-	pid, e := requiredInt(&r, "pid")
+	pid, e := requiredInt(&r, ColPid)
 	if e != nil {
 		return e
 	}
-	ppid, e := optionalInt(&r, "parent")
+	ppid, e := optionalInt(&r, ColParent)
 	if e != nil {
 		return e
 	}
-	start, e := optionalInt(&r, "start_time")
+	start, e := optionalInt(&r, ColStartTime)
 	if e != nil {
 		return e
 	}
