@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"unsafe"
 
 	"github.com/apache/thrift/lib/go/thrift"
@@ -108,8 +110,13 @@ const (
 // connection into ColumnRows. It is read by thrift's own client, which
 // checks the message envelope (name, sequence id, exceptions) around it.
 type columnsResult struct {
-	r         *bufio.Reader
-	index     map[string]int
+	r     *bufio.Reader
+	index map[string]int
+	// byName lists the columns sorted by name: osqueryd sends each row's
+	// keys in that order (its Row is a std::map, osquery/core/sql/row.h),
+	// so the next key is nearly always the next name here, found by one
+	// comparison instead of a map lookup.
+	byName []nameIndex
 	out       ColumnRows
 	code      int32
 	message   string
@@ -225,6 +232,7 @@ func (res *columnsResult) readRows(d *decoder) error {
 			return err
 		}
 		clear(row)
+		next := 0 // where in byName the next key is expected
 		for range size {
 			if ktype != tString || vtype != tString {
 				if err := d.skip(ktype, 0); err != nil {
@@ -235,7 +243,7 @@ func (res *columnsResult) readRows(d *decoder) error {
 				}
 				continue
 			}
-			col, err := d.column(res.index)
+			col, err := d.column(res, &next)
 			if err != nil {
 				return err
 			}
@@ -264,6 +272,24 @@ func (res *columnsResult) readRows(d *decoder) error {
 	res.sizeHint = len(buf)
 	res.out.buf, res.out.offs = buf, offs
 	return nil
+}
+
+type nameIndex struct {
+	name string
+	col  int
+}
+
+// newColumnsResult prepares to decode an answer for columns.
+func newColumnsResult(r *bufio.Reader, columns []string) *columnsResult {
+	res := &columnsResult{r: r, index: make(map[string]int, len(columns)), out: ColumnRows{Columns: columns}}
+	for i, c := range columns {
+		if _, dup := res.index[c]; !dup {
+			res.index[c] = i
+			res.byName = append(res.byName, nameIndex{c, i})
+		}
+	}
+	slices.SortFunc(res.byName, func(a, b nameIndex) int { return strings.Compare(a.name, b.name) })
+	return res
 }
 
 // decoder reads Thrift's binary protocol from a buffered connection
@@ -359,8 +385,10 @@ func (d *decoder) bytes(dst []byte) ([]byte, error) {
 	return dst, nil
 }
 
-// column reads a map key and returns its column index, or -1.
-func (d *decoder) column(index map[string]int) (int, error) {
+// column reads a map key and returns its column index, or -1; next is
+// where in res.byName the key is expected, and moves past it.
+func (d *decoder) column(res *columnsResult, next *int) (int, error) {
+	index := res.index
 	n, err := d.size()
 	if err != nil {
 		return -1, err
@@ -383,7 +411,12 @@ func (d *decoder) column(index map[string]int) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	if k := *next; k < len(res.byName) && res.byName[k].name == string(b) {
+		*next = k + 1
+		return res.byName[k].col, nil
+	}
 	if i, ok := index[string(b)]; ok {
+		*next = len(res.byName) // out of order: no more guessing in this row
 		return i, nil
 	}
 	return -1, nil

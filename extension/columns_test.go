@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -34,12 +35,56 @@ func encodeQueryResult(t testing.TB, resp *gen.ExtensionResponse) []byte {
 	return buf.Bytes()
 }
 
-func decodeQueryResult(b []byte, columns []string) (columnsResult, error) {
-	index := map[string]int{}
-	for i, c := range columns {
-		index[c] = i
+// encodeSortedQueryResult writes the same bytes osqueryd does: its rows
+// are std::maps (osquery/core/sql/row.h), so each row's keys go out
+// sorted by name (thrift's Go code writes a Go map's keys in random
+// order).
+func encodeSortedQueryResult(t testing.TB, resp *gen.ExtensionResponse) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	ctx := context.Background()
+	p := thrift.NewTBinaryProtocolConf(thrift.NewStreamTransportW(&buf), nil)
+	check := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
-	res := columnsResult{r: bufio.NewReaderSize(bytes.NewReader(b), 64), index: index, out: ColumnRows{Columns: columns}}
+	check(p.WriteStructBegin(ctx, "ExtensionManagerQueryResult"))
+	check(p.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0))
+	check(p.WriteStructBegin(ctx, "ExtensionResponse"))
+	if resp.Status != nil {
+		check(p.WriteFieldBegin(ctx, "status", thrift.STRUCT, 1))
+		check(resp.Status.Write(ctx, p))
+		check(p.WriteFieldEnd(ctx))
+	}
+	check(p.WriteFieldBegin(ctx, "response", thrift.LIST, 2))
+	check(p.WriteListBegin(ctx, thrift.MAP, len(resp.Response)))
+	for _, row := range resp.Response {
+		keys := make([]string, 0, len(row))
+		for k := range row {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		check(p.WriteMapBegin(ctx, thrift.STRING, thrift.STRING, len(row)))
+		for _, k := range keys {
+			check(p.WriteString(ctx, k))
+			check(p.WriteString(ctx, row[k]))
+		}
+		check(p.WriteMapEnd(ctx))
+	}
+	check(p.WriteListEnd(ctx))
+	check(p.WriteFieldEnd(ctx))
+	check(p.WriteFieldStop(ctx))
+	check(p.WriteStructEnd(ctx))
+	check(p.WriteFieldEnd(ctx))
+	check(p.WriteFieldStop(ctx))
+	check(p.WriteStructEnd(ctx))
+	check(p.Flush(ctx))
+	return buf.Bytes()
+}
+
+func decodeQueryResult(b []byte, columns []string) (*columnsResult, error) {
+	res := newColumnsResult(bufio.NewReaderSize(bytes.NewReader(b), 64), columns)
 	err := res.Read(context.Background(), nil)
 	return res, err
 }
@@ -62,8 +107,20 @@ func TestColumnsDecodeWhatThriftEncodes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := encodeQueryResult(t, &gen.ExtensionResponse{Status: &gen.ExtensionStatus{Code: 0, Message: "OK"}, Response: tt.rows})
-			res, err := decodeQueryResult(b, tt.columns)
+			resp := &gen.ExtensionResponse{Status: &gen.ExtensionStatus{Code: 0, Message: "OK"}, Response: tt.rows}
+			for _, b := range [][]byte{encodeQueryResult(t, resp), encodeSortedQueryResult(t, resp)} {
+				res, err := decodeQueryResult(b, tt.columns)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !res.success || !res.hasStatus || res.code != 0 {
+					t.Fatalf("result %+v", res)
+				}
+				if got := valuesOf(res.out); !reflect.DeepEqual(got, tt.want) {
+					t.Fatalf("rows %q, want %q", got, tt.want)
+				}
+			}
+			res, err := decodeQueryResult(encodeSortedQueryResult(t, resp), tt.columns)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,6 +204,10 @@ func FuzzColumnsDecode(f *testing.F) {
 		res, err := decodeQueryResult(b, []string{"eid", key})
 		if err != nil {
 			t.Fatal(err)
+		}
+		sorted, err := decodeQueryResult(encodeSortedQueryResult(t, &gen.ExtensionResponse{Status: &gen.ExtensionStatus{Code: 3, Message: val}, Response: rows}), []string{key, "eid"})
+		if err != nil || !reflect.DeepEqual(valuesOf(sorted.out), valuesOf(ColumnsFromMaps([]string{key, "eid"}, rows))) {
+			t.Fatalf("sorted keys decoded %q, %v", valuesOf(sorted.out), err)
 		}
 		if want := valuesOf(ColumnsFromMaps([]string{"eid", key}, rows)); !reflect.DeepEqual(valuesOf(res.out), want) || res.code != 3 || res.message != val {
 			t.Fatalf("decoded %q (%d %q), want %q", valuesOf(res.out), res.code, res.message, want)

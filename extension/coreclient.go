@@ -194,16 +194,10 @@ func (c *CoreClient) QueryRows(ctx context.Context, sql string) ([]map[string]st
 // allocation per row, one buffer for every value.
 func (c *CoreClient) QueryColumns(ctx context.Context, sql string, columns []string) (ColumnRows, error) {
 	what := "querying osquery"
-	index := make(map[string]int, len(columns))
-	for i, col := range columns {
-		if _, dup := index[col]; !dup {
-			index[col] = i
-		}
-	}
-	res := columnsResult{index: index, out: ColumnRows{Columns: columns}}
+	res := newColumnsResult(nil, columns)
 	err := c.do(ctx, what, func(ctx context.Context, cl *gen.ExtensionManagerClient) error {
 		res.r, res.sizeHint = c.reader, c.sizeHint
-		_, err := cl.Client_().Call(ctx, "query", &gen.ExtensionManagerQueryArgs{Sql: sql}, &res)
+		_, err := cl.Client_().Call(ctx, "query", &gen.ExtensionManagerQueryArgs{Sql: sql}, res)
 		c.sizeHint = res.sizeHint
 		return err
 	})
