@@ -116,7 +116,7 @@ type columnsResult struct {
 	// keys in that order (its Row is a std::map, osquery/core/sql/row.h),
 	// so the next key is nearly always the next name here, found by one
 	// comparison instead of a map lookup.
-	byName []nameIndex
+	byName    []nameIndex
 	out       ColumnRows
 	code      int32
 	message   string
