@@ -65,11 +65,13 @@ const (
 // state is flushed). It returns an error when it cannot start, or when
 // osquery stays unreachable longer than the grace period.
 func Run(ctx context.Context, opts Options) error {
+	limit := setMemoryLimit()
 	r, err := newRunner(opts)
 	if err != nil {
 		return err
 	}
 	defer r.close()
+	r.log.Debug("memory", "soft_limit_bytes", limit)
 	return r.run(ctx)
 }
 
@@ -95,6 +97,7 @@ type runner struct {
 	lastProbe       time.Time
 	lastProcessSave time.Time
 	pending         *pendingCommit
+	memory          idleReturn
 }
 
 // pollState is the poller position and durable counters, committed with
@@ -174,6 +177,7 @@ func (r *runner) run(ctx context.Context) error {
 		}
 		return err
 	}
+	r.memory.release(r.now()) // the processes table's rows are garbage now
 	if err := r.register(); err != nil {
 		return err
 	}
@@ -430,6 +434,12 @@ func (r *runner) watch(ctx context.Context) error {
 // pollTick reads the event tables until caught up (bounded per tick) and
 // commits each page with the alerts it produced.
 func (r *runner) pollTick(ctx context.Context) {
+	before := r.delivered()
+	defer func() {
+		if r.memory.observe(int(r.delivered()-before), r.now()) {
+			r.log.Debug("idle: memory returned to the system")
+		}
+	}()
 	for page := 0; page < maxPagesPerTick && ctx.Err() == nil; page++ {
 		if r.pending != nil {
 			if err := r.commitPending(); err != nil {
@@ -441,6 +451,15 @@ func (r *runner) pollTick(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// delivered is the total of rows handed to the engine.
+func (r *runner) delivered() int64 {
+	var n int64
+	for _, v := range r.state.Delivered {
+		n += v
+	}
+	return n
 }
 
 func (r *runner) pollPage(ctx context.Context) (bool, error) {
