@@ -24,19 +24,28 @@ func soakFlood(t *testing.T) time.Duration {
 	return 8 * time.Second
 }
 
-// rssMiB reads a process's resident set size.
-func rssMiB(pid int) (float64, error) {
+// rssMiB reads a process's resident set size, all of it and the part
+// that maps files (the state store's memory map).
+func rssMiB(pid int) (rss, file float64, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
-			return kb / 1024, err
+	kib := func(key string) (float64, bool) {
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, key+":"); ok {
+				kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
+				return kb / 1024, err == nil
+			}
 		}
+		return 0, false
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	rss, ok := kib("VmRSS")
+	if !ok {
+		return 0, 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	}
+	file, _ = kib("RssFile")
+	return rss, file, nil
 }
 
 // The real extension under a flood of 10,000 events a second (5,000 execs
@@ -71,25 +80,25 @@ func TestFloodMemory(t *testing.T) {
 
 	type sample struct {
 		at        time.Duration
-		rss       float64
+		rss, file float64
 		delivered int
 	}
 	var curve []sample
 	start := time.Now()
 	record := func() sample {
-		rss, err := rssMiB(pid)
+		rss, file, err := rssMiB(pid)
 		if err != nil {
 			t.Fatal(err)
 		}
 		n, _ := h.delivered()
-		s := sample{time.Since(start).Round(time.Second), rss, n}
+		s := sample{time.Since(start).Round(time.Second), rss, file, n}
 		curve = append(curve, s)
 		return s
 	}
 	defer func() {
 		var b strings.Builder
 		for _, s := range curve {
-			fmt.Fprintf(&b, "%6s  rss %6.1f MiB  delivered %d\n", s.at, s.rss, s.delivered)
+			fmt.Fprintf(&b, "%6s  rss %6.1f MiB (files %5.1f)  delivered %d\n", s.at, s.rss, s.file, s.delivered)
 		}
 		t.Logf("memory curve (flood %s at %d events/s over %d live pids, then idle):\n%s", flood, perSecond, livePids, b.String())
 	}()
