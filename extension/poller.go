@@ -35,15 +35,16 @@ type Source struct {
 	NumericEID bool
 }
 
-// Audit-based event tables: the sources on every Linux osquery.
+// Audit-based event tables: the sources on every Linux osquery. Each names
+// the columns the normalizer reads (normalize.Col), and only those: every
+// other column would cost osquery, Thrift and the decoder for nothing.
 var (
 	ProcessEventsSource = Source{Table: "process_events", Columns: []string{
-		"eid", "time", "uptime", "pid", "parent", "path", "mode", "cmdline", "cwd",
-		"auid", "uid", "euid", "gid", "egid", "owner_uid", "owner_gid",
-		"fsuid", "suid", "fsgid", "sgid", "syscall",
+		"eid", "time", "pid", "parent", "path", "cmdline", "cwd",
+		"auid", "uid", "euid", "gid", "egid", "suid", "sgid", "syscall",
 	}}
 	SocketEventsSource = Source{Table: "socket_events", Columns: []string{
-		"eid", "time", "uptime", "action", "pid", "path", "fd", "auid", "family",
+		"eid", "time", "action", "pid", "path", "auid", "family",
 		"protocol", "local_address", "remote_address", "local_port", "remote_port",
 		"socket", "success", "status",
 	}}

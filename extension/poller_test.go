@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/osqdetect/osqdetect/detect/normalize"
 )
 
 func fixedClock(sec int64) func() time.Time { return func() time.Time { return time.Unix(sec, 0) } }
@@ -309,5 +311,16 @@ func TestPollerHoldsRowsAheadOfTheClockUntilDue(t *testing.T) {
 	}
 	if got := eidsOf(page.Rows); len(got) != 1 || got[0] != "p02@1030" {
 		t.Fatalf("second poll delivered %v, want the row of 1030", got)
+	}
+}
+
+// Every column a source names is one the normalizer reads.
+func TestSourcesNameOnlyColumnsTheNormalizerReads(t *testing.T) {
+	for _, src := range []Source{ProcessEventsSource, SocketEventsSource, BPFProcessEventsSource, BPFSocketEventsSource} {
+		for _, c := range src.Columns {
+			if normalize.ColOf(c) == normalize.ColNone && !strings.HasPrefix(src.Table, "bpf_") {
+				t.Errorf("%s names %s, which the normalizer never reads", src.Table, c)
+			}
+		}
 	}
 }
