@@ -30,19 +30,21 @@ func setMemoryLimit() int64 {
 type idleReturn struct {
 	busyRows int       // rows read since memory was last returned
 	last     time.Time // when it was last returned
+	// bulky is set when a tick wrote the whole process cache: its
+	// serialized copy is tens of megabytes of garbage at once.
+	bulky bool
 }
 
 // minReturnGap spaces returns, each of which costs a full collection.
 const minReturnGap = 10 * time.Second
 
 // observe records one poll tick that read rows rows; when the tick read
-// none after busy ones, it returns memory (at most once per minReturnGap).
+// none after busy ones, or wrote the whole process cache, it returns memory
+// (at most once per minReturnGap).
 func (m *idleReturn) observe(rows int, now time.Time) bool {
-	if rows > 0 {
-		m.busyRows += rows
-		return false
-	}
-	if m.busyRows == 0 || now.Sub(m.last) < minReturnGap {
+	m.busyRows += rows
+	due := m.bulky || (rows == 0 && m.busyRows > 0)
+	if !due || now.Sub(m.last) < minReturnGap {
 		return false
 	}
 	m.release(now)
@@ -53,5 +55,5 @@ func (m *idleReturn) observe(rows int, now time.Time) bool {
 // are garbage at once).
 func (m *idleReturn) release(now time.Time) {
 	debug.FreeOSMemory()
-	m.busyRows, m.last = 0, now
+	m.busyRows, m.last, m.bulky = 0, now, false
 }

@@ -26,4 +26,9 @@ func TestIdleReturnAfterBusyTicksOnly(t *testing.T) {
 			t.Fatalf("step %d (%d rows at %s): returned %v, want %v", i, s.rows, s.at, got, s.want)
 		}
 	}
+	// A tick that wrote the whole process cache returns memory, busy or not.
+	m.bulky = true
+	if !m.observe(700, t0.Add(30*time.Second)) || m.bulky {
+		t.Fatal("memory not returned after writing the process cache")
+	}
 }

@@ -564,6 +564,7 @@ func (r *runner) commit(alerts []*detect.Alert, withProcesses bool) error {
 		} else {
 			pc.blobs[blobProcesses] = b
 			r.lastProcessSave = r.now()
+			r.memory.bulky = true
 		}
 	}
 	r.pending = pc
