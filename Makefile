@@ -40,15 +40,17 @@ soak:
 
 # The product end to end: a stand-in osqueryd replays a recorded attack
 # scenario, the real extension attaches over the socket, and the alerts
-# table is printed.
+# table is printed. The stand-in's and the extension's logs go to a file,
+# shown only when the demo fails.
 demo: build
 	@tmp=$$(mktemp -d /tmp/osqdetect-demo.XXXXXX); \
 	OSQDETECT_STATE_DIR=$$tmp/state OSQDETECT_CONFIG=$$tmp/none.conf \
 	$(BUILD)/osqcore --socket $$tmp/osquery.em \
 		--replay tests/scenarios/demo.jsonl \
 		--extension $(BUILD)/osqdetect.ext --wait-for osqdetect \
-		--query "SELECT datetime(time, 'unixepoch') AS time, severity, rule_name, pid, process_executable, process_command_line, parent_name, CASE WHEN destination_ip = '' THEN '' ELSE destination_ip || ':' || destination_port END AS destination FROM alerts ORDER BY time"; \
-	status=$$?; rm -rf $$tmp; exit $$status
+		--query "SELECT datetime(time, 'unixepoch') AS time, severity, rule_name, pid, process_executable, process_command_line, parent_name, CASE WHEN destination_ip = '' THEN '' ELSE destination_ip || ':' || destination_port END AS destination FROM alerts ORDER BY time" \
+		2>$$tmp/demo.log; \
+	status=$$?; if [ $$status -ne 0 ]; then cat $$tmp/demo.log >&2; fi; rm -rf $$tmp; exit $$status
 
 # The same rules over a recorded osquery results log.
 demo-scan: build

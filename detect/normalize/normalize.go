@@ -333,14 +333,54 @@ func (n *Normalizer) setCommon(r *Row, tbl *tableInfo, ev *ecs.Event, t int64, e
 }
 
 // setIdentity fills event.id, osquery.eid and osquery.time.
+//
+// event.id must tell apart every event a host ever produces, and give the
+// same id when the same buffered row is read again (alert ids are built from
+// it, and the alert store de-duplicates on them). osquery's eid alone does
+// neither: it counts per subscriber and starts again near 1 when osquery's
+// database is wiped or ephemeral (research/osquery.md §2.7). So the id is
+// host, table and eid followed by a digest of what the event is (its time,
+// pid and content: identityColumns); the eid only breaks ties between
+// otherwise identical rows.
 func (n *Normalizer) setIdentity(r *Row, ev *ecs.Event, t int64, eid string) {
 	ev.Set(ecs.OsqueryTime, ecs.IntVal(t))
 	if eid != "" {
 		ev.Set(ecs.OsqueryEID, ecs.Str(eid))
-		ev.Set(ecs.EventID, ecs.Str(n.arena.join3(r.Host, ':', r.Table, eid)))
+		ev.Set(ecs.EventID, ecs.Str(n.arena.join3(r.Host, ':', r.Table, eid+":"+contentDigest(r))))
 	} else {
 		ev.Set(ecs.EventID, ecs.Str(n.rowHash(r)))
 	}
+}
+
+// identityColumns are the columns whose values say what an event is: when
+// osquery processed it (time, uptime, and the kernel time bpf tables carry),
+// which process, and what it did. Columns outside this list (and columns a
+// log happens to lack) do not change an event's id, so the same event read
+// from a differently shaped query or log keeps its id.
+var identityColumns = []string{
+	"time", "uptime", "ntime", "pid", "tid", "parent", "path", "cmdline", "cwd", "syscall",
+	"auid", "uid", "euid", "gid", "egid", "action", "family", "protocol", "fd",
+	"local_address", "local_port", "remote_address", "remote_port", "socket", "status", "success",
+}
+
+// contentDigest is the first 64 bits of a SHA-256 of the row's identity
+// columns, as 16 hex digits.
+func contentDigest(r *Row) string {
+	h := sha256.New()
+	sep := []byte{0}
+	for _, col := range identityColumns {
+		v, ok := r.Cols[col]
+		if !ok {
+			continue
+		}
+		h.Write([]byte(col))
+		h.Write(sep)
+		h.Write([]byte(v))
+		h.Write(sep)
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return hex.EncodeToString(sum[:8])
 }
 
 // rowHash identifies a row without an eid: a SHA-256 of its host, table and
