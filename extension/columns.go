@@ -22,7 +22,9 @@ import (
 type ColumnRows struct {
 	Columns []string
 	buf     []byte
-	offs    []uint32 // per row, per column: offset and length in buf
+	// offs holds, per row and column, the value's offset in buf and its
+	// length plus one (0: the row lacks the column).
+	offs []uint32
 }
 
 // Len is the number of rows.
@@ -37,28 +39,63 @@ func (c ColumnRows) Len() int {
 func (c ColumnRows) Value(i, j int) string {
 	k := 2 * (i*len(c.Columns) + j)
 	o, n := c.offs[k], c.offs[k+1]
-	if n == 0 {
+	if n <= 1 {
 		return ""
 	}
-	return unsafe.String(&c.buf[o], int(n))
+	return unsafe.String(&c.buf[o], int(n-1))
 }
 
-// Fields returns every row's columns that have a normalizer slot, as
-// Fields viewing the answer's buffer: one allocation for all of them.
+// Has reports whether row i has column j.
+func (c ColumnRows) Has(i, j int) bool { return c.offs[2*(i*len(c.Columns)+j)+1] > 0 }
+
+// Fields returns every row's columns as Fields viewing the answer's
+// buffer: the columns with a normalizer slot in their slots, the others
+// by name; a few allocations per answer, none per row.
 func (c ColumnRows) Fields() []normalize.Fields {
 	n := c.Len()
-	fs := normalize.ViewFields(c.buf, n)
 	cols := make([]normalize.Col, len(c.Columns))
+	buf := c.buf
+	var names []normalize.View // of the columns without a slot, by column
+	others := 0
 	for j, name := range c.Columns {
 		cols[j] = normalize.ColOf(name)
+		if cols[j] == normalize.ColNone {
+			others++
+		}
+	}
+	if others > 0 {
+		// The names go after the values, in a buffer of the answer's own.
+		names = make([]normalize.View, len(c.Columns))
+		for j, name := range c.Columns {
+			if cols[j] == normalize.ColNone {
+				names[j] = normalize.View{Off: uint32(len(buf)), N: uint32(len(name))}
+				buf = append(buf, name...)
+			}
+		}
+	}
+	fs := normalize.ViewFields(buf, n)
+	var store, views []normalize.View
+	if others > 0 {
+		store = make([]normalize.View, n*2*others)
+		views = make([]normalize.View, 0, 2*others)
 	}
 	k := 0
 	for i := range fs {
-		for _, col := range cols {
-			if col != normalize.ColNone && c.offs[k+1] > 0 {
-				fs[i].SetView(col, c.offs[k], c.offs[k+1])
-			}
+		views = views[:0]
+		for j, col := range cols {
+			off, ln := c.offs[k], c.offs[k+1]
 			k += 2
+			if ln == 0 {
+				continue // absent
+			}
+			if col != normalize.ColNone {
+				fs[i].SetView(col, off, ln-1)
+			} else {
+				views = append(views, names[j], normalize.View{Off: off, N: ln - 1})
+			}
+		}
+		if others > 0 {
+			fs[i].SetOtherViews(views, store[i*2*others:(i+1)*2*others])
 		}
 	}
 	return fs
@@ -69,8 +106,12 @@ func ColumnsFromMaps(columns []string, rows []map[string]string) ColumnRows {
 	out := ColumnRows{Columns: columns, offs: make([]uint32, 0, 2*len(rows)*len(columns))}
 	for _, r := range rows {
 		for _, c := range columns {
-			v := r[c]
-			out.offs = append(out.offs, uint32(len(out.buf)), uint32(len(v)))
+			v, ok := r[c]
+			if !ok {
+				out.offs = append(out.offs, 0, 0)
+				continue
+			}
+			out.offs = append(out.offs, uint32(len(out.buf)), uint32(len(v))+1)
 			out.buf = append(out.buf, v...)
 		}
 	}
@@ -260,7 +301,10 @@ func (res *columnsResult) readRows(d *decoder) error {
 			if len(buf) > 1<<32-1 {
 				return fmt.Errorf("%w: answer over 4 GiB", errThriftLimit)
 			}
-			row[2*col], row[2*col+1] = uint32(start), uint32(len(buf)-start)
+			if len(buf)-start >= 1<<32-1 {
+				return fmt.Errorf("%w: a value over 4 GiB", errThriftLimit)
+			}
+			row[2*col], row[2*col+1] = uint32(start), uint32(len(buf)-start)+1
 		}
 		for j, c := range res.out.Columns { // a column named twice
 			if i := res.index[c]; i != j {

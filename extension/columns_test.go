@@ -163,12 +163,12 @@ func TestQueryColumnsMatchesQueryRows(t *testing.T) {
 	client := NewCoreClient(core.Socket(), 10*time.Second)
 	defer client.Close()
 	ctx := context.Background()
-	sql := "SELECT eid, time, pid, path, cmdline, cwd, syscall FROM process_events WHERE time >= 0 ORDER BY eid"
+	sql := "SELECT eid, time, uptime, pid, path, cmdline, cwd, syscall, env FROM process_events WHERE time >= 0 ORDER BY eid"
 	maps, err := client.QueryRows(ctx, sql)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cols := []string{"eid", "time", "pid", "path", "cmdline", "cwd", "syscall", "absent"}
+	cols := []string{"eid", "time", "uptime", "pid", "path", "cmdline", "cwd", "syscall", "env", "absent"}
 	for range 2 { // the second call reuses the connection and the size hint
 		got, err := client.QueryColumns(ctx, sql, cols)
 		if err != nil {
@@ -180,6 +180,11 @@ func TestQueryColumnsMatchesQueryRows(t *testing.T) {
 		fs := got.Fields()
 		if len(fs) != 2 || fs[1].Get(normalize.ColCmdline) != maps[1]["cmdline"] || fs[0].Get(normalize.ColEID) != maps[0]["eid"] {
 			t.Fatalf("fields %v %v, rows %v", fs[0].Map(), fs[1].Map(), maps)
+		}
+		for i := range fs {
+			if m := fs[i].Map(); !reflect.DeepEqual(m, maps[i]) {
+				t.Fatalf("row %d as fields %v, as a map %v", i, m, maps[i])
+			}
 		}
 	}
 	if _, err := client.QueryColumns(ctx, "SELECT x FROM no_such_table", []string{"x"}); !errors.Is(err, ErrNotOK) ||

@@ -36,15 +36,16 @@ type Source struct {
 }
 
 // Audit-based event tables: the sources on every Linux osquery. Each names
-// the columns the normalizer reads (normalize.Col), and only those: every
-// other column would cost osquery, Thrift and the decoder for nothing.
+// the columns the normalizer reads, and those that make an event's identity
+// (uptime, fd: see normalize's identity digest), and no other: every other
+// column would cost osquery, Thrift and the decoder for nothing.
 var (
 	ProcessEventsSource = Source{Table: "process_events", Columns: []string{
-		"eid", "time", "pid", "parent", "path", "cmdline", "cwd",
+		"eid", "time", "uptime", "pid", "parent", "path", "cmdline", "cwd",
 		"auid", "uid", "euid", "gid", "egid", "suid", "sgid", "syscall",
 	}}
 	SocketEventsSource = Source{Table: "socket_events", Columns: []string{
-		"eid", "time", "action", "pid", "path", "auid", "family",
+		"eid", "time", "uptime", "action", "pid", "path", "fd", "auid", "family",
 		"protocol", "local_address", "remote_address", "local_port", "remote_port",
 		"socket", "success", "status",
 	}}

@@ -1,6 +1,10 @@
 package normalize
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/osqdetect/osqdetect/detect/ecs"
+)
 
 func TestViewFields(t *testing.T) {
 	buf := []byte("4242/usr/bin/curl")
@@ -19,5 +23,58 @@ func TestViewFields(t *testing.T) {
 	r := Row{Table: TableProcessEvents, Host: "h", Fields: &fs[0]}
 	if r.Get(ColPath) != "/usr/bin/curl" {
 		t.Fatalf("row view %q", r.Get(ColPath))
+	}
+}
+
+// A row given as Fields viewing a shared buffer (as the extension decodes
+// osquery's answers) becomes the same event as the same row given as a
+// map, event.id (and its content digest) included.
+func TestViewFieldsRowMatchesMapRow(t *testing.T) {
+	cols := map[string]string{"eid": "0000000007", "time": "1700000000", "uptime": "4242", "pid": "300", "parent": "1",
+		"path": "/usr/bin/id", "cmdline": "id -u", "cwd": "/root", "uid": "0", "gid": "0", "euid": "0", "egid": "0",
+		"auid": "1000", "syscall": "execve", "suid": "", "sgid": "0"}
+	var buf []byte
+	type part struct {
+		name     string
+		off, len uint32
+	}
+	var parts []part
+	for k, v := range cols {
+		parts = append(parts, part{k, uint32(len(buf)), uint32(len(v))})
+		buf = append(buf, v...)
+	}
+	names := map[string]View{}
+	for _, p := range parts {
+		if ColOf(p.name) == ColNone {
+			names[p.name] = View{uint32(len(buf)), uint32(len(p.name))}
+			buf = append(buf, p.name...)
+		}
+	}
+	fs := ViewFields(buf, 1)
+	var others []View
+	for _, p := range parts {
+		if c := ColOf(p.name); c != ColNone {
+			fs[0].SetView(c, p.off, p.len)
+		} else {
+			others = append(others, names[p.name], View{p.off, p.len})
+		}
+	}
+	fs[0].SetOtherViews(others, make([]View, len(others)))
+
+	viaMap := New(Options{})
+	viaFields := New(Options{})
+	var a, b ecs.Event
+	if err := viaMap.Normalize(Row{Table: TableProcessEvents, Host: "h", Cols: cols}, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := viaFields.Normalize(Row{Table: TableProcessEvents, Host: "h", Fields: &fs[0]}, &b); err != nil {
+		t.Fatal(err)
+	}
+	a.Complete()
+	b.Complete()
+	for _, f := range []ecs.Field{ecs.EventID, ecs.ProcessEntityID, ecs.ProcessCommandLine, ecs.ProcessSavedUserID, ecs.AuditUserID} {
+		if x, y := a.Get(f), b.Get(f); x.Str != y.Str || x.Kind != y.Kind {
+			t.Errorf("%s: map %q, fields %q", f.Name(), x.Str, y.Str)
+		}
 	}
 }

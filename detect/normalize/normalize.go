@@ -369,7 +369,7 @@ func contentDigest(r *Row) string {
 	h := sha256.New()
 	sep := []byte{0}
 	for _, col := range identityColumns {
-		v, ok := r.Cols[col]
+		v, ok := r.lookupName(col)
 		if !ok {
 			continue
 		}
