@@ -32,7 +32,7 @@ benchstat:
 
 # The real extension under a flood of 10,000 events/s over 100,000 live
 # processes for SOAKTIME, then idle: its resident memory curve, the 128 MiB
-# bound and memory returned when idle (make test runs an 8 s version).
+# bound and memory returned when idle (make test runs 5 s over 20,000 pids).
 SOAKTIME ?= 5m
 soak:
 	OSQDETECT_SOAK=$(SOAKTIME) $(GO) test -count=1 -v -timeout 2h -run '^TestFloodMemory$$' ./tests/e2e/ 2>&1 \
