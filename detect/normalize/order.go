@@ -99,42 +99,21 @@ func OrderSecond(rows []Row) {
 			latest[image{p.Get(ColPid), path}] = i
 		}
 	}
-	// slot[k] is the process row socks[k] goes right after; len(procs)
-	// means before every process row. A counting sort by slot keeps the
-	// sockets' own order within a slot, with no allocation per row.
-	slot := make([]int32, len(socks))
-	first := make([]int32, len(procs)+2) // counts, then where each slot's sockets start
-	for k := range socks {
-		s := &socks[k]
-		slot[k] = int32(len(procs))
-		if path := s.Get(ColPath); path != "" {
-			if i, ok := latest[image{s.Get(ColPid), path}]; ok {
-				slot[k] = int32(i)
-			}
+	// after[i] lists the socket rows that go right after procs[i]; slot
+	// len(procs) holds those that go first.
+	after := make([][]Row, len(procs)+1)
+	for _, s := range socks {
+		slot := len(procs)
+		if i, ok := latest[image{s.Get(ColPid), s.Get(ColPath)}]; ok && s.Get(ColPath) != "" {
+			slot = i
 		}
-		first[slot[k]+1]++
+		after[slot] = append(after[slot], s)
 	}
-	for i := 1; i < len(first); i++ {
-		first[i] += first[i-1]
-	}
-	placed := make([]Row, len(socks))
-	for k := range socks {
-		placed[first[slot[k]]] = socks[k]
-		first[slot[k]]++
-	}
-	// first[i] is now where slot i's sockets end, and slot i-1's end where
-	// slot i's begin.
 	out := rows[:0]
-	start := int32(0)
-	if n := len(procs); n > 0 {
-		start = first[n-1]
-	}
-	out = append(out, placed[start:first[len(procs)]]...)
-	prev := int32(0)
+	out = append(out, after[len(procs)]...)
 	for i := range procs {
 		out = append(out, procs[i])
-		out = append(out, placed[prev:first[i]]...)
-		prev = first[i]
+		out = append(out, after[i]...)
 	}
 }
 
