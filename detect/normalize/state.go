@@ -127,15 +127,7 @@ const snapshotVersion = 1
 // a restart.
 func (n *Normalizer) Snapshot() ([]byte, error) {
 	s := snapshot{Version: snapshotVersion, Processes: make([]snapshotProc, 0, n.cache.size())}
-	n.cache.each(func(p *proc) {
-		uid, gid, euid, egid := p.ids()
-		s.Processes = append(s.Processes, snapshotProc{
-			Host: p.key.host, Pid: p.key.pid, PPid: p.ppid, Start: p.start,
-			EntityID: hexID(p.entity), ParentEntityID: hexID(p.parentEntity),
-			Exe: p.exe(), Name: p.name(), Cmdline: p.cmdline(), Cwd: p.cwd(),
-			UID: uid, GID: gid, EUID: euid, EGID: egid,
-		})
-	})
+	n.cache.each(func(p *proc) { s.Processes = append(s.Processes, snapProc(p)) })
 	b, err := json.Marshal(s)
 	if err != nil {
 		return nil, fmt.Errorf("serializing process cache: %w", err)
@@ -160,17 +152,32 @@ func (n *Normalizer) Restore(data []byte) error {
 	}
 	n.cache.reset()
 	for _, sp := range s.Processes {
-		p := n.cache.put(sp.Host, sp.Pid)
-		p.ppid = sp.PPid
-		if p.ppid < 0 {
-			p.ppid = -1
-		}
-		p.start = sp.Start
-		p.entity, p.parentEntity = parseEntityID(sp.EntityID), parseEntityID(sp.ParentEntityID)
-		p.setImage(image{exe: sp.Exe, name: sp.Name, cmdline: sp.Cmdline, cwd: sp.Cwd,
-			uid: sp.UID, gid: sp.GID, euid: sp.EUID, egid: sp.EGID})
+		fillProc(n.cache.put(sp.Host, sp.Pid), sp)
 	}
 	return nil
+}
+
+// snapProc is a cache entry as the snapshot writes it.
+func snapProc(p *proc) snapshotProc {
+	uid, gid, euid, egid := p.ids()
+	return snapshotProc{
+		Host: p.key.host, Pid: p.key.pid, PPid: p.ppid, Start: p.start,
+		EntityID: hexID(p.entity), ParentEntityID: hexID(p.parentEntity),
+		Exe: p.exe(), Name: p.name(), Cmdline: p.cmdline(), Cwd: p.cwd(),
+		UID: uid, GID: gid, EUID: euid, EGID: egid,
+	}
+}
+
+// fillProc sets a cache entry from the snapshot's record of it.
+func fillProc(p *proc, sp snapshotProc) {
+	p.ppid = sp.PPid
+	if p.ppid < 0 {
+		p.ppid = -1
+	}
+	p.start = sp.Start
+	p.entity, p.parentEntity = parseEntityID(sp.EntityID), parseEntityID(sp.ParentEntityID)
+	p.setImage(image{exe: sp.Exe, name: sp.Name, cmdline: sp.Cmdline, cwd: sp.Cwd,
+		uid: sp.UID, gid: sp.GID, euid: sp.EUID, egid: sp.EGID})
 }
 
 // hexID renders an entity id hash as its 16 hex digits ("" for 0).
@@ -178,7 +185,13 @@ func hexID(h uint64) string {
 	if h == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%016x", h)
+	const digits = "0123456789abcdef"
+	var b [16]byte
+	for i := 15; i >= 0; i-- {
+		b[i] = digits[h&0xf]
+		h >>= 4
+	}
+	return string(b[:])
 }
 
 // parseEntityID reads an entity id as written by hexID. Any other text
