@@ -106,12 +106,16 @@ func (s *Sensor) Process(row normalize.Row, emit func(*Alert)) error {
 // sortRows orders rows by host, then second, keeping arrival order inside
 // a second (OrderSecond refines it).
 func sortRows(rows []normalize.Row) {
-	sort.SliceStable(rows, func(i, j int) bool {
+	less := func(i, j int) bool {
 		if rows[i].Host != rows[j].Host {
 			return rows[i].Host < rows[j].Host
 		}
 		return rowSecond(rows[i]) < rowSecond(rows[j])
-	})
+	}
+	if sort.SliceIsSorted(rows, less) { // a poll's rows come sorted
+		return
+	}
+	sort.SliceStable(rows, less)
 }
 
 func rowSecond(r normalize.Row) int64 {

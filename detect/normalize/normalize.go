@@ -410,9 +410,9 @@ func (n *Normalizer) rowHash(r *Row) string {
 
 // entityID derives a process identity from the host, the pid, the second
 // the process began and the eid of the row that revealed it (which tells
-// apart two processes that reused a pid within one second): an FNV-1a hash
-// as 16 hex digits.
-func (n *Normalizer) entityID(host string, pid, start int64, eid string) string {
+// apart two processes that reused a pid within one second): an FNV-1a
+// hash, never 0. Events carry it as 16 hex digits (entityStr).
+func (n *Normalizer) entityID(host string, pid, start int64, eid string) uint64 {
 	const offset, prime = 14695981039346656037, 1099511628211
 	h := uint64(offset)
 	mix := func(s string) {
@@ -439,6 +439,18 @@ func (n *Normalizer) entityID(host string, pid, start int64, eid string) string 
 	mixInt(pid)
 	mixInt(start)
 	mix(eid)
+	if h == 0 {
+		h = 1
+	}
+	return h
+}
+
+// entityStr renders an entity id hash as the 16 hex digits events carry;
+// 0 (unknown) renders as "".
+func (n *Normalizer) entityStr(h uint64) string {
+	if h == 0 {
+		return ""
+	}
 	const digits = "0123456789abcdef"
 	b := n.arena.alloc(16)
 	for i := 15; i >= 0; i-- {
@@ -491,29 +503,21 @@ func (n *Normalizer) processRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t in
 		// A process we have not seen, or a reused pid.
 		p = n.cache.put(host, pid)
 		p.start = t
-		p.entityID = n.entityID(host, pid, t, eid)
-	} else if p.exe != path {
-		prevExe = p.exe
+		p.entity = n.entityID(host, pid, t, eid)
+	} else if exe := p.exe(); exe != path {
+		prevExe = exe
 	}
 	if ppid >= 0 && p.ppid != ppid {
 		p.ppid = ppid
-		p.parentEntityID = ""
+		p.parentEntity = 0
 		p.parentSlot = -1
 	}
-	cmdline := r.Get(ColCmdline)
-	p.exe = path
-	p.name = baseName(path)
-	if p.cmdline != cmdline || p.args == nil {
-		p.args = n.args.split(cmdline)
-	}
-	p.cmdline = cmdline
-	p.cwd = r.Get(ColCwd)
 	uid, gid, euid, egid := r.Get(ColUID), r.Get(ColGid), r.Get(ColEuid), r.Get(ColEgid)
 	if euid == "" {
 		// bpf rows carry only uid and gid: the best effective ids known.
 		euid, egid = uid, gid
 	}
-	p.uid, p.gid, p.euid, p.egid = uid, gid, euid, egid
+	p.setImage(image{exe: path, cmdline: r.Get(ColCmdline), cwd: r.Get(ColCwd), uid: uid, gid: gid, euid: euid, egid: egid})
 
 	n.setProcessStart(r, tbl, ev, t, eid, actExec, sys)
 	n.setProcess(ev, p, path)
@@ -551,33 +555,35 @@ func (n *Normalizer) forkRow(r *Row, tbl *tableInfo, ev *ecs.Event, sys ecs.Valu
 	}
 	c := n.cache.put(host, pid)
 	c.start = t
-	c.entityID = n.entityID(host, pid, t, eid)
+	c.entity = n.entityID(host, pid, t, eid)
 	c.ppid = ppid
+	var im image
 	if havePar {
-		c.parentEntityID = par.entityID
+		c.parentEntity = par.entity
+		if parExe := par.exe(); parExe != "" && (path == "" || path == parExe) {
+			im.exe, im.cmdline, im.cwd = parExe, par.cmdline(), par.cwd()
+		}
 	}
-	if havePar && par.exe != "" && (path == "" || path == par.exe) {
-		c.exe, c.name = par.exe, par.name
-		c.cmdline, c.args, c.cwd = par.cmdline, par.args, par.cwd
-	} else if path != "" {
-		c.exe, c.name = path, baseName(path)
+	if im.exe == "" {
+		im.exe = path
 	}
 	uid, gid, euid, egid := r.Get(ColUID), r.Get(ColGid), r.Get(ColEuid), r.Get(ColEgid)
 	if uid == "" && havePar {
-		uid, gid = par.uid, par.gid
+		uid, gid, _, _ = par.ids()
 	}
 	if euid == "" {
 		euid, egid = uid, gid
 	}
-	c.uid, c.gid, c.euid, c.egid = uid, gid, euid, egid
+	im.uid, im.gid, im.euid, im.egid = uid, gid, euid, egid
+	c.setImage(im)
 
 	n.setProcessStart(r, tbl, ev, t, eid, actFork, sys)
-	n.setProcess(ev, c, c.exe)
+	n.setProcess(ev, c, c.exe())
 	n.setIDs(ev, r, uid, gid, euid, egid)
 	if ppid >= 0 {
 		ev.Set(ecs.ParentPid, ecs.IntVal(ppid))
 		if havePar {
-			setParentFields(ev, &par)
+			n.setParentFields(ev, &par)
 		}
 	}
 	return nil
@@ -587,31 +593,31 @@ func (n *Normalizer) forkRow(r *Row, tbl *tableInfo, ev *ecs.Event, sys ecs.Valu
 // the executable is.
 func (n *Normalizer) setProcess(ev *ecs.Event, p *proc, exe string) {
 	ev.Set(ecs.ProcessPid, ecs.IntVal(p.key.pid))
-	ev.SetStr(ecs.ProcessEntityID, p.entityID)
+	ev.SetStr(ecs.ProcessEntityID, n.entityStr(p.entity))
 	ev.SetStr(ecs.ProcessExecutable, exe)
 	ev.SetStr(ecs.ProcessName, baseName(exe))
-	if p.exe != exe {
+	if p.exe() != exe {
 		return
 	}
-	if p.cmdline != "" {
-		ev.Set(ecs.ProcessCommandLine, ecs.Str(p.cmdline))
-		ev.Set(ecs.ProcessArgs, p.argsValue())
+	if cmdline := p.cmdline(); cmdline != "" {
+		ev.Set(ecs.ProcessCommandLine, ecs.Str(cmdline))
+		ev.Set(ecs.ProcessArgs, ecs.Value{Kind: ecs.Array, Arr: n.args.split(cmdline)})
 	}
 	if n.deferring(blockProcessExtra) {
 		n.pend.proc = p
 		return
 	}
-	setProcessExtra(ev, p)
+	n.setProcessExtra(ev, p)
 }
 
 // setProcessExtra fills the process fields rules seldom read: the title,
 // the argument count and the working directory.
-func setProcessExtra(ev *ecs.Event, p *proc) {
-	if p.cmdline != "" {
-		ev.Set(ecs.ProcessTitle, ecs.Str(p.cmdline))
-		ev.Set(ecs.ProcessArgsCount, ecs.IntVal(int64(len(p.args))))
+func (n *Normalizer) setProcessExtra(ev *ecs.Event, p *proc) {
+	if cmdline := p.cmdline(); cmdline != "" {
+		ev.Set(ecs.ProcessTitle, ecs.Str(cmdline))
+		ev.Set(ecs.ProcessArgsCount, ecs.IntVal(int64(len(n.args.split(cmdline)))))
 	}
-	ev.SetStr(ecs.ProcessWorkingDirectory, p.cwd)
+	ev.SetStr(ecs.ProcessWorkingDirectory, p.cwd())
 }
 
 // setIDs fills the user and group ids of a process row, or leaves them
@@ -664,43 +670,45 @@ func (n *Normalizer) setParent(ev *ecs.Event, p *proc) {
 	}
 	ev.Set(ecs.ParentPid, ecs.IntVal(p.ppid))
 	par := n.cache.parentOf(p)
-	if par != nil && p.parentEntityID == "" {
-		p.parentEntityID = par.entityID
+	if par != nil && p.parentEntity == 0 {
+		p.parentEntity = par.entity
 	}
-	if par == nil || par.entityID != p.parentEntityID {
-		ev.SetStr(ecs.ParentEntityID, p.parentEntityID)
+	if par == nil || par.entity != p.parentEntity {
+		ev.SetStr(ecs.ParentEntityID, n.entityStr(p.parentEntity))
 		return
 	}
-	setParentCore(ev, par)
+	n.setParentCore(ev, par)
 	if n.deferring(blockParentExtra) {
 		n.pend.parent = par
 		return
 	}
-	setParentExtra(ev, par)
+	n.setParentExtra(ev, par)
 }
 
 // setParentFields fills process.parent.* from the parent's entry.
-func setParentFields(ev *ecs.Event, par *proc) {
-	setParentCore(ev, par)
-	setParentExtra(ev, par)
+func (n *Normalizer) setParentFields(ev *ecs.Event, par *proc) {
+	n.setParentCore(ev, par)
+	n.setParentExtra(ev, par)
 }
 
-func setParentCore(ev *ecs.Event, par *proc) {
-	ev.SetStr(ecs.ParentEntityID, par.entityID)
-	ev.SetStr(ecs.ParentExecutable, par.exe)
-	ev.SetStr(ecs.ParentName, par.name)
+func (n *Normalizer) setParentCore(ev *ecs.Event, par *proc) {
+	ev.SetStr(ecs.ParentEntityID, n.entityStr(par.entity))
+	ev.SetStr(ecs.ParentExecutable, par.exe())
+	ev.SetStr(ecs.ParentName, par.name())
 }
 
 // setParentExtra fills the parent fields rules seldom read.
-func setParentExtra(ev *ecs.Event, par *proc) {
-	if par.cmdline != "" {
-		ev.Set(ecs.ParentCommandLine, ecs.Str(par.cmdline))
-		ev.Set(ecs.ParentArgs, par.argsValue())
-		ev.Set(ecs.ParentArgsCount, ecs.IntVal(int64(len(par.args))))
+func (n *Normalizer) setParentExtra(ev *ecs.Event, par *proc) {
+	if cmdline := par.cmdline(); cmdline != "" {
+		args := n.args.split(cmdline)
+		ev.Set(ecs.ParentCommandLine, ecs.Str(cmdline))
+		ev.Set(ecs.ParentArgs, ecs.Value{Kind: ecs.Array, Arr: args})
+		ev.Set(ecs.ParentArgsCount, ecs.IntVal(int64(len(args))))
 	}
-	ev.SetStr(ecs.ParentWorkingDirectory, par.cwd)
-	ev.SetStr(ecs.ParentUserID, par.euid)
-	ev.SetStr(ecs.ParentGroupID, par.egid)
+	ev.SetStr(ecs.ParentWorkingDirectory, par.cwd())
+	_, _, euid, egid := par.ids()
+	ev.SetStr(ecs.ParentUserID, euid)
+	ev.SetStr(ecs.ParentGroupID, egid)
 }
 
 // socketRow maps a socket_events or bpf_socket_events row.
@@ -736,11 +744,13 @@ func (n *Normalizer) socketRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t int
 	if p == nil || (ppid >= 0 && p.ppid >= 0 && p.ppid != ppid) {
 		p = n.cache.put(host, pid)
 		p.start = t
-		p.entityID = n.entityID(host, pid, t, eid)
+		p.entity = n.entityID(host, pid, t, eid)
 		p.ppid = ppid
-		p.exe, p.name = path, baseName(path)
-	} else if p.exe == "" && path != "" {
-		p.exe, p.name = path, baseName(path)
+		p.setImage(image{exe: path})
+	} else if path != "" && p.exe() == "" {
+		im := p.image()
+		im.exe = path
+		p.setImage(im)
 	}
 	if ppid >= 0 && p.ppid < 0 {
 		p.ppid = ppid
@@ -757,7 +767,7 @@ func (n *Normalizer) socketRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t int
 	}
 	exe := path
 	if exe == "" {
-		exe = p.exe
+		exe = p.exe()
 	}
 	n.setProcess(ev, p, exe)
 	ev.SetStr(ecs.AuditUserID, r.Get(ColAuid))

@@ -309,7 +309,7 @@ func TestSeededParentFields(t *testing.T) {
 	var zshEntity string
 	n.cache.each(func(p *proc) {
 		if p.key.pid == 101 {
-			zshEntity = p.entityID
+			zshEntity = hexID(p.entity)
 		}
 	})
 	if got := str(ev, ecs.ParentEntityID); got != zshEntity {

@@ -100,15 +100,15 @@ func OrderSecond(rows []Row) {
 // secondOrder keeps OrderSecond's working memory between seconds.
 type secondOrder struct {
 	procs, socks []Row
-	latest       map[image]int
+	latest       map[execImage]int
 	slot         []int // for each socket row, the process row it follows
 	start        []int // counting sort of the socket rows by slot
 	bySlot       []int
 	out          []Row
 }
 
-// image is a process image a row started: its pid and path.
-type image struct{ pid, path string }
+// execImage is a process image a row started: its pid and path.
+type execImage struct{ pid, path string }
 
 func (o *secondOrder) order(rows []Row) {
 	if len(rows) < 2 {
@@ -132,13 +132,13 @@ func (o *secondOrder) order(rows []Row) {
 
 	// The latest row starting each (pid, path) image, found in one pass.
 	if o.latest == nil {
-		o.latest = make(map[image]int, len(procs))
+		o.latest = make(map[execImage]int, len(procs))
 	}
 	clear(o.latest)
 	for i := range procs {
 		p := &procs[i]
 		if path := p.Get(ColPath); path != "" && startsProcessImage(p) {
-			o.latest[image{p.Get(ColPid), path}] = i
+			o.latest[execImage{p.Get(ColPid), path}] = i
 		}
 	}
 	// Each socket row goes right after the process row of its slot;
@@ -148,7 +148,7 @@ func (o *secondOrder) order(rows []Row) {
 		s := &socks[i]
 		slot := -1
 		if path := s.Get(ColPath); path != "" {
-			if j, ok := o.latest[image{s.Get(ColPid), path}]; ok {
+			if j, ok := o.latest[execImage{s.Get(ColPid), path}]; ok {
 				slot = j
 			}
 		}

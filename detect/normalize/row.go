@@ -134,6 +134,12 @@ func ColOf(name string) Col {
 // to allocate and to collect) and is buffered by a copy. Strings Get
 // returns are views of the buffer: a Fields kept by a Row must not change
 // while the row is in use.
+//
+// Fields made by ViewFields are views instead: b is a buffer laid out by
+// someone else (an osquery answer as it came off the socket), the slots'
+// spans point into it and xs holds the other columns' name and value
+// spans in pairs. Setting a column on a view first lays it out as its own
+// (own), so the shared buffer is never written.
 type Fields struct {
 	b    []byte
 	span [numCols]span
@@ -141,6 +147,8 @@ type Fields struct {
 	// others is a Bloom filter of the names without a slot (see nameBits);
 	// any bit set says there are some.
 	others [2]uint64
+	view   bool
+	xs     []span
 }
 
 type span struct{ off, n uint32 }
@@ -158,6 +166,27 @@ func (f *Fields) Reset() {
 	f.span = [numCols]span{}
 	f.has = 0
 	f.others = [2]uint64{}
+	f.view, f.xs = false, nil
+}
+
+// own turns a view (ViewFields) into Fields laid out in a buffer of their
+// own, with the same columns.
+func (f *Fields) own() {
+	if !f.view {
+		return
+	}
+	old := *f
+	*f = Fields{}
+	old.Range(f.Set)
+}
+
+// rangeViews calls fn for each column without a slot of a view.
+func (f *Fields) rangeViews(fn func(name, value string) bool) {
+	for i := 0; i+1 < len(f.xs); i += 2 {
+		if !fn(f.str(f.xs[i]), f.str(f.xs[i+1])) {
+			return
+		}
+	}
 }
 
 func (f *Fields) appendValue(v string) span {
@@ -190,6 +219,7 @@ func nameBits(name string) (uint64, uint64) {
 
 // SetOther sets a column that has no slot (the name is not checked).
 func (f *Fields) SetOther(name, value string) {
+	f.own()
 	b0, b1 := nameBits(name)
 	if f.others[0]&b0 != 0 && f.others[1]&b1 != 0 {
 		f.dropOther(name)
@@ -231,6 +261,7 @@ func (f *Fields) dropOther(name string) {
 
 // SetCol sets a column that has a slot.
 func (f *Fields) SetCol(c Col, value string) {
+	f.own()
 	f.b = append(f.b, byte(c))
 	f.span[c] = f.appendValue(value)
 	f.has |= 1 << c
@@ -281,6 +312,10 @@ func (f *Fields) Range(fn func(name, value string)) {
 			fn(colNames[c], f.str(f.span[c]))
 		}
 	}
+	if f.view {
+		f.rangeViews(func(name, value string) bool { fn(name, value); return true })
+		return
+	}
 	if f.others == [2]uint64{} {
 		return
 	}
@@ -329,7 +364,14 @@ func (r *Row) LookupName(name string) (string, bool) {
 	}
 	var v string
 	found := false
-	if r.Fields.others != [2]uint64{} {
+	if r.Fields.view {
+		r.Fields.rangeViews(func(n, value string) bool {
+			if n == name {
+				v, found = value, true
+			}
+			return !found
+		})
+	} else if r.Fields.others != [2]uint64{} {
 		r.Fields.each(func(c Col, n, value string) bool {
 			if c == ColNone && n == name {
 				v, found = value, true

@@ -19,23 +19,31 @@ func appendStr(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
+// appendColumn appends one column as Fields lay them out.
+func appendColumn(b []byte, name, value string) []byte {
+	if c := ColOf(name); c != ColNone {
+		b = append(b, byte(c))
+	} else {
+		b = append(b, 0)
+		b = appendStr(b, name)
+	}
+	return appendStr(b, value)
+}
+
 // encodeRow appends r (without its host) to b.
 func encodeRow(b []byte, r *Row) []byte {
 	start := len(b)
 	b = append(b, 0, 0, 0, 0, 0) // room for the length
 	b = binary.AppendUvarint(b, r.Seq)
 	b = appendStr(b, r.Table)
-	if f := r.Fields; f != nil {
+	switch f := r.Fields; {
+	case f != nil && !f.view:
 		b = append(b, f.b...)
-	} else {
+	case f != nil:
+		f.Range(func(name, value string) { b = appendColumn(b, name, value) })
+	default:
 		for name, value := range r.Cols {
-			if c := ColOf(name); c != ColNone {
-				b = append(b, byte(c))
-			} else {
-				b = append(b, 0)
-				b = appendStr(b, name)
-			}
-			b = appendStr(b, value)
+			b = appendColumn(b, name, value)
 		}
 	}
 	n := uint64(len(b) - start - 5)
