@@ -307,3 +307,38 @@ func TestRowBatch(t *testing.T) {
 		t.Errorf("%d rows back, Len %d, want %d", i, b.Len(), len(in))
 	}
 }
+
+// TestDecodeRowsShareBlocks: rows decoded together share blocks of at most
+// decodeBlock bytes, yet a column set on one row (an append to its
+// buffer) never writes over the next row's, and a row larger than a block
+// gets one of its own.
+func TestDecodeRowsShareBlocks(t *testing.T) {
+	big := strings.Repeat("x", decodeBlock+10)
+	var in []Row
+	for i := range 300 {
+		cmd := fmt.Sprintf("cmd %d %s", i, strings.Repeat("a", 400))
+		if i == 150 {
+			cmd = big
+		}
+		in = append(in, Row{Table: TableProcessEvents, Host: "h", Seq: uint64(i), Cols: cols(fmt.Sprintf("pid=%d", i), "cmdline="+cmd)})
+	}
+	var chunks [][]byte
+	for i := range in {
+		chunks = append(chunks, encodeRow(nil, &in[i]))
+	}
+	got := decodeRows(chunks, len(in), "h")
+	for i := range got {
+		got[i].Fields.SetCol(ColCwd, strings.Repeat("/tmp", 50))
+		got[i].Fields.SetOther("extra", "y")
+	}
+	for i, r := range got {
+		for _, name := range []string{"pid", "cmdline"} {
+			if v, _ := r.LookupName(name); v != in[i].Cols[name] {
+				t.Fatalf("row %d: %s = %.40q, want %.40q", i, name, v, in[i].Cols[name])
+			}
+		}
+		if cap(r.Fields.b) > decodeBlock && i != 150 {
+			t.Errorf("row %d: a block of %d bytes", i, cap(r.Fields.b))
+		}
+	}
+}

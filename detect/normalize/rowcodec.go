@@ -58,26 +58,59 @@ func encodeRow(b []byte, r *Row) []byte {
 	return b
 }
 
-// decodeRows decodes n rows encoded by encodeRow. Each row's columns are a
-// new buffer of their own, so a value the process cache keeps holds only
-// its row.
+// decodeRows decodes n rows encoded by encodeRow. The rows' columns are
+// copied into blocks of at most decodeBlock bytes that the rows share (a
+// row larger than that gets a block of its own), so that a value kept
+// past its row (the normalizer's cache of split command lines keeps views)
+// holds at most one block, and a second of rows costs a few allocations
+// instead of one a row.
 func decodeRows(chunks [][]byte, n int, host string) []Row {
 	rows := make([]Row, n)
 	fields := make([]Fields, n)
+	left := 0
+	for _, c := range chunks {
+		left += len(c)
+	}
+	var block []byte
 	var b []byte
 	for i := 0; i < n; i++ {
 		for len(b) == 0 {
 			b, chunks = chunks[0], chunks[1:]
 		}
-		b = decodeRow(b, &rows[i], &fields[i], true)
+		before := len(b)
+		b = decodeRowInto(b, &rows[i], &fields[i], &block, left)
+		left -= before - len(b)
 		rows[i].Host = host
 	}
 	return rows
 }
 
+// decodeBlock is the most a block of decodeRows holds.
+const decodeBlock = 64 << 10
+
+// decodeRowInto decodes the row at the start of b into r and f, with f's
+// columns copied to the end of *block (a new block when they do not fit:
+// min(left, decodeBlock) bytes, or the row's own size when larger), and
+// returns the rest of b. left is how many encoded bytes remain from b on.
+func decodeRowInto(b []byte, r *Row, f *Fields, block *[]byte, left int) []byte {
+	rest := decodeRow(b, r, f)
+	cols := f.b
+	blk := *block
+	if cap(blk)-len(blk) < len(cols) {
+		blk = make([]byte, 0, max(min(left, decodeBlock), len(cols)))
+	}
+	start := len(blk)
+	blk = append(blk, cols...)
+	*block = blk
+	// The full slice expression keeps an append to f from writing over
+	// the next row's columns.
+	f.b = blk[start:len(blk):len(blk)]
+	return rest
+}
+
 // decodeRow decodes the row at the start of b into r and f and returns
-// the rest of b. With own, f gets a copy of the columns; else f views b.
-func decodeRow(b []byte, r *Row, f *Fields, own bool) []byte {
+// the rest of b. f views b.
+func decodeRow(b []byte, r *Row, f *Fields) []byte {
 	size, k := binary.Uvarint(b)
 	b = b[k:]
 	rb := b[:size]
@@ -89,11 +122,7 @@ func decodeRow(b []byte, r *Row, f *Fields, own bool) []byte {
 	r.Table = tableName(rb[k : k+int(tn)])
 	rb = rb[k+int(tn):]
 	f.Reset()
-	if own {
-		f.b = append(make([]byte, 0, len(rb)), rb...) // the row's own copy
-	} else {
-		f.b = rb
-	}
+	f.b = rb
 	r.Fields = f
 	cols := f.b
 	for pos := 0; pos < len(cols); {
@@ -143,7 +172,7 @@ func (rb *RowBatch) Each(fn func(Row)) {
 		host := unsafeString(b[k : k+int(hn)])
 		b = b[k+int(hn):]
 		var r Row
-		b = decodeRow(b, &r, &f, false)
+		b = decodeRow(b, &r, &f)
 		r.Host = host
 		fn(r)
 	}
