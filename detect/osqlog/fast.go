@@ -144,6 +144,41 @@ found:
 	return "", false
 }
 
+// plainPair reads `"key":"value"` at s.i as osquery writes a column: no
+// space, neither string with an escape, a control byte or a byte past
+// ASCII. ok false leaves s.i where it was, for the careful path.
+func (s *fastScanner) plainPair() (k, v string, ok bool) {
+	b, i := s.b, s.i
+	if i >= len(b) || b[i] != '"' {
+		return "", "", false
+	}
+	ke := plainEnd(b, i+1)
+	if ke+2 >= len(b) || b[ke] != '"' || b[ke+1] != ':' || b[ke+2] != '"' {
+		return "", "", false
+	}
+	ve := plainEnd(b, ke+3)
+	if ve >= len(b) || b[ve] != '"' {
+		return "", "", false
+	}
+	s.i = ve + 1
+	return view(b[i+1 : ke]), view(b[ke+3 : ve]), true
+}
+
+// plainEnd returns the index of the first special byte (see strSpecial)
+// in b from j on, or len(b).
+func plainEnd(b []byte, j int) int {
+	for j+8 <= len(b) {
+		if m := specialMask(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+			return j + bits.TrailingZeros64(m)>>3
+		}
+		j += 8
+	}
+	for j < len(b) && !strSpecial[b[j]] {
+		j++
+	}
+	return j
+}
+
 // hasSpecial reports whether any of eight bytes is special (see
 // strSpecial): a quote, a backslash, below 0x20 or past 0x7f.
 func hasSpecial(x uint64) bool { return specialMask(x) != 0 }
@@ -557,21 +592,23 @@ func (r *Reader) columns() bool {
 		return true
 	}
 	for {
-		if s.peek() != '"' {
-			return false
-		}
-		k, ok := s.str()
-		if !ok || !s.eat(':') {
-			return false
-		}
-		var v string
-		if s.peek() == '"' {
-			v, ok = s.str()
-		} else {
-			v, ok = s.scalar()
-		}
+		k, v, ok := s.plainPair()
 		if !ok {
-			return false
+			if s.peek() != '"' {
+				return false
+			}
+			k, ok = s.str()
+			if !ok || !s.eat(':') {
+				return false
+			}
+			if s.peek() == '"' {
+				v, ok = s.str()
+			} else {
+				v, ok = s.scalar()
+			}
+			if !ok {
+				return false
+			}
 		}
 		if c := normalize.ColOf(k); c != normalize.ColNone {
 			f.SetCol(c, v)
