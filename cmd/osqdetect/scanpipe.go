@@ -472,9 +472,12 @@ type chunk struct {
 func (p *scanPipeline) readParallel(ctx context.Context, in io.Reader, name string, index uint64) {
 	ordered := make(chan *chunk, chunksInFlight)
 	work := make(chan *chunk, chunksInFlight)
+	// Chunks whose rows were taken go back to cutChunks, their buffers
+	// kept: no more can be in flight than the channels and parsers hold.
+	free := make(chan *chunk, 2*chunksInFlight+runtime.GOMAXPROCS(0)+1)
 	stop := make(chan struct{})
 	defer close(stop)
-	go cutChunks(ctx, in, ordered, work, stop)
+	go cutChunks(ctx, in, ordered, work, free, stop)
 	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
 		go parseChunks(work, name, index)
 	}
@@ -493,19 +496,30 @@ func (p *scanPipeline) readParallel(ctx context.Context, in io.Reader, name stri
 		}
 		p.sum.lines += c.lines
 		c.rows.Each(p.push)
+		select {
+		case free <- c:
+		default:
+		}
 	}
 }
 
 // cutChunks reads whole lines into chunks and hands each to the parsers
 // and, in order, to the consumer. A line longer than osqlog.MaxLineBytes
 // keeps only its first MaxLineBytes+1 bytes (osqlog reports it too long).
-func cutChunks(ctx context.Context, in io.Reader, ordered, work chan<- *chunk, stop <-chan struct{}) {
+func cutChunks(ctx context.Context, in io.Reader, ordered, work chan<- *chunk, free <-chan *chunk, stop <-chan struct{}) {
 	defer close(ordered)
 	defer close(work)
 	br := bufio.NewReaderSize(in, 64<<10)
 	lines := 0
 	next := func() *chunk {
-		return &chunk{data: make([]byte, 0, chunkBytes+4096), firstLine: lines, done: make(chan struct{})}
+		select {
+		case c := <-free:
+			c.rows.Reset()
+			*c = chunk{data: c.data[:0], rows: c.rows, firstLine: lines, done: make(chan struct{})}
+			return c
+		default:
+			return &chunk{data: make([]byte, 0, chunkBytes+4096), firstLine: lines, done: make(chan struct{})}
+		}
 	}
 	send := func(c *chunk) bool {
 		select {
@@ -595,7 +609,6 @@ func parseChunks(work <-chan *chunk, name string, index uint64) {
 			}
 		}
 		c.lines = r.Stats().Lines
-		c.data = nil
 		close(c.done)
 	}
 }

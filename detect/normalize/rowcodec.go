@@ -162,6 +162,9 @@ func (rb *RowBatch) Add(r Row) {
 // Len is the number of rows.
 func (rb *RowBatch) Len() int { return rb.n }
 
+// Reset empties the batch, keeping its buffer for the next rows.
+func (rb *RowBatch) Reset() { rb.b, rb.n = rb.b[:0], 0 }
+
 // Each calls fn with every row in order. A row and its strings are views
 // of the batch, valid while fn runs and the batch is unchanged.
 func (rb *RowBatch) Each(fn func(Row)) {
