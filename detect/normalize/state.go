@@ -124,14 +124,7 @@ const snapshotVersion = 1
 // a restart.
 func (n *Normalizer) Snapshot() ([]byte, error) {
 	s := snapshot{Version: snapshotVersion, Processes: make([]snapshotProc, 0, n.cache.size())}
-	n.cache.each(func(p *proc) {
-		s.Processes = append(s.Processes, snapshotProc{
-			Host: p.key.host, Pid: p.key.pid, PPid: p.ppid, Start: p.start,
-			EntityID: p.entityID, ParentEntityID: p.parentEntityID,
-			Exe: p.exe, Name: p.name, Cmdline: p.cmdline, Cwd: p.cwd,
-			UID: p.uid, GID: p.gid, EUID: p.euid, EGID: p.egid,
-		})
-	})
+	n.cache.each(func(p *proc) { s.Processes = append(s.Processes, snapProc(p)) })
 	b, err := json.Marshal(s)
 	if err != nil {
 		return nil, fmt.Errorf("serializing process cache: %w", err)
@@ -156,19 +149,7 @@ func (n *Normalizer) Restore(data []byte) error {
 	}
 	n.cache.reset()
 	for _, sp := range s.Processes {
-		p := n.cache.put(sp.Host, sp.Pid)
-		p.ppid = sp.PPid
-		if p.ppid < 0 {
-			p.ppid = -1
-		}
-		p.start = sp.Start
-		p.entityID, p.parentEntityID = sp.EntityID, sp.ParentEntityID
-		p.exe, p.name, p.cmdline, p.cwd = sp.Exe, sp.Name, sp.Cmdline, sp.Cwd
-		if p.name == "" && p.exe != "" {
-			p.name = baseName(p.exe)
-		}
-		p.args = splitArgsArr(p.cmdline)
-		p.uid, p.gid, p.euid, p.egid = sp.UID, sp.GID, sp.EUID, sp.EGID
+		fillProc(n.cache.put(sp.Host, sp.Pid), sp)
 	}
 	return nil
 }

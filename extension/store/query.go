@@ -297,3 +297,27 @@ func (s *Store) Info(ctx context.Context) (Info, error) {
 	}
 	return info, nil
 }
+
+// Records calls fn with every record of a namespace, in key order. The
+// slices are valid only during the call.
+func (s *Store) Records(ctx context.Context, namespace string, fn func(key, value []byte) error) error {
+	if err := s.usable(ctx); err != nil {
+		return err
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRecords).Bucket([]byte(namespace))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(fn)
+	})
+	if err != nil {
+		return fmt.Errorf("reading records of %s: %w", namespace, err)
+	}
+	return nil
+}
+
+// SetCommitHook makes fn run inside every later commit's transaction, after
+// its writes and before bbolt writes them out: a fault-injection point for
+// crash tests. nil removes it. Not for concurrent use with Commit.
+func (s *Store) SetCommitHook(fn func()) { s.inCommit = fn }

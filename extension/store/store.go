@@ -23,6 +23,8 @@
 //	terms:    sha256(rule, key) → last seen ms(8) len(rule)(2) rule key
 //	cursors:  source table → cursor JSON
 //	state:    name → opaque blob
+//	records:  namespace (a nested bucket) → key → opaque value
+//	          (keyed engine state: process cache slots, threshold groups)
 //
 // Times are encoded so that byte order is numeric order, negatives included.
 package store
@@ -60,9 +62,10 @@ var (
 	bucketTerms   = []byte("terms")
 	bucketCursors = []byte("cursors")
 	bucketState   = []byte("state")
+	bucketRecords = []byte("records")
 
 	allBuckets = [][]byte{bucketMeta, bucketAlerts, bucketByTime, bucketByRule,
-		bucketCounts, bucketTerms, bucketCursors, bucketState}
+		bucketCounts, bucketTerms, bucketCursors, bucketState, bucketRecords}
 
 	keySchema     = []byte("schema")
 	keyAlertCount = []byte("alerts")
@@ -102,6 +105,9 @@ type Store struct {
 	path   string
 	result OpenResult
 	closed atomic.Bool
+	// inCommit, when set, runs inside every commit's transaction after
+	// its writes (a fault-injection point for crash tests).
+	inCommit func()
 }
 
 // Open opens (creating when needed) the store in dir. An unusable file is
