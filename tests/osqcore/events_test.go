@@ -356,3 +356,35 @@ func TestScenarioExitLeavesTheProcessesTable(t *testing.T) {
 		}
 	}
 }
+
+// osqueryd restarting on the same host keeps its RocksDB (buffered events,
+// eids resuming from the stored maximum) and finds the processes still
+// running; a core on a fresh host starts empty.
+func TestCoreRestartOnTheSameMachineKeepsEventsAndProcesses(t *testing.T) {
+	m := NewMachine()
+	first := startCore(t, Options{Machine: m})
+	if _, err := first.InjectProcessEvents(map[string]string{"pid": "80", "path": "/bin/sleep", "cmdline": "sleep 9", "parent": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Stop(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	second := startCore(t, Options{Machine: m})
+	if _, err := second.InjectProcessEvents(map[string]string{"pid": "81", "path": "/bin/true", "cmdline": "true", "parent": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	rows := mustQuery(t, second, "SELECT eid, pid FROM process_events WHERE time >= 0 ORDER BY eid")
+	if got := column(rows, "pid"); !reflect.DeepEqual(got, []string{"80", "81"}) {
+		t.Fatalf("events after the restart = %v, want both", rows)
+	}
+	if rows[0]["eid"] == rows[1]["eid"] {
+		t.Errorf("the eid counter started again: %v", rows)
+	}
+	if got := column(mustQuery(t, second, "SELECT pid FROM processes ORDER BY pid"), "pid"); !reflect.DeepEqual(got, []string{"80", "81"}) {
+		t.Errorf("processes after the restart = %v", got)
+	}
+	fresh := startCore(t, Options{})
+	if rows := mustQuery(t, fresh, "SELECT pid FROM process_events WHERE time >= 0"); len(rows) != 0 {
+		t.Errorf("a fresh host has events: %v", rows)
+	}
+}
