@@ -262,7 +262,7 @@ func loadScanState(path string, s *detect.Sensor) (scanState, error) {
 		st.Released = -1
 	}
 	full := detect.SensorState{
-		Engine: detect.EngineState{Terms: st.Terms, Sequences: st.Sequences, Limits: st.Limits, Counters: st.EngineCounters},
+		Engine:       detect.EngineState{Terms: st.Terms, Sequences: st.Sequences, Limits: st.Limits, Counters: st.EngineCounters},
 		ProcessClock: st.ProcessClock, LegacyProcs: st.Processes, Counters: st.SensorCounters,
 	}
 	for _, g := range st.Groups {
