@@ -165,7 +165,7 @@ func (s *Store) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 			if blob == nil {
 				err = sb.Delete([]byte(name))
 			} else {
-				err = sb.Put([]byte(name), blob)
+				err = sb.Put([]byte(name), seal(blob))
 			}
 			if err != nil {
 				return fmt.Errorf("storing state %s: %w", name, err)
@@ -375,7 +375,7 @@ func putRecords(tx *bolt.Tx, clearNS []string, recs map[string][]Record) error {
 			if r.Value == nil {
 				err = b.Delete(r.Key)
 			} else {
-				err = b.Put(r.Key, r.Value)
+				err = b.Put(r.Key, seal(r.Value))
 			}
 			if err != nil {
 				return fmt.Errorf("storing a record of %s: %w", name, err)

@@ -259,7 +259,11 @@ func (s *Store) State(ctx context.Context, name string) ([]byte, error) {
 	var out []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketState).Get([]byte(name)); v != nil {
-			out = append([]byte{}, v...)
+			body, _, err := unseal(v)
+			if err != nil {
+				return err
+			}
+			out = append([]byte{}, body...)
 		}
 		return nil
 	})
@@ -309,7 +313,13 @@ func (s *Store) Records(ctx context.Context, namespace string, fn func(key, valu
 		if b == nil {
 			return nil
 		}
-		return b.ForEach(fn)
+		return b.ForEach(func(k, v []byte) error {
+			body, _, err := unseal(v)
+			if err != nil {
+				return fmt.Errorf("record %x: %w", k, err)
+			}
+			return fn(k, body)
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("reading records of %s: %w", namespace, err)
