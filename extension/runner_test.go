@@ -2,6 +2,7 @@ package extension
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -250,4 +251,54 @@ func stringify(rows []map[string]string) string {
 		s += "} "
 	}
 	return s
+}
+
+// osqueryd's shutdown call makes the extension's server deregister and only
+// then stop: a watch between the two sees the extension unlisted. That is
+// the shutdown (the run ends and saves), not a drop to register again from
+// (which osqueryd, shutting down, answers with a kill 3 s later).
+func TestWatchTellsShutdownFromADrop(t *testing.T) {
+	core := startTestCore(t, osqcore.Options{})
+	for _, tc := range []struct {
+		name         string
+		serverStops  bool
+		wantShutdown bool
+	}{
+		{"deregistered, then the server stops", true, true},
+		{"dropped, the server still serving", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := newRunner(Options{Socket: core.Socket(), Interval: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.client.Close()
+			r.deps = &wiring{}
+			srv, err := osquery.NewExtensionManagerServer(Name, core.Socket(), osquery.WithClient(r.client))
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			r.server, r.serveDone = srv, done
+			if tc.serverStops {
+				time.AfterFunc(100*time.Millisecond, func() { done <- nil })
+			}
+			err = r.watch(context.Background())
+			defer r.unregister()
+			if got := errors.Is(err, errShutdownRequested); got != tc.wantShutdown {
+				t.Fatalf("watch = %v, want shutdown %v", err, tc.wantShutdown)
+			}
+			if tc.wantShutdown {
+				return
+			}
+			if err != nil || r.server == srv {
+				t.Fatalf("watch = %v; want a new registration", err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := core.WaitForExtension(ctx, Name); err != nil {
+				t.Fatalf("not registered again: %v", err)
+			}
+		})
+	}
 }
