@@ -21,6 +21,12 @@ import (
 // one consistent point, and re-reading the rows after it gives the alerts
 // (same deterministic ids) an uninterrupted run would have given.
 
+// durableSummary is what detection_health says survives a crash; the
+// crash-equivalence tests (tests/e2e/crash_test.go) check each part.
+const durableSummary = "every poll commits its alerts with the cursor, the eids seen, the process cache entries it changed, " +
+	"pending sequences, new-terms history, threshold groups, rate-limit windows and counters in one transaction: " +
+	"after a kill the extension resumes from the last commit, processing no event twice"
+
 // Names of the state blobs and record namespaces the runner keeps.
 const (
 	blobPoller       = "poller"        // pollState: durable counters

@@ -90,6 +90,8 @@ type crashResult struct {
 	processed string
 	emitted   string
 	lives     int
+	durable   string // detection_health store/durable
+	restored  string // detection_health store/state_restored
 }
 
 // supervisor restarts the extension whenever it exits, like osqueryd's
@@ -264,6 +266,7 @@ func runCrashScenario(t *testing.T, plan crashPlan) crashResult {
 	res.delivered, _ = h.delivered()
 	res.processed = hl["engine//events_processed"]
 	res.emitted = hl["engine//alerts_emitted"]
+	res.durable, res.restored = hl["store//durable"], hl["store//state_restored"]
 	rows := h.mustQuery("SELECT id, rule_id, pid, process_executable, process_command_line, parent_pid, parent_name, user_id, destination_ip, destination_port FROM alerts")
 	for _, r := range rows {
 		res.alerts = append(res.alerts, crashAlert{r["id"], r["rule_id"], r["pid"], r["process_executable"], r["process_command_line"],
@@ -342,6 +345,9 @@ func checkCrashRun(t *testing.T, ref, got crashResult, minLives int) {
 	}
 	if got.processed != strconv.Itoa(got.injected) {
 		t.Errorf("engine events processed %s, injected %d: an event was processed twice or lost", got.processed, got.injected)
+	}
+	if !strings.Contains(got.durable, "process cache") || got.restored != "1" {
+		t.Errorf("detection_health store durable %q, state_restored %q: want what survives, and a whole restore", got.durable, got.restored)
 	}
 	if got.emitted != ref.emitted {
 		t.Errorf("engine alerts emitted %s, reference %s: an alert was raised twice", got.emitted, ref.emitted)
