@@ -163,3 +163,31 @@ func TestRestoreProcessSlotsRejectsBadState(t *testing.T) {
 		})
 	}
 }
+
+// A stored clock and slots, however damaged, restore a consistent cache or
+// fail leaving it empty; never a panic.
+func FuzzRestoreProcessSlots(f *testing.F) {
+	n := New(Options{MaxProcesses: 8})
+	for _, r := range churnRows(0, 20) {
+		ev := &ecs.Event{}
+		_ = n.Normalize(r, ev)
+	}
+	clock, slots, err := n.AllProcessSlots()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(clock, slots[0].Data, int32(0))
+	f.Add([]byte(`{"v":1,"used":1,"hand":0,"tick":3}`), []byte(`{"h":"x","p":1,"e":"e1","lu":2,"r":true}`), int32(0))
+	f.Fuzz(func(t *testing.T, clock, entry []byte, slot int32) {
+		r := New(Options{MaxProcesses: 8})
+		err := r.RestoreProcessSlots(clock, []ProcessSlot{{Slot: slot, Data: entry}})
+		if err != nil {
+			if r.cache.size() != 0 {
+				t.Fatalf("failed restore left %d entries", r.cache.size())
+			}
+			return
+		}
+		// The restored cache works: a row over it normalizes.
+		eventJSON(t, r, execRow("5", "1", "/bin/x", "x", "1700000000", "1"))
+	})
+}
