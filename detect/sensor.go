@@ -252,3 +252,7 @@ func (s *Sensor) FullState() (SensorState, error) {
 
 // KnowsProcess reports whether the process cache holds pid of host.
 func (s *Sensor) KnowsProcess(host string, pid int64) bool { return s.norm.Knows(host, pid) }
+
+// ProcessCacheRoom is how many more processes the cache holds before it
+// evicts.
+func (s *Sensor) ProcessCacheRoom() int { return s.norm.CacheRoom() }

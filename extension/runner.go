@@ -291,10 +291,11 @@ func (r *runner) prepare(ctx context.Context) error {
 // seed fills the process cache from osquery's processes table (what is
 // alive now). On a first start that is every process. After a restart the
 // durable cache already holds everything the events up to the cursor said,
-// and events after the cursor are read again: only processes the cache
-// does not know and that began before the cursor are added (ones it lost
-// to eviction, or that events never showed), so that a restart changes
-// nothing an uninterrupted run would have known.
+// and events after the cursor are read again, so a restart must add nothing
+// an uninterrupted run would not know: only processes the cache does not
+// know and that began before the cursor (their events were lost, expired or
+// never collected) are added, and only into free room, never evicting an
+// entry the uninterrupted run would still have.
 func (r *runner) seed(ctx context.Context, restored bool) {
 	procs, err := r.client.QueryRows(ctx, "SELECT pid, name, path, cmdline, cwd, parent, uid, gid, euid, egid, start_time FROM processes")
 	if err != nil {
@@ -311,6 +312,9 @@ func (r *runner) seed(ctx context.Context, restored bool) {
 			}
 			if serr == nil && start >= r.state.Cursor.Time && r.state.Cursor.Time > 0 {
 				continue // its exec is still to be read
+			}
+			if len(kept) >= r.sensor.ProcessCacheRoom() {
+				break
 			}
 			kept = append(kept, p)
 		}

@@ -14,6 +14,7 @@ import (
 	osquery "github.com/osquery/osquery-go"
 	"github.com/osquery/osquery-go/plugin/table"
 
+	"github.com/osqdetect/osqdetect/detect"
 	"github.com/osqdetect/osqdetect/extension/config"
 	"github.com/osqdetect/osqdetect/extension/store"
 	"github.com/osqdetect/osqdetect/rules"
@@ -298,6 +299,61 @@ func TestWatchTellsShutdownFromADrop(t *testing.T) {
 			defer cancel()
 			if _, err := core.WaitForExtension(ctx, Name); err != nil {
 				t.Fatalf("not registered again: %v", err)
+			}
+		})
+	}
+}
+
+// After a restart the durable cache is the truth: seeding from processes
+// adds only what the cache does not know, began before the cursor, and fits
+// without evicting anything an uninterrupted run would still hold.
+func TestSeedAfterRestoreNeverEvicts(t *testing.T) {
+	core := startTestCore(t, osqcore.Options{})
+	for pid := 100; pid < 110; pid++ {
+		if err := core.SetProcess(map[string]string{"pid": strconv.Itoa(pid), "parent": "1", "path": "/usr/bin/p", "start_time": "1000"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := core.SetProcess(map[string]string{"pid": "200", "parent": "1", "path": "/usr/bin/late", "start_time": "3000"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		capacity int
+		known    int // processes the restored cache holds (not in processes)
+		want     int // cache size after seeding
+	}{
+		{"room for all that began before the cursor", 100, 5, 15},
+		{"room for some", 8, 5, 8},
+		{"full", 5, 5, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := newRunner(Options{Socket: core.Socket()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.client.Close()
+			r.host = "h"
+			r.sensor = detect.NewSensor(nil, detect.SensorOptions{MaxProcesses: tc.capacity})
+			rows := make([]map[string]string, tc.known)
+			for i := range rows {
+				rows[i] = map[string]string{"pid": strconv.Itoa(10 + i), "parent": "1", "path": "/bin/k", "start_time": "500"}
+			}
+			if _, err := r.sensor.Seed("h", rows); err != nil {
+				t.Fatal(err)
+			}
+			r.state.Cursor = Cursor{Time: 2000}
+			r.seed(context.Background(), true)
+			if got := tc.capacity - r.sensor.ProcessCacheRoom(); got != tc.want {
+				t.Errorf("cache holds %d, want %d", got, tc.want)
+			}
+			for i := 0; i < tc.known; i++ {
+				if !r.sensor.KnowsProcess("h", int64(10+i)) {
+					t.Errorf("pid %d was evicted by the seed", 10+i)
+				}
+			}
+			if r.sensor.KnowsProcess("h", 200) {
+				t.Error("a process that began after the cursor was seeded (its exec is still to be read)")
 			}
 		})
 	}

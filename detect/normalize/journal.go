@@ -235,3 +235,6 @@ func fillProc(p *proc, sp snapshotProc) {
 // Knows reports whether the process cache holds pid of host, without
 // touching its use marks.
 func (n *Normalizer) Knows(host string, pid int64) bool { return n.cache.peek(host, pid) != nil }
+
+// CacheRoom is how many more processes the cache takes before it evicts.
+func (n *Normalizer) CacheRoom() int { return int(n.cache.max) - n.cache.size() }

@@ -80,6 +80,10 @@ type crashPlan struct {
 	// coreRestartAfter, when > 0, restarts the osquery core (a crash: no
 	// shutdown call) after that many scenario steps.
 	coreRestartAfter int
+	// cacheSize, when > 0, bounds the process cache (process_cache_size)
+	// so that the scenario evicts entries: a restarted cache must evict
+	// the same ones.
+	cacheSize int
 }
 
 // crashResult is what a run ends with.
@@ -110,11 +114,11 @@ type supervisor struct {
 func (s *supervisor) run() {
 	defer close(s.done)
 	for life := 0; ; life++ {
-		if life > 0 && s.plan.respawnDelay > 0 {
+		if life > 0 {
 			select {
 			case <-s.stop:
 				return
-			case <-time.After(s.plan.respawnDelay):
+			case <-time.After(max(s.plan.respawnDelay, 50*time.Millisecond)):
 			}
 		}
 		env := []string{"OSQDETECT_CONFIG=" + s.h.config, "OSQDETECT_STATE_DIR=" + s.h.stateDir}
@@ -172,6 +176,12 @@ func (s *supervisor) kill() {
 func runCrashScenario(t *testing.T, plan crashPlan) crashResult {
 	t.Helper()
 	h := newHost(t)
+	if plan.cacheSize > 0 {
+		conf := fmt.Sprintf("poll_interval = \"200ms\"\nlog_level = \"debug\"\n[engine]\nprocess_cache_size = %d\n", plan.cacheSize)
+		if err := os.WriteFile(h.config, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	machine := osqcore.NewMachine()
 	h.startCore(osqcore.Options{Machine: machine})
 	steps := loadScenario(t, "crash.jsonl")
@@ -282,7 +292,25 @@ var (
 	referenceOnce sync.Once
 	reference     crashResult
 	referenceErr  string
+
+	smallRefOnce sync.Once
+	smallRef     crashResult
 )
+
+// smallCacheSize is the process cache bound of the eviction runs: the
+// scenario's 60 processes do not fit.
+const smallCacheSize = 24
+
+// crashReferenceSmallCache is the uninterrupted run with a process cache
+// too small for the scenario.
+func crashReferenceSmallCache(t *testing.T) crashResult {
+	t.Helper()
+	smallRefOnce.Do(func() { smallRef = runCrashScenario(t, crashPlan{cacheSize: smallCacheSize}) })
+	if smallRef.lives != 1 || smallRef.delivered != smallRef.injected {
+		t.Fatalf("no usable small-cache reference: %d lives, %d of %d rows", smallRef.lives, smallRef.delivered, smallRef.injected)
+	}
+	return smallRef
+}
 
 // crashReference is the uninterrupted run, computed once per test binary.
 func crashReference(t *testing.T) crashResult {
@@ -418,6 +446,18 @@ func TestCrashAtEveryCommit(t *testing.T) {
 				checkCrashRun(t, ref, got, 1)
 			})
 		}
+	}
+	// With a process cache too small for the scenario, evictions too must
+	// happen as in the uninterrupted run.
+	small := crashReferenceSmallCache(t)
+	t.Logf("small-cache reference: %d alerts", len(small.alerts))
+	for name, plan := range map[string]crashPlan{
+		"small cache, killed in every second commit":    {faults: []string{"2"}, cacheSize: smallCacheSize},
+		"small cache, killed after short-lived parents": {killAfter: []int{48, 54}, respawnDelay: 1500 * time.Millisecond, cacheSize: smallCacheSize},
+	} {
+		t.Run(name, func(t *testing.T) {
+			checkCrashRun(t, small, runCrashScenario(t, plan), 2)
+		})
 	}
 	// Several kills in one run, at different commits of successive lives.
 	for _, faults := range [][]string{{"1", "2", "3"}, {"3", "1:1ms", "2", "4:100us"}, {"2:500us"}} {
