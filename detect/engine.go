@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/osqdetect/osqdetect/detect/ecs"
 	"github.com/osqdetect/osqdetect/detect/eql"
@@ -341,6 +342,9 @@ func (h *termHistory) observe(rule, key string, t, window int64) bool {
 	isNew := !ok || t-last > window
 	if !ok {
 		h.size++
+		// The history outlives the event: keep a copy of its own, not a
+		// string that may share the memory of a whole batch of rows.
+		key = strings.Clone(key)
 	}
 	if !ok || t > last {
 		keys[key] = t

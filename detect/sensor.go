@@ -108,16 +108,20 @@ func (s *Sensor) Process(row normalize.Row, emit func(*Alert)) error {
 // sortRows orders rows by host, then second, keeping arrival order inside
 // a second (OrderSecond refines it).
 func sortRows(rows []normalize.Row) {
-	sort.SliceStable(rows, func(i, j int) bool {
+	less := func(i, j int) bool {
 		if rows[i].Host != rows[j].Host {
 			return rows[i].Host < rows[j].Host
 		}
 		return rowSecond(rows[i]) < rowSecond(rows[j])
-	})
+	}
+	if sort.SliceIsSorted(rows, less) { // a poll's rows come sorted
+		return
+	}
+	sort.SliceStable(rows, less)
 }
 
 func rowSecond(r normalize.Row) int64 {
-	t, _ := strconv.ParseInt(r.Cols["time"], 10, 64)
+	t, _ := strconv.ParseInt(r.Get(normalize.ColTime), 10, 64)
 	return t
 }
 

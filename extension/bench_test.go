@@ -44,7 +44,7 @@ func (bp *benchPipeline) drain(b *testing.B) {
 		}
 		rows := make([]normalize.Row, len(page.Rows))
 		for i, r := range page.Rows {
-			rows[i] = normalize.Row{Table: r.Table, Host: "bench-host", Cols: r.Cols, Seq: uint64(bp.rows + i)}
+			rows[i] = normalize.Row{Table: r.Table, Host: "bench-host", Fields: r.Fields, Seq: uint64(bp.rows + i)}
 		}
 		bp.sensor.Ingest(rows, func(*detect.Alert) { bp.alerts++ })
 		bp.rows += len(rows)

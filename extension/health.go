@@ -28,6 +28,14 @@ type SourceHealth struct {
 	LastPoll      time.Time `json:"last_poll"`
 	Cursor        int64     `json:"cursor"`
 	LagSeconds    int64     `json:"lag_seconds"`
+	// Quarantined counts rows (once each) whose time lay beyond the time
+	// guard's bound ahead of the host's clock; they are never read.
+	Quarantined    int64  `json:"quarantined"`
+	LastQuarantine string `json:"last_quarantine,omitempty"`
+	// StalledSince is when the cursor stopped moving while rows of
+	// complete seconds waited beyond it; zero when reading keeps up.
+	StalledSince time.Time `json:"stalled_since"`
+	StallReason  string    `json:"stall_reason,omitempty"`
 }
 
 // HealthSnapshot is everything detection_health reports.

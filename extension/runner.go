@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -64,11 +65,13 @@ const (
 // state is flushed). It returns an error when it cannot start, or when
 // osquery stays unreachable longer than the grace period.
 func Run(ctx context.Context, opts Options) error {
+	limit := setMemoryLimit()
 	r, err := newRunner(opts)
 	if err != nil {
 		return err
 	}
 	defer r.close()
+	r.log.Debug("memory", "soft_limit_bytes", limit)
 	return r.run(ctx)
 }
 
@@ -93,6 +96,7 @@ type runner struct {
 	coreLostSince time.Time
 	lastProbe     time.Time
 	pending       *pendingCommit
+	memory        idleReturn
 }
 
 // pollState is the poller position and durable counters, committed with
@@ -166,6 +170,7 @@ func (r *runner) run(ctx context.Context) error {
 		}
 		return err
 	}
+	r.memory.release(r.now()) // the processes table's rows are garbage now
 	if err := r.register(); err != nil {
 		return err
 	}
@@ -280,6 +285,14 @@ func (r *runner) prepare(ctx context.Context) error {
 		}
 	}
 	r.state.Cursor = cursorFromStore(saved.cursors)
+	if limit := r.poller.QuarantineLimit(r.now().Unix()); r.state.Cursor.Time > limit {
+		// A cursor past the clock (saved by a version that trusted a row
+		// stamped in the future) would skip every event until that time:
+		// read again everything osquery still buffers; alert ids are
+		// stable, so nothing is raised twice.
+		r.log.Warn("saved cursor is ahead of the clock; reading osquery's buffer again", "cursor", r.state.Cursor.Time, "limit", limit)
+		r.state.Cursor = Cursor{Time: max(r.now().Unix()-r.setup.ExpirySeconds, 0)}
+	}
 	r.seq = r.state.Seq
 	r.seed(qctx, restored)
 	r.publishEngine()
@@ -473,6 +486,12 @@ func (r *runner) shutdownRequested(wait time.Duration) bool {
 // pollTick reads the event tables until caught up (bounded per tick) and
 // commits each page with the alerts it produced.
 func (r *runner) pollTick(ctx context.Context) {
+	before := r.delivered()
+	defer func() {
+		if r.memory.observe(int(r.delivered()-before), r.now()) {
+			r.log.Debug("idle: memory returned to the system")
+		}
+	}()
 	for page := 0; page < maxPagesPerTick && ctx.Err() == nil; page++ {
 		if r.pending != nil {
 			if err := r.commitPending(); err != nil {
@@ -486,21 +505,46 @@ func (r *runner) pollTick(ctx context.Context) {
 	}
 }
 
+// delivered is the total of rows handed to the engine.
+func (r *runner) delivered() int64 {
+	var n int64
+	for _, v := range r.state.Delivered {
+		n += v
+	}
+	return n
+}
+
 func (r *runner) pollPage(ctx context.Context) (bool, error) {
 	pctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	prev := r.state.Cursor
 	page, err := r.poller.Poll(pctx, prev)
 	now := r.now()
+	moved := err == nil && !cursorEqual(prev, page.Next)
 	for table, read := range page.Tables {
 		r.health.UpdateSource(table, func(h *SourceHealth) {
 			h.Polls++
 			h.LastPoll = now
 			h.RowsRead += int64(read.Rows)
 			h.Malformed += int64(read.Malformed)
+			h.Quarantined += int64(read.Quarantined)
+			if read.LastQuarantine != "" {
+				h.LastQuarantine = read.LastQuarantine
+			}
 			if read.LastError != "" {
 				h.Errors++
 				h.LastError = read.LastError
+			}
+			switch {
+			case moved || (err == nil && read.Waiting == 0):
+				h.StalledSince, h.StallReason = time.Time{}, ""
+			case h.StalledSince.IsZero():
+				h.StalledSince = now
+				if err != nil {
+					h.StallReason = "polling fails: " + err.Error()
+				} else {
+					h.StallReason = fmt.Sprintf("%d rows of complete seconds wait beyond the cursor at %d", read.Waiting, prev.Time)
+				}
 			}
 		})
 	}
@@ -518,7 +562,7 @@ func (r *runner) pollPage(ctx context.Context) (bool, error) {
 	rows := make([]normalize.Row, len(page.Rows))
 	for i, raw := range page.Rows {
 		r.seq++
-		rows[i] = normalize.Row{Table: raw.Table, Host: r.host, Cols: raw.Cols, Seq: r.seq}
+		rows[i] = normalize.Row{Table: raw.Table, Host: r.host, Fields: raw.Fields, Seq: r.seq}
 	}
 	var alerts []*detect.Alert
 	rejects := r.sensor.Ingest(rows, func(a *detect.Alert) {
@@ -612,6 +656,8 @@ func (r *runner) publishEngine() {
 }
 
 func (r *runner) publishPoll(now time.Time) {
+	// The cursor never passes the clock (the poller reads no row stamped
+	// later), so the lag is the plain difference.
 	lag := max(now.Unix()-r.state.Cursor.Time, 0)
 	for _, s := range r.poller.Sources() {
 		r.health.UpdateSource(s.Table, func(h *SourceHealth) {
@@ -652,24 +698,19 @@ func (r *runner) stop() {
 }
 
 func cursorEqual(a, b Cursor) bool {
-	if a.Time != b.Time || len(a.AfterEID) != len(b.AfterEID) {
-		return false
-	}
-	for k, v := range a.AfterEID {
-		if b.AfterEID[k] != v {
-			return false
-		}
-	}
-	return true
+	return a.Time == b.Time && maps.Equal(a.After, b.After)
 }
 
-// cursorToStore renders the shared cursor as the store's per-table cursors.
+// cursorToStore renders the shared cursor as the store's per-table cursors:
+// a mark's eid is listed once per row of that eid already read.
 func cursorToStore(c Cursor, sources []Source) map[string]store.Cursor {
 	out := make(map[string]store.Cursor, len(sources))
 	for _, s := range sources {
 		sc := store.Cursor{Time: c.Time}
-		if e := c.AfterEID[s.Table]; e != "" {
-			sc.EIDs = []string{e}
+		if m, ok := c.After[s.Table]; ok {
+			for range max(m.Dup, 1) {
+				sc.EIDs = append(sc.EIDs, m.EID)
+			}
 		}
 		out[s.Table] = sc
 	}
@@ -689,10 +730,16 @@ func cursorFromStore(cs map[string]store.Cursor) Cursor {
 	}
 	for table, sc := range cs {
 		if sc.Time == c.Time && len(sc.EIDs) > 0 {
-			if c.AfterEID == nil {
-				c.AfterEID = map[string]string{}
+			if c.After == nil {
+				c.After = map[string]Mark{}
 			}
-			c.AfterEID[table] = sc.EIDs[len(sc.EIDs)-1]
+			m := Mark{EID: sc.EIDs[len(sc.EIDs)-1]}
+			for _, e := range sc.EIDs {
+				if e == m.EID {
+					m.Dup++
+				}
+			}
+			c.After[table] = m
 		}
 	}
 	return c

@@ -92,6 +92,8 @@ func healthSnapshot(cfg config.Config, set *rules.Set, st *store.Store, health *
 				RowsRead: s.RowsRead, RowsDelivered: s.RowsDelivered, Malformed: s.Malformed,
 				Polls: s.Polls, Errors: s.Errors, LastError: s.LastError, LastPoll: s.LastPoll,
 				Cursor: s.Cursor, LagSeconds: s.LagSeconds,
+				Quarantined: s.Quarantined, LastQuarantine: s.LastQuarantine,
+				StalledSince: s.StalledSince, StallReason: s.StallReason,
 			})
 		}
 		return snap, nil

@@ -15,6 +15,8 @@ type Host struct {
 	Hostname    string `json:"hostname"`
 	DisplayName string `json:"display_name,omitempty"`
 	UUID        string `json:"uuid,omitempty"`
+	Serial      string `json:"hardware_serial,omitempty"`
+	Platform    string `json:"platform,omitempty"`
 	Status      string `json:"status,omitempty"` // online, offline, mia, new
 }
 
@@ -172,8 +174,10 @@ func (c *Client) ListLabels(ctx context.Context) ([]Label, error) {
 	return out.Labels, nil
 }
 
-// HostByIdentifier finds a host by hostname, UUID, hardware serial or
-// osquery host id.
+// HostByIdentifier finds a host by hostname, UUID, hardware serial,
+// osquery host id or node key (Fleet matches all five: HostByIdentifier in
+// fleetdm/fleet server/datastore/mysql/hosts.go). No such host is an error
+// matching ErrNotFound.
 func (c *Client) HostByIdentifier(ctx context.Context, identifier string) (*Host, error) {
 	var out struct {
 		Host *Host `json:"host"`

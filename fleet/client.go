@@ -205,6 +205,10 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 		tr.MaxIdleConnsPerHost = 8
 		hc = &http.Client{Transport: tr}
 	}
+	// The token and custom headers go only to the origin given: Go's client
+	// keeps them on a redirect to the same host name, even from https to
+	// http or to another port.
+	hc = sameOriginRedirects(hc, u)
 	logger := cfg.logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -244,6 +248,49 @@ func parseBaseURL(s string) (*url.URL, error) {
 	}
 	u.RawQuery, u.Fragment = "", ""
 	return u, nil
+}
+
+// sameOriginRedirects returns a copy of hc that follows a redirect only to
+// base's scheme, host and port, and otherwise stops with an error naming
+// where it was sent. A caller's own redirect policy still applies after.
+func sameOriginRedirects(hc *http.Client, base *url.URL) *http.Client {
+	cp := *hc
+	prev := hc.CheckRedirect
+	origin := originOf(base)
+	cp.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if got := originOf(req.URL); got != origin {
+			return fmt.Errorf("refusing a redirect from %s to %s: a different scheme, host or port would receive the API token", origin, got)
+		}
+		if prev != nil {
+			return prev(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &cp
+}
+
+// originOf is scheme://host:port with the default port made explicit.
+func originOf(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		switch u.Scheme {
+		case "https", "wss":
+			port = "443"
+		case "http", "ws":
+			port = "80"
+		}
+	}
+	scheme := u.Scheme
+	switch scheme {
+	case "wss":
+		scheme = "https"
+	case "ws":
+		scheme = "http"
+	}
+	return scheme + "://" + strings.ToLower(net.JoinHostPort(u.Hostname(), port))
 }
 
 func isLoopback(host string) bool {
@@ -337,6 +384,7 @@ func (c *Client) errorResponse(method, path string, status int, raw []byte) *Err
 		er.Message, er.Errors, er.UUID = "", nil, ""
 	}
 	er.Message = redact(er.Message, c.token)
+	er.UUID = redact(er.UUID, c.token)
 	for i := range er.Errors {
 		er.Errors[i].Name = redact(er.Errors[i].Name, c.token)
 		er.Errors[i].Reason = redact(er.Errors[i].Reason, c.token)

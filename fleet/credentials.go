@@ -1,12 +1,14 @@
 package fleet
 
 import (
+	"io"
+	"syscall"
+
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -84,6 +86,17 @@ const maxConfigBytes = 1 << 20
 // config file gives an address and a token.
 var ErrNoCredentials = errors.New("no Fleet credentials: set FLEET_URL and FLEET_API_TOKEN, or log in with fleetctl (fleetctl login / fleetctl config set)")
 
+// ErrBadConfig matches an error from LoadCredentials caused by the
+// fleetctl config file itself: missing when named, unreadable or not a
+// valid config. It is bad input, not a runtime failure.
+var ErrBadConfig = errors.New("bad fleetctl config")
+
+type configError struct{ err error }
+
+func (e *configError) Error() string        { return e.err.Error() }
+func (e *configError) Unwrap() error        { return e.err }
+func (e *configError) Is(target error) bool { return target == ErrBadConfig }
+
 // LoadCredentials finds Fleet credentials. An explicit config path or
 // context means fleetctl's config file. Otherwise FLEET_API_TOKEN (with
 // FLEET_URL) wins, and fleetctl's default config file is the fallback, so a
@@ -116,25 +129,43 @@ func LoadCredentials(src CredentialSource) (Credentials, error) {
 	if name == "" {
 		name = "default"
 	}
-	data, err := os.ReadFile(path)
+	data, err := readConfigFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) && !explicit {
 			return Credentials{}, ErrNoCredentials
 		}
-		return Credentials{}, fmt.Errorf("reading fleetctl config: %w", err)
+		return Credentials{}, &configError{fmt.Errorf("reading fleetctl config: %w", err)}
 	}
 	if len(data) > maxConfigBytes {
-		return Credentials{}, fmt.Errorf("fleetctl config %s: larger than %d bytes", path, maxConfigBytes)
+		return Credentials{}, &configError{fmt.Errorf("fleetctl config %s: larger than %d bytes", path, maxConfigBytes)}
 	}
 	creds, err := ParseFleetctlConfig(data, name)
 	if err != nil {
-		return Credentials{}, fmt.Errorf("fleetctl config %s: %w", path, err)
+		return Credentials{}, &configError{fmt.Errorf("fleetctl config %s: %w", path, err)}
 	}
 	creds.Source = fmt.Sprintf("%s (context %s)", path, name)
 	if creds.Address == "" || creds.Token == "" {
 		return Credentials{}, fmt.Errorf("fleetctl config %s, context %q: no address or token (run fleetctl login)", path, name)
 	}
 	return creds, nil
+}
+
+// readConfigFile reads a regular file of at most maxConfigBytes+1 bytes; a
+// FIFO or device (which could block forever) is refused unread.
+func readConfigFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
 }
 
 // ParseFleetctlConfig reads one context from the contents of fleetctl's
@@ -150,70 +181,31 @@ func LoadCredentials(src CredentialSource) (Credentials, error) {
 //	    custom-headers:
 //	      X-Proxy-Auth: ...
 func ParseFleetctlConfig(data []byte, contextName string) (Credentials, error) {
-	doc, err := parseYAMLMap(data)
+	doc, err := parseFleetctlFile(data)
 	if err != nil {
 		return Credentials{}, err
 	}
-	ctxs, ok := doc["contexts"].(map[string]any)
-	if !ok {
+	if doc.Contexts == nil {
 		return Credentials{}, errors.New(`no "contexts" mapping`)
 	}
-	raw, ok := ctxs[contextName]
+	ctx, ok := doc.Contexts[contextName]
 	if !ok {
-		names := make([]string, 0, len(ctxs))
-		for n := range ctxs {
+		names := make([]string, 0, len(doc.Contexts))
+		for n := range doc.Contexts {
 			names = append(names, n)
 		}
 		sort.Strings(names)
 		return Credentials{}, fmt.Errorf("no context %q (contexts: %s)", contextName, strings.Join(names, ", "))
 	}
-	m, ok := raw.(map[string]any)
-	if !ok {
-		return Credentials{}, fmt.Errorf("context %q is not a mapping", contextName)
+	if ctx == nil {
+		return Credentials{}, nil
 	}
-	str := func(k string) (string, error) {
-		switch v := m[k].(type) {
-		case nil:
-			return "", nil
-		case string:
-			return v, nil
-		default:
-			return "", fmt.Errorf("context %q: %s is not a string", contextName, k)
-		}
+	c := Credentials{
+		Address: ctx.Address, Token: ctx.Token, RootCA: ctx.RootCA, URLPrefix: ctx.URLPrefix,
+		TLSSkipVerify: bool(ctx.TLSSkipVerify),
 	}
-	var c Credentials
-	for _, f := range []struct {
-		key string
-		dst *string
-	}{{"address", &c.Address}, {"token", &c.Token}, {"rootca", &c.RootCA}, {"url-prefix", &c.URLPrefix}} {
-		if *f.dst, err = str(f.key); err != nil {
-			return Credentials{}, err
-		}
-	}
-	skip, err := str("tls-skip-verify")
-	if err != nil {
-		return Credentials{}, err
-	}
-	if skip != "" {
-		if c.TLSSkipVerify, err = strconv.ParseBool(skip); err != nil {
-			return Credentials{}, fmt.Errorf("context %q: tls-skip-verify %q is not a boolean", contextName, skip)
-		}
-	}
-	switch h := m["custom-headers"].(type) {
-	case nil:
-	case string:
-		if h != "" {
-			return Credentials{}, fmt.Errorf("context %q: custom-headers is not a mapping", contextName)
-		}
-	case map[string]any:
-		c.CustomHeaders = make(map[string]string, len(h))
-		for k, v := range h {
-			s, ok := v.(string)
-			if !ok {
-				return Credentials{}, fmt.Errorf("context %q: custom header %q is not a string", contextName, k)
-			}
-			c.CustomHeaders[k] = s
-		}
+	if len(ctx.CustomHeaders) > 0 {
+		c.CustomHeaders = ctx.CustomHeaders
 	}
 	return c, nil
 }

@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // fleetctlConfig is what fleetctl (ghodss/yaml over yaml.v2) writes after
@@ -56,41 +58,35 @@ func TestParseFleetctlConfig(t *testing.T) {
 	}
 }
 
-func TestParseYAMLMapErrors(t *testing.T) {
+// Every valid YAML spelling of the config loads: flow mappings, block
+// scalars, anchors, quoted booleans, YAML 1.1 words, comments.
+func TestParseFleetctlConfigAnyYAML(t *testing.T) {
 	cases := map[string]string{
-		"contexts:\n  - a\n":                        "line 2: lists are not supported",
-		"contexts:\n  default:\n   address: x\n  x": "line 4",
-		"a: 1\na: 2\n":                              `line 2: key "a" repeated`,
-		"a: \"open\n":                               "unterminated",
-		"a: [1]\n":                                  "flow sequences",
-		"a: |\n  x\n":                               "block scalars",
-		"\ta: 1\n":                                  "tab",
-		"a: \"\\q\"\n":                              "unknown escape",
-		"justtext\n":                                `expected "key: value"`,
-		"a:\n    b: 1\n  c: 2\n":                    "line 3: indentation",
+		"flow mapping":  "contexts: {default: {address: https://f.example.com, token: t0k, tls-skip-verify: true}}\n",
+		"block scalar":  "contexts:\n  default:\n    address: https://f.example.com\n    token: |-\n      t0k\n    tls-skip-verify: yes\n",
+		"folded scalar": "contexts:\n  default:\n    address: >-\n      https://f.example.com\n    token: 't0k'\n    tls-skip-verify: \"true\"\n",
+		"anchor":        "base: &b\n  address: https://f.example.com\n  tls-skip-verify: on\ncontexts:\n  default:\n    <<: *b\n    token: t0k\n",
+		"document":      "---\n# fleetctl\ncontexts:\n  default:\n    address: \"https://f.example.com\" # main\n    token: \"t0k\"\n    tls-skip-verify: True\n...\n",
 	}
-	for in, want := range cases {
-		_, err := parseYAMLMap([]byte(in))
+	for name, in := range cases {
+		c, err := ParseFleetctlConfig([]byte(in), "default")
+		if err != nil || c.Address != "https://f.example.com" || c.Token != "t0k" || !c.TLSSkipVerify {
+			t.Errorf("%s: %+v %v", name, c, err)
+		}
+	}
+	bad := map[string]string{
+		"a: 1\na: 2\n": "already defined",
+		"contexts:\n  default:\n    tls-skip-verify: maybe\n": `"maybe" is not a boolean`,
+		"contexts: [a]\n": "cannot unmarshal",
+		"\ta: 1\n":        "cannot start any token",
+		"justtext\n":      "line 1: cannot unmarshal",
+		"other: 1\n":      "no \"contexts\"",
+	}
+	for in, want := range bad {
+		_, err := ParseFleetctlConfig([]byte(in), "default")
 		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("parseYAMLMap(%q) = %v, want error containing %q", in, err, want)
+			t.Errorf("%q: %v, want error containing %q", in, err, want)
 		}
-	}
-}
-
-func TestParseYAMLMapScalars(t *testing.T) {
-	in := "# comment\na: plain value # trailing\nb: 'it''s'\nc: \"tab\\tnl\\nu\\u00e9\"\nd: \"folded\n  across lines\"\ne: null\nf:\ng: {}\n\"q k\": v\n"
-	m, err := parseYAMLMap([]byte(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]any{"a": "plain value", "b": "it's", "c": "tab\tnl\nué", "d": "folded across lines", "e": "", "f": "", "q k": "v"}
-	for k, v := range want {
-		if m[k] != v {
-			t.Errorf("%s = %q, want %q", k, m[k], v)
-		}
-	}
-	if g, ok := m["g"].(map[string]any); !ok || len(g) != 0 {
-		t.Errorf("g = %#v, want empty map", m["g"])
 	}
 }
 
@@ -150,5 +146,25 @@ func TestLoadCredentials(t *testing.T) {
 	c, _ = LoadCredentials(CredentialSource{HomeDir: home, Getenv: env(nil)})
 	if s := fmt.Sprintf("%v %+v %#v %s", c, c, c, c); c.Token == "" || strings.Contains(s, c.Token) {
 		t.Errorf("credentials print their token: %s", s)
+	}
+}
+
+func TestLoadCredentialsRefusesAFIFO(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "config")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Skip(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := LoadCredentials(CredentialSource{ConfigPath: p, Getenv: func(string) string { return "" }})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrBadConfig) || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("FIFO config: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("reading a FIFO as the fleetctl config blocks")
 	}
 }

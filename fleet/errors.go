@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -106,12 +107,85 @@ type redactedError struct {
 func (r *redactedError) Error() string { return redact(r.err.Error(), r.secret) }
 func (r *redactedError) Unwrap() error { return r.err }
 
-// redact replaces every occurrence of secret in s.
+// minSecretRun is the shortest run of a secret's characters (or of its
+// base64 forms) that redact hides: long enough not to hide ordinary words
+// by chance, short enough that a secret cut by a few characters, or a part
+// of it, is still hidden.
+const minSecretRun = 8
+
+// redact replaces in s the secret and every run of at least minSecretRun
+// bytes of it or of its base64 encodings (standard and URL alphabets, at
+// the three byte alignments the secret can have inside a larger encoded
+// value such as "Bearer <token>" or "user:<token>"). A secret shorter than
+// minSecretRun is replaced where it appears whole.
 func redact(s, secret string) string {
-	if secret == "" {
+	if secret == "" || s == "" {
 		return s
 	}
-	return strings.ReplaceAll(s, secret, "<redacted>")
+	if len(secret) < minSecretRun {
+		return strings.ReplaceAll(s, secret, "<redacted>")
+	}
+	runs := secretRuns(secret)
+	hide := make([]bool, len(s))
+	found := false
+	for i := 0; i+minSecretRun <= len(s); i++ {
+		if _, ok := runs[s[i:i+minSecretRun]]; ok {
+			for j := i; j < i+minSecretRun; j++ {
+				hide[j] = true
+			}
+			found = true
+		}
+	}
+	if !found {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if !hide[i] {
+			b.WriteByte(s[i])
+			i++
+			continue
+		}
+		b.WriteString("<redacted>")
+		for i < len(s) && hide[i] {
+			i++
+		}
+	}
+	return b.String()
+}
+
+// secretRuns returns every minSecretRun-byte run of the secret and of its
+// base64 forms.
+func secretRuns(secret string) map[string]struct{} {
+	forms := []string{secret}
+	for shift := 0; shift < 3; shift++ {
+		// Encoded after shift other bytes, the secret's own characters
+		// start at a whole 3-byte group; the first encoded group then
+		// mixes in the unknown bytes before it, so it is dropped, and so
+		// is a last group that a following byte would change.
+		pad := strings.Repeat("\x00", shift)
+		for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+			e := enc.EncodeToString([]byte(pad + secret))
+			first := 0
+			if shift > 0 {
+				first = 4
+			}
+			last := len(e)
+			if (shift+len(secret))%3 != 0 {
+				last--
+			}
+			if last-first >= minSecretRun {
+				forms = append(forms, e[first:last])
+			}
+		}
+	}
+	runs := map[string]struct{}{}
+	for _, f := range forms {
+		for i := 0; i+minSecretRun <= len(f); i++ {
+			runs[f[i:i+minSecretRun]] = struct{}{}
+		}
+	}
+	return runs
 }
 
 // scrub wraps err so that its text never shows the API token, whatever a
@@ -120,7 +194,7 @@ func (c *Client) scrub(err error) error {
 	if err == nil || c.token == "" {
 		return err
 	}
-	if !strings.Contains(err.Error(), c.token) {
+	if text := err.Error(); redact(text, c.token) == text {
 		return err
 	}
 	return &redactedError{err: err, secret: c.token}

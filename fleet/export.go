@@ -25,7 +25,8 @@ type ExportOptions struct {
 	// LabelName names the dynamic label of hosts running the extension
 	// (default "osqdetect extension running").
 	LabelName string
-	// Platform is the osquery platform list (default "linux").
+	// Platform is the osquery platform list of the queries and the policy
+	// (default "linux"). The label has none: see labelSpec.
 	Platform string
 	// StreamInterval is how often the differential query ships new alerts
 	// (default 60 s).
@@ -42,6 +43,10 @@ type ExportOptions struct {
 	// team; empty means global. GitOps files take their team from the file
 	// that references them.
 	Team string
+	// Settings, when set, is an osqdetect.conf to install on hosts: GitOps
+	// export then adds a script that writes it to /etc/osquery/osqdetect.conf.
+	// The caller validates it.
+	Settings []byte
 }
 
 // File is one generated file, its path relative to the output directory.
@@ -60,8 +65,15 @@ type exportPlan struct {
 	severity []string
 }
 
+// labelSpec has no platform on purpose: Fleet sends a dynamic label's
+// query only to hosts whose stored platform equals the label's, or to every
+// host when it is empty (LabelQueriesForHost in fleetdm/fleet
+// server/datastore/mysql/labels.go), and it stores a Linux host's platform
+// as its distribution (ubuntu, rhel, debian, ...). A label saved with
+// platform "linux" is accepted and never matches a host; without one, the
+// SQL decides.
 type labelSpec struct {
-	Name, Description, Query, Platform string
+	Name, Description, Query string
 }
 
 type querySpec struct {
@@ -142,7 +154,6 @@ func plan(o ExportOptions) (*exportPlan, error) {
 		Name:        o.LabelName,
 		Description: "Hosts where osquery has the osqdetect extension registered, so the alerts, detection_rules and detection_health tables exist.",
 		Query:       fmt.Sprintf("SELECT 1 FROM osquery_extensions WHERE name = '%s' AND type = 'extension';", ExtensionName),
-		Platform:    o.Platform,
 	}
 	p.queries = []querySpec{
 		{
@@ -217,9 +228,10 @@ func humanDuration(d time.Duration) string {
 }
 
 // GitOpsFiles renders the label, queries and policy as `fleetctl gitops`
-// library files, to be referenced with "- path:" from default.yml (labels)
-// and from a team file (queries, or reports on current Fleet, and
-// policies).
+// library files under lib/osqdetect/, to be referenced with "- path:" from
+// default.yml (labels) and from default.yml or a team file (queries and
+// policies). fleetctl resolves a path relative to the file that holds it, so
+// the comments give both spellings.
 func GitOpsFiles(o ExportOptions) ([]File, error) {
 	p, err := plan(o)
 	if err != nil {
@@ -227,61 +239,193 @@ func GitOpsFiles(o ExportOptions) ([]File, error) {
 	}
 	var labels, queries, policies bytes.Buffer
 
-	header(&labels, p, "labels", "default.yml", "labels:", "./lib/osqdetect/labels.yml")
+	gitopsHeader(&labels, "labels", "labels:", "labels.yml", false)
 	labels.WriteString("# Labels are global: keep your other labels listed next to this path, since\n")
 	labels.WriteString("# fleetctl gitops removes labels that the labels: key no longer names.\n")
 	p.writeLabel(&labels, "- ", "  ")
 
-	header(&queries, p, "queries", "a fleet (team) file, or default.yml for all hosts",
-		"queries:   # named reports: on current Fleet", "../lib/osqdetect/queries.yml")
+	gitopsHeader(&queries, "queries", "queries:", "queries.yml", true)
+	queries.WriteString("# queries: is what every Fleet release takes; Fleet 4.82 and later also take\n")
+	queries.WriteString("# reports: (and warn that queries: is deprecated), older releases reject it.\n")
 	p.ruleComments(&queries)
 	for _, q := range p.queries {
 		p.writeQuery(&queries, q, "- ", "  ", false)
 	}
 
-	header(&policies, p, "policies", "a fleet (team) file, or default.yml for all hosts", "policies:", "../lib/osqdetect/policies.yml")
-	policies.WriteString("# Scoping a policy to a label (labels_include_any) needs Fleet Premium; on Fleet\n")
-	policies.WriteString("# Free remove those two lines and reference this file only from a team or\n")
-	policies.WriteString("# setup where every host runs osqdetect.\n")
+	gitopsHeader(&policies, "policies", "policies:", "policies.yml", true)
+	policies.WriteString("# labels_include_any keeps the policy off hosts without osqdetect; Fleet Free\n")
+	policies.WriteString("# and Premium both honour it.\n")
 	p.writePolicy(&policies, "- ", "  ", false)
 
-	return []File{
+	files := []File{
+		{Path: "lib/osqdetect/agent-options.yml", Content: agentOptions()},
 		{Path: "lib/osqdetect/labels.yml", Content: labels.Bytes()},
 		{Path: "lib/osqdetect/policies.yml", Content: policies.Bytes()},
 		{Path: "lib/osqdetect/queries.yml", Content: queries.Bytes()},
-	}, nil
+	}
+	if o.Settings != nil {
+		script, err := settingsScript(o.Settings)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, File{Path: "lib/osqdetect/install-osqdetect-conf.sh", Content: script})
+	}
+	return files, nil
 }
 
-// ApplySpecs renders the label, queries and policy as one multi-document
-// file for `fleetctl apply -f`, which adds or updates them and leaves
-// everything else on the server alone.
-func ApplySpecs(o ExportOptions) ([]byte, error) {
+// eventFlags are the osqueryd flags osqdetect needs (README, "Turn on the
+// events osqdetect reads"). They are command-line flags, which fleetd
+// writes to osqueryd's flagfile from agent_options.command_line_flags.
+var eventFlags = [][2]string{
+	{"disable_events", "false"},
+	{"disable_audit", "false"},
+	{"audit_allow_config", "true"},
+	{"audit_allow_process_events", "true"},
+	{"audit_allow_sockets", "true"},
+	{"audit_persist", "true"},
+	{"events_expiry", "3600"},
+}
+
+// agentOptions is the part of Fleet's agent_options that ships osqdetect
+// with fleetd: the extension from a TUF server fleetd updates from, and
+// the event flags. It is a fragment to merge into an existing
+// agent_options, never to apply alone: agent_options and its
+// command_line_flags replace what was there.
+func agentOptions() []byte {
+	var b bytes.Buffer
+	b.WriteString(`# osqdetect agent options for Fleet, generated by ` + "`osqdetect fleet export`" + `.
+# Merge these keys into the agent_options of default.yml (all hosts) or of a
+# team file: agent_options, and command_line_flags inside it, replace what
+# was set before, so copy in the flags and options you already have.
+# fleetd (Fleet's agent) is required for both keys.
+#
+# extensions: fleetd downloads osqdetect.ext from your own TUF update server
+# and has osqueryd autoload it. Publish each build with
+#   fleetctl updates add --path TUF_REPO --target build/osqdetect.ext
+#     --name extensions/osqdetect --platform linux --version VERSION
+# (one command; the target file name must be osqdetect.ext, the target name
+# extensions/osqdetect).
+# Without a TUF server, install osqdetect.ext with a package or script
+# instead (see the README) and drop this key.
+#
+# command_line_flags: fleetd writes them to osqueryd's flagfile and restarts
+# osqueryd; they turn on the audit-based process and socket events that
+# osqdetect reads.
+extensions:
+  ` + ExtensionName + `:
+    channel: stable
+    platform: linux
+command_line_flags:
+`)
+	for _, f := range eventFlags {
+		b.WriteString("  " + f[0] + ": " + f[1] + "\n")
+	}
+	return b.Bytes()
+}
+
+// settingsDelimiter ends the here-document holding the settings file.
+const settingsDelimiter = "OSQDETECT_SETTINGS_END"
+
+// settingsScript is a shell script for Fleet's scripts (or any other way
+// of running a script as root on hosts) that installs the settings file
+// atomically and restarts the extension, which reads it at start.
+func settingsScript(settings []byte) ([]byte, error) {
+	text := string(settings)
+	for _, line := range strings.Split(text, "\n") {
+		if strings.TrimRight(line, "\r") == settingsDelimiter {
+			return nil, fmt.Errorf("settings file holds a line %q, which would end the script's here-document", settingsDelimiter)
+		}
+	}
+	if !strings.HasSuffix(text, "\n") {
+		text += "\n"
+	}
+	var b bytes.Buffer
+	b.WriteString(`#!/bin/sh
+# Installs osqdetect's settings file, generated by ` + "`osqdetect fleet export --settings FILE`" + `.
+# Run it as root on hosts, e.g. with Fleet's scripts:
+#   fleetctl run-script --script-path lib/osqdetect/install-osqdetect-conf.sh --host HOST
+# The extension reads its settings when it starts; the script stops it and
+# osqueryd starts it again with the new file.
+set -eu
+conf=/etc/osquery/osqdetect.conf
+mkdir -p /etc/osquery
+tmp=$(mktemp /etc/osquery/.osqdetect.conf.XXXXXX)
+trap 'rm -f "$tmp"' EXIT
+cat > "$tmp" <<'` + settingsDelimiter + `'
+`)
+	b.WriteString(text)
+	b.WriteString(settingsDelimiter + `
+chmod 0644 "$tmp"
+mv "$tmp" "$conf"
+trap - EXIT
+pkill -x osqdetect.ext || true
+echo "installed $conf"
+`)
+	return b.Bytes(), nil
+}
+
+// Names of the two files ApplyFiles writes, in the order they must be
+// applied.
+const (
+	ApplyLabelsFile = "osqdetect-labels.yml"
+	ApplySpecsFile  = "osqdetect.yml"
+)
+
+// ApplyFiles renders the label, queries and policy for `fleetctl apply -f`,
+// which adds or updates them and leaves everything else on the server alone.
+// They come as two files, to be applied in order: fleetctl applies every
+// query of a file before any label of it (ApplyGroup in fleetdm/fleet
+// server/service/client.go), so a query naming a label defined in the same
+// file fails on a Fleet that does not have the label yet. Each file starts
+// with its first document, not with a document of comments only, which
+// fleetctl rejects (`Missing required fields ("spec", "kind")`).
+func ApplyFiles(o ExportOptions) ([]File, error) {
 	p, err := plan(o)
 	if err != nil {
 		return nil, err
 	}
-	var b bytes.Buffer
-	b.WriteString("# osqdetect detections for Fleet, generated by `osqdetect fleet export --format apply`.\n")
-	b.WriteString("# Apply with: fleetctl apply -f osqdetect.yml\n")
-	p.ruleComments(&b)
-	doc := func(kind string) {
-		b.WriteString("---\napiVersion: v1\nkind: " + kind + "\nspec:\n")
+	var labels, specs bytes.Buffer
+	applyHeader := func(b *bytes.Buffer, what string, step int) {
+		fmt.Fprintf(b, "# osqdetect %s for Fleet, generated by `osqdetect fleet export --format apply`.\n", what)
+		fmt.Fprintf(b, "# Apply %s, in this order (the queries and the policy name the label):\n", map[int]string{1: "first", 2: "second"}[step])
+		fmt.Fprintf(b, "#   fleetctl apply -f %s\n#   fleetctl apply -f %s\n", ApplyLabelsFile, ApplySpecsFile)
 	}
-	doc("label")
-	p.writeLabel(&b, "  ", "  ")
-	for _, q := range p.queries {
-		doc("query")
-		p.writeQuery(&b, q, "  ", "  ", true)
+	doc := func(b *bytes.Buffer, kind string, first bool) {
+		if !first {
+			b.WriteString("---\n")
+		}
+		b.WriteString("apiVersion: v1\nkind: " + kind + "\nspec:\n")
 	}
-	doc("policy")
-	p.writePolicy(&b, "  ", "  ", true)
-	return b.Bytes(), nil
+
+	applyHeader(&labels, "label", 1)
+	doc(&labels, "label", true)
+	p.writeLabel(&labels, "  ", "  ")
+
+	applyHeader(&specs, "queries and policy", 2)
+	p.ruleComments(&specs)
+	for i, q := range p.queries {
+		doc(&specs, "query", i == 0)
+		p.writeQuery(&specs, q, "  ", "  ", true)
+	}
+	doc(&specs, "policy", false)
+	p.writePolicy(&specs, "  ", "  ", true)
+	return []File{
+		{Path: ApplyLabelsFile, Content: labels.Bytes()},
+		{Path: ApplySpecsFile, Content: specs.Bytes()},
+	}, nil
 }
 
-func header(b *bytes.Buffer, p *exportPlan, what, where, key, path string) {
+// gitopsHeader says where a library file is referenced from. teamToo adds
+// the spelling for a team file one directory down.
+func gitopsHeader(b *bytes.Buffer, what, key, file string, teamToo bool) {
 	fmt.Fprintf(b, "# osqdetect %s for fleetctl gitops, generated by `osqdetect fleet export`.\n", what)
-	fmt.Fprintf(b, "# Reference this file from %s:\n", where)
-	fmt.Fprintf(b, "#   %s\n#     - path: %s\n", key, path)
+	b.WriteString("# Paths in \"- path:\" are relative to the file that holds them. From default.yml\n")
+	b.WriteString("# at the root of the repository:\n")
+	fmt.Fprintf(b, "#   %s\n#     - path: ./lib/osqdetect/%s\n", key, file)
+	if teamToo {
+		b.WriteString("# From a team file one directory down (teams/NAME.yml):\n")
+		fmt.Fprintf(b, "#   %s\n#     - path: ../lib/osqdetect/%s\n", key, file)
+	}
 }
 
 func (p *exportPlan) ruleComments(b *bytes.Buffer) {
@@ -305,7 +449,6 @@ func (p *exportPlan) writeLabel(b *bytes.Buffer, first, rest string) {
 	w.str("name", l.Name)
 	w.str("description", l.Description)
 	w.str("query", l.Query)
-	w.str("platform", l.Platform)
 	w.str("label_membership_type", "dynamic")
 }
 
@@ -386,7 +529,21 @@ func yamlString(s string) string {
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s)
-	return strings.TrimSuffix(b.String(), "\n")
+	// JSON leaves DEL, the C1 controls and U+FFFE/U+FFFF as they are; YAML
+	// allows them only escaped (its printable set, YAML 1.2 §5.1).
+	return yamlEscapeNonPrintable(strings.TrimSuffix(b.String(), "\n"))
+}
+
+func yamlEscapeNonPrintable(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r == 0x7f || (r >= 0x80 && r <= 0x9f && r != 0x85) || r == 0xfffe || r == 0xffff {
+			fmt.Fprintf(&b, "\\u%04x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func oneLine(s string) string {
@@ -409,10 +566,13 @@ type pack struct {
 	Queries   map[string]packQuery `json:"queries"`
 }
 
-// Pack renders an osquery pack (JSON) for fleets managed without Fleet:
-// the new-alerts query as a differential query with "removed": false, and a
-// snapshot of detection_health. A discovery query keeps the pack off hosts
-// without the extension.
+// Pack renders an osquery pack (JSON) for fleets managed without Fleet.
+// It is not meant for `fleetctl convert`, which drops "removed": false (the
+// alerts query comes back as a snapshot with automations off) and the
+// discovery query (seen on Fleet 4.69); GitOpsFiles and ApplyFiles are the
+// Fleet route. The pack holds the new-alerts query as a differential query
+// with "removed": false, and a snapshot of detection_health. A discovery
+// query keeps the pack off hosts without the extension.
 func Pack(o ExportOptions) ([]byte, error) {
 	p, err := plan(o)
 	if err != nil {

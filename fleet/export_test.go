@@ -29,8 +29,8 @@ func TestGitOpsFilesGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 3 {
-		t.Fatalf("%d files, want 3", len(files))
+	if len(files) != 4 {
+		t.Fatalf("%d files, want 4", len(files))
 	}
 	for _, f := range files {
 		golden(t, filepath.Join("gitops", f.Path), f.Content)
@@ -43,17 +43,30 @@ func TestGitOpsFilesGolden(t *testing.T) {
 	}
 }
 
-func TestApplySpecsGolden(t *testing.T) {
-	b, err := fleet.ApplySpecs(fleet.ExportOptions{Rules: sampleRules, Team: "Servers: prod"})
+func TestApplyFilesGolden(t *testing.T) {
+	files, err := fleet.ApplyFiles(fleet.ExportOptions{Rules: sampleRules, Team: "Servers: prod"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "apply.yml", b)
-	b, err = fleet.ApplySpecs(fleet.ExportOptions{})
+	for _, f := range files {
+		golden(t, filepath.Join("apply", f.Path), f.Content)
+	}
+	files, err = fleet.ApplyFiles(fleet.ExportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "apply-defaults.yml", b)
+	for _, f := range files {
+		golden(t, filepath.Join("apply-defaults", f.Path), f.Content)
+	}
+}
+
+// applySpecs is both apply files, for tests that look at the text.
+func applySpecs(o fleet.ExportOptions) ([]byte, error) {
+	files, err := fleet.ApplyFiles(o)
+	if err != nil {
+		return nil, err
+	}
+	return append(files[0].Content, files[1].Content...), nil
 }
 
 func TestPackGolden(t *testing.T) {
@@ -88,14 +101,14 @@ func TestExportOptionsValidated(t *testing.T) {
 		"long":     {ReportInterval: 30 * 24 * time.Hour},
 	}
 	for name, o := range cases {
-		if _, err := fleet.ApplySpecs(o); err == nil {
+		if _, err := applySpecs(o); err == nil {
 			t.Errorf("%s: %+v accepted", name, o)
 		}
 	}
 }
 
 func TestExportPolicySeverityAndWindow(t *testing.T) {
-	b, err := fleet.ApplySpecs(fleet.ExportOptions{PolicySeverity: "critical", Window: 90 * time.Minute})
+	b, err := applySpecs(fleet.ExportOptions{PolicySeverity: "critical", Window: 90 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,16 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
 // Targets names the hosts a hunt runs on. Hosts, labels and teams add up
 // (Fleet takes their union).
 type Targets struct {
-	Hosts  []string // hostnames, UUIDs or hardware serials
+	// Hosts are identifiers Fleet's host lookup accepts: hostname, UUID,
+	// hardware serial, osquery host id or node key.
+	Hosts  []string
 	Labels []string // label names
 	Teams  []string // team (fleet) names or numeric ids
 }
@@ -21,7 +24,8 @@ type Targets struct {
 // Empty reports whether no target was given.
 func (t Targets) Empty() bool { return len(t.Hosts)+len(t.Labels)+len(t.Teams) == 0 }
 
-// HostStatus says how one host answered.
+// HostStatus is the outcome of one host in a hunt. Its String is the one
+// word the progress line, the summary and the JSON summary records use.
 type HostStatus int
 
 const (
@@ -32,9 +36,18 @@ const (
 	// StatusExtensionMissing: the host has no osqdetect tables
 	// ("no such table: alerts"): the extension is not loaded there.
 	StatusExtensionMissing
-	// StatusError: the host answered with another error.
-	StatusError
+	// StatusFailed: the host answered with another error.
+	StatusFailed
+	// StatusOffline: the host was offline and did not answer.
+	StatusOffline
+	// StatusTimedOut: the host was online but did not answer in time.
+	StatusTimedOut
+	// StatusUnknown: no host has the identifier given.
+	StatusUnknown
 )
+
+// Outcomes lists every HostStatus in summary order.
+var Outcomes = []HostStatus{StatusRows, StatusEmpty, StatusExtensionMissing, StatusFailed, StatusOffline, StatusTimedOut, StatusUnknown}
 
 func (s HostStatus) String() string {
 	switch s {
@@ -44,11 +57,21 @@ func (s HostStatus) String() string {
 		return "empty"
 	case StatusExtensionMissing:
 		return "extension missing"
-	case StatusError:
-		return "error"
+	case StatusFailed:
+		return "failed"
+	case StatusOffline:
+		return "offline"
+	case StatusTimedOut:
+		return "timed out"
+	case StatusUnknown:
+		return "unknown"
 	}
 	return "status(" + strconv.Itoa(int(s)) + ")"
 }
+
+// Answered reports whether the status is a full answer: rows or an empty
+// result.
+func (s HostStatus) Answered() bool { return s == StatusRows || s == StatusEmpty }
 
 // HostResult is one host's answer, handed to HuntOptions.OnResult.
 type HostResult struct {
@@ -58,12 +81,14 @@ type HostResult struct {
 	Error  string
 }
 
-// HostOutcome is what the summary keeps of a host's answer (no rows).
+// HostOutcome is what the summary keeps of a host (no rows). Identifiers
+// are the --hosts values that named it, as typed.
 type HostOutcome struct {
-	Host   Host
-	Status HostStatus
-	Rows   int
-	Error  string
+	Host        Host
+	Identifiers []string
+	Status      HostStatus
+	Rows        int
+	Error       string
 }
 
 // Progress is the state of a hunt while hosts answer.
@@ -71,8 +96,10 @@ type Progress struct {
 	Targeted uint // hosts Fleet resolved the targets to
 	Online   uint // of those, online when the hunt started
 	Offline  uint // offline or missing in action
-	Answered uint
-	Errors   uint // answers with an error, extension missing included
+	Answered uint // hosts that answered, whatever the answer
+	// ByStatus counts the answers so far by outcome (rows, empty,
+	// extension missing, failed).
+	ByStatus [StatusUnknown + 1]uint
 }
 
 // HuntOptions configures Hunt.
@@ -98,38 +125,47 @@ type HuntSummary struct {
 	CampaignID uint
 	Progress
 	Rows uint // rows over all hosts
-	// Hosts lists every host that answered, in answer order.
+	// Hosts lists every host that answered, in answer order, then the
+	// hosts named by identifier that did not answer (offline or timed
+	// out), then the identifiers no host has (unknown).
 	Hosts []HostOutcome
 	// Silent is the number of targeted hosts that did not answer.
 	Silent uint
+	// SilentOffline and SilentTimedOut split Silent: hosts offline when
+	// the hunt started, and online hosts that did not answer in time.
+	SilentOffline, SilentTimedOut uint
 	// TimedOut is set when the hunt hit its timeout with hosts outstanding.
 	TimedOut bool
-	// Unanswered names the hosts given by identifier that did not answer
-	// (hosts reached through labels or teams are only counted).
-	Unanswered []string
+	// Unknown lists the identifiers that match no host.
+	Unknown []string
 	// StreamErrors holds the server's "error" messages and malformed
 	// messages, in order.
 	StreamErrors []string
 }
 
-// Count returns how many answering hosts had status s.
+// Count returns how many hosts had outcome st. Offline and timed-out hosts
+// are counted whether or not they were named; unknown counts identifiers.
 func (s *HuntSummary) Count(st HostStatus) int {
-	n := 0
-	for _, h := range s.Hosts {
-		if h.Status == st {
-			n++
-		}
+	switch st {
+	case StatusOffline:
+		return int(s.SilentOffline)
+	case StatusTimedOut:
+		return int(s.SilentTimedOut)
+	case StatusUnknown:
+		return len(s.Unknown)
 	}
-	return n
+	return int(s.ByStatus[st])
 }
 
-// Complete reports whether every targeted host answered without error.
+// Complete reports whether every targeted host, and every identifier
+// given, answered with rows or an empty result, and the result stream had
+// no error.
 func (s *HuntSummary) Complete() bool {
-	if s.Silent > 0 || len(s.StreamErrors) > 0 || s.Targeted == 0 {
+	if s.Silent > 0 || len(s.Unknown) > 0 || len(s.StreamErrors) > 0 || s.Targeted == 0 {
 		return false
 	}
 	for _, h := range s.Hosts {
-		if h.Status == StatusExtensionMissing || h.Status == StatusError {
+		if !h.Status.Answered() {
 			return false
 		}
 	}
@@ -168,10 +204,10 @@ func isIdentByte(b byte) bool {
 // answer); the summary is then nil, or holds what was learnt.
 func (c *Client) Hunt(ctx context.Context, o HuntOptions) (*HuntSummary, error) {
 	if strings.TrimSpace(o.SQL) == "" {
-		return nil, errors.New("hunt: no SQL given")
+		return nil, errors.New("no SQL given")
 	}
 	if o.Targets.Empty() {
-		return nil, errors.New("hunt: no hosts, labels or teams given")
+		return nil, errors.New("no hosts, labels or teams given")
 	}
 	timeout := o.Timeout
 	if timeout <= 0 {
@@ -180,17 +216,24 @@ func (c *Client) Hunt(ctx context.Context, o HuntOptions) (*HuntSummary, error) 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	camp, err := c.startCampaign(ctx, o.SQL, o.Targets)
+	named, unknown, err := c.resolveHosts(ctx, o.Targets.Hosts)
+	if err != nil {
+		return nil, err
+	}
+	if len(named) == 0 && len(o.Targets.Labels)+len(o.Targets.Teams) == 0 {
+		return &HuntSummary{Unknown: unknown}, fmt.Errorf("no host has the identifier %s", strings.Join(quoteAll(unknown), ", "))
+	}
+	camp, err := c.startCampaign(ctx, o.SQL, o.Targets, named)
 	if err != nil {
 		return nil, err
 	}
 	stream, err := c.StreamCampaign(ctx, camp.ID)
 	if err != nil {
-		return nil, fmt.Errorf("hunt: %w", err)
+		return nil, err
 	}
 	defer stream.Close()
 
-	h := hunt{opts: o, sum: &HuntSummary{CampaignID: camp.ID}, seen: map[uint]bool{}}
+	h := hunt{opts: o, sum: &HuntSummary{CampaignID: camp.ID, Unknown: unknown}, seen: map[uint]bool{}, named: named}
 	// The campaign's metrics seed the totals until the stream sends its own.
 	h.sum.Targeted = camp.Metrics.TotalHosts
 	h.sum.Online = camp.Metrics.OnlineHosts
@@ -205,13 +248,13 @@ func (c *Client) Hunt(ctx context.Context, o HuntOptions) (*HuntSummary, error) 
 					h.sum.TimedOut = true
 					break
 				}
-				return h.finish(), fmt.Errorf("hunt: %w", ctx.Err())
+				return h.finish(), ctx.Err()
 			}
 			if errors.Is(err, ErrStreamClosed) {
 				if h.sum.Answered == 0 && len(h.sum.StreamErrors) > 0 {
 					// Nothing arrived and Fleet said why: the hunt did not run.
 					last := h.sum.StreamErrors[len(h.sum.StreamErrors)-1]
-					return h.finish(), fmt.Errorf("hunt: Fleet closed the results stream: %s", last)
+					return h.finish(), fmt.Errorf("results stream closed by Fleet: %s", last)
 				}
 				break
 			}
@@ -222,7 +265,7 @@ func (c *Client) Hunt(ctx context.Context, o HuntOptions) (*HuntSummary, error) 
 				continue
 			}
 			if h.sum.Answered == 0 {
-				return nil, fmt.Errorf("hunt: %w", err)
+				return nil, err
 			}
 			h.sum.StreamErrors = append(h.sum.StreamErrors, err.Error())
 			break
@@ -232,29 +275,90 @@ func (c *Client) Hunt(ctx context.Context, o HuntOptions) (*HuntSummary, error) 
 	return h.finish(), nil
 }
 
-// startCampaign creates the campaign in the form the targets need: by
-// identifiers (what fleetctl uses) unless teams are given, which only the
-// id form accepts.
-func (c *Client) startCampaign(ctx context.Context, sql string, t Targets) (*Campaign, error) {
-	if len(t.Teams) == 0 {
-		camp, err := c.CreateCampaignByIdentifiers(ctx, sql, TargetNames{Hosts: t.Hosts, Labels: t.Labels})
-		if err != nil {
-			return nil, fmt.Errorf("hunt: %w", err)
-		}
-		return camp, nil
-	}
-	ids, err := c.resolveTargets(ctx, t)
-	if err != nil {
-		return nil, fmt.Errorf("hunt: %w", err)
-	}
-	camp, err := c.CreateCampaign(ctx, sql, ids)
-	if err != nil {
-		return nil, fmt.Errorf("hunt: %w", err)
-	}
-	return camp, nil
+// namedHost is a host given by identifier, with every identifier that
+// named it.
+type namedHost struct {
+	host   Host
+	idents []string
 }
 
-// resolveTargets turns names into Fleet ids for the id form of a campaign.
+// maxLookups bounds concurrent host lookups.
+const maxLookups = 8
+
+// resolveHosts looks every identifier up before the campaign, as Fleet's
+// by-identifier campaign silently drops the ones that match no host. It
+// returns the hosts found, in the order first named, and the identifiers
+// no host has.
+func (c *Client) resolveHosts(ctx context.Context, idents []string) ([]*namedHost, []string, error) {
+	type lookup struct {
+		host *Host
+		err  error
+	}
+	found := make([]lookup, len(idents))
+	sem := make(chan struct{}, maxLookups)
+	var wg sync.WaitGroup
+	for i, ident := range idents {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			found[i].host, found[i].err = c.HostByIdentifier(ctx, ident)
+		}()
+	}
+	wg.Wait()
+	var named []*namedHost
+	byID := map[uint]*namedHost{}
+	var unknown []string
+	for i, ident := range idents {
+		switch l := found[i]; {
+		case errors.Is(l.err, ErrNotFound):
+			if !slices.Contains(unknown, ident) {
+				unknown = append(unknown, ident)
+			}
+		case l.err != nil:
+			return nil, nil, l.err
+		default:
+			n := byID[l.host.ID]
+			if n == nil {
+				n = &namedHost{host: *l.host}
+				byID[l.host.ID] = n
+				named = append(named, n)
+			}
+			if !slices.Contains(n.idents, ident) {
+				n.idents = append(n.idents, ident)
+			}
+		}
+	}
+	return named, unknown, nil
+}
+
+func quoteAll(list []string) []string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = strconv.Quote(s)
+	}
+	return out
+}
+
+// startCampaign creates the campaign: by identifiers (what fleetctl uses)
+// when only labels are given, otherwise by ids, with the hosts already
+// resolved (teams are only accepted in the id form).
+func (c *Client) startCampaign(ctx context.Context, sql string, t Targets, named []*namedHost) (*Campaign, error) {
+	if len(t.Teams) == 0 && len(t.Hosts) == 0 {
+		return c.CreateCampaignByIdentifiers(ctx, sql, TargetNames{Labels: t.Labels})
+	}
+	ids, err := c.resolveTargets(ctx, Targets{Labels: t.Labels, Teams: t.Teams})
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range named {
+		ids.Hosts = append(ids.Hosts, n.host.ID)
+	}
+	return c.CreateCampaign(ctx, sql, ids)
+}
+
+// resolveTargets turns label and team names into Fleet ids for the id
+// form of a campaign.
 func (c *Client) resolveTargets(ctx context.Context, t Targets) (TargetIDs, error) {
 	var ids TargetIDs
 	if len(t.Teams) > 0 {
@@ -290,13 +394,6 @@ func (c *Client) resolveTargets(ctx context.Context, t Targets) (TargetIDs, erro
 			ids.Labels = append(ids.Labels, id)
 		}
 	}
-	for _, ident := range t.Hosts {
-		h, err := c.HostByIdentifier(ctx, ident)
-		if err != nil {
-			return ids, err
-		}
-		ids.Hosts = append(ids.Hosts, h.ID)
-	}
 	return ids, nil
 }
 
@@ -318,6 +415,7 @@ type hunt struct {
 	opts       HuntOptions
 	sum        *HuntSummary
 	seen       map[uint]bool
+	named      []*namedHost
 	haveTotals bool
 	finished   bool // the server said every online host answered
 }
@@ -376,17 +474,21 @@ func (h *hunt) result(r *Result) {
 	case hr.Error != "" && ExtensionMissing(hr.Error):
 		hr.Status = StatusExtensionMissing
 	case hr.Error != "":
-		hr.Status = StatusError
+		hr.Status = StatusFailed
 	case len(hr.Rows) == 0:
 		hr.Status = StatusEmpty
 	default:
 		hr.Status = StatusRows
 	}
-	if hr.Error != "" {
-		s.Errors++
-	}
+	s.ByStatus[hr.Status]++
 	s.Rows += uint(len(hr.Rows))
-	s.Hosts = append(s.Hosts, HostOutcome{Host: r.Host, Status: hr.Status, Rows: len(hr.Rows), Error: hr.Error})
+	var idents []string
+	for _, n := range h.named {
+		if n.host.ID == r.Host.ID {
+			idents = n.idents
+		}
+	}
+	s.Hosts = append(s.Hosts, HostOutcome{Host: r.Host, Identifiers: idents, Status: hr.Status, Rows: len(hr.Rows), Error: hr.Error})
 	if h.opts.OnResult != nil {
 		h.opts.OnResult(hr)
 	}
@@ -400,21 +502,22 @@ func (h *hunt) finish() *HuntSummary {
 	if s.Silent == 0 {
 		s.TimedOut = false
 	}
-	// Name the hosts asked for by identifier that stayed silent.
-	if s.Silent > 0 {
-		answered := make(map[string]bool, 3*len(s.Hosts))
-		for _, o := range s.Hosts {
-			answered[o.Host.Hostname] = true
-			answered[o.Host.DisplayName] = true
-			answered[o.Host.UUID] = true
-			answered[strconv.FormatUint(uint64(o.Host.ID), 10)] = true
+	s.SilentOffline = min(s.Offline, s.Silent)
+	s.SilentTimedOut = s.Silent - s.SilentOffline
+	// Name the hosts given by identifier that did not answer; Fleet's
+	// lookup said whether each was online.
+	for _, n := range h.named {
+		if h.seen[n.host.ID] {
+			continue
 		}
-		for _, ident := range h.opts.Targets.Hosts {
-			if !answered[ident] {
-				s.Unanswered = append(s.Unanswered, ident)
-			}
+		st := StatusTimedOut
+		if n.host.Status == "offline" || n.host.Status == "mia" {
+			st = StatusOffline
 		}
-		sort.Strings(s.Unanswered)
+		s.Hosts = append(s.Hosts, HostOutcome{Host: n.host, Identifiers: n.idents, Status: st})
+	}
+	for _, ident := range s.Unknown {
+		s.Hosts = append(s.Hosts, HostOutcome{Identifiers: []string{ident}, Status: StatusUnknown})
 	}
 	return s
 }

@@ -3,6 +3,7 @@ package fleet_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -58,15 +59,15 @@ func TestHuntClassifiesEveryKindOfHost(t *testing.T) {
 	if sum.Targeted != 6 || sum.Online != 5 || sum.Offline != 1 {
 		t.Errorf("targeted/online/offline = %d/%d/%d, want 6/5/1", sum.Targeted, sum.Online, sum.Offline)
 	}
-	if sum.Answered != 5 || sum.Silent != 1 || sum.Rows != 3 || sum.Errors != 2 {
-		t.Errorf("answered %d silent %d rows %d errors %d, want 5 1 3 2", sum.Answered, sum.Silent, sum.Rows, sum.Errors)
+	if sum.Answered != 5 || sum.Silent != 1 || sum.Rows != 3 || sum.Count(fleet.StatusFailed) != 1 {
+		t.Errorf("answered %d silent %d rows %d failed %d, want 5 1 3 1", sum.Answered, sum.Silent, sum.Rows, sum.Count(fleet.StatusFailed))
 	}
 	if sum.TimedOut {
 		t.Error("hunt ended on all online hosts answering, not on the timeout")
 	}
 	want := map[string]fleet.HostStatus{
 		"web-01": fleet.StatusRows, "web-02": fleet.StatusEmpty, "db-01": fleet.StatusExtensionMissing,
-		"db-02": fleet.StatusError, "slow-1": fleet.StatusRows,
+		"db-02": fleet.StatusFailed, "slow-1": fleet.StatusRows,
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d results, want %d", len(got), len(want))
@@ -81,8 +82,8 @@ func TestHuntClassifiesEveryKindOfHost(t *testing.T) {
 			}
 		}
 	}
-	if !slices.Equal(sum.Unanswered, []string{"laptop-1"}) {
-		t.Errorf("unanswered = %v, want [laptop-1]", sum.Unanswered)
+	if got := notAnswered(sum); !slices.Equal(got, []string{"laptop-1 offline"}) {
+		t.Errorf("named hosts not answered = %v, want [laptop-1 offline]", got)
 	}
 	if sum.Complete() {
 		t.Error("summary with an offline host, a missing extension and an error says complete")
@@ -125,8 +126,8 @@ func TestHuntTimeoutKeepsPartialResults(t *testing.T) {
 	if !sum.TimedOut || sum.Answered != 1 || sum.Silent != 1 || rows != 1 {
 		t.Errorf("timedOut=%v answered=%d silent=%d rows=%d, want true 1 1 1", sum.TimedOut, sum.Answered, sum.Silent, rows)
 	}
-	if !slices.Equal(sum.Unanswered, []string{"hung"}) {
-		t.Errorf("unanswered %v, want [hung]", sum.Unanswered)
+	if got := notAnswered(sum); !slices.Equal(got, []string{"hung timed out"}) {
+		t.Errorf("named hosts not answered = %v, want [hung timed out]", got)
 	}
 }
 
@@ -213,7 +214,8 @@ func TestHuntFailures(t *testing.T) {
 	}{
 		{"bad token", fleetdouble.Config{Token: "other", Hosts: hosts}, fleet.Targets{Hosts: []string{"a"}}, fleet.ErrUnauthorized, "Authentication failed"},
 		{"unknown label", fleetdouble.Config{Hosts: hosts}, fleet.Targets{Labels: []string{"nope"}}, fleet.ErrBadRequest, "Invalid label"},
-		{"no host targeted", fleetdouble.Config{Hosts: hosts}, fleet.Targets{Hosts: []string{"ghost"}}, fleet.ErrBadRequest, "no hosts targeted"},
+		{"no host targeted", fleetdouble.Config{Hosts: hosts, Labels: []fleetdouble.Label{{ID: 1, Name: "empty"}}}, fleet.Targets{Labels: []string{"empty"}}, fleet.ErrBadRequest, "no hosts targeted"},
+		{"only unknown hosts", fleetdouble.Config{Hosts: hosts}, fleet.Targets{Hosts: []string{"ghost"}}, nil, `no host has the identifier "ghost"`},
 		{"unknown team", fleetdouble.Config{Hosts: hosts}, fleet.Targets{Teams: []string{"nope"}}, nil, `no team named "nope"`},
 	}
 	for _, tc := range cases {
@@ -233,6 +235,58 @@ func TestHuntFailures(t *testing.T) {
 				t.Errorf("error shows the token: %v", err)
 			}
 		})
+	}
+}
+
+// notAnswered lists "identifier outcome" for the summary's hosts that did
+// not answer.
+func notAnswered(sum *fleet.HuntSummary) []string {
+	var out []string
+	for _, h := range sum.Hosts {
+		if h.Status == fleet.StatusOffline || h.Status == fleet.StatusTimedOut || h.Status == fleet.StatusUnknown {
+			out = append(out, strings.Join(h.Identifiers, ",")+" "+h.Status.String())
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Fleet's by-identifier campaign ignores an identifier that matches no
+// host (seen on Fleet 4.69), and its results name hosts by hostname; the
+// hunt looks every identifier up first (Fleet's host lookup accepts
+// hostname, UUID, hardware serial, osquery host id and node key:
+// HostByIdentifier in fleetdm/fleet server/datastore/mysql/hosts.go), so
+// each answer goes back to what the user typed and a typo is named.
+func TestHuntAccountsForEveryIdentifier(t *testing.T) {
+	hosts := []fleetdouble.Host{
+		{ID: 1, Hostname: "web-01", UUID: "4c4c4544-0001", Rows: []map[string]string{alertRow("a", "high")}},
+		{ID: 2, Hostname: "db-01", Serial: "C02XK1"},
+		{ID: 3, Hostname: "app-01", NodeKey: "nk-3", MissingExtension: true},
+		{ID: 4, Hostname: "laptop", OsqueryHostID: "oq-4", Offline: true},
+		{ID: 5, Hostname: "hung", Silent: true},
+	}
+	_, c := newDouble(t, fleetdouble.Config{Hosts: hosts})
+	sum, err := c.Hunt(context.Background(), fleet.HuntOptions{
+		SQL:     "SELECT * FROM alerts;",
+		Targets: fleet.Targets{Hosts: []string{"4c4c4544-0001", "C02XK1", "nk-3", "oq-4", "hung", "nosuchhost", "web-01"}},
+		Timeout: 500 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, h := range sum.Hosts {
+		got[strings.Join(h.Identifiers, ",")] = h.Status.String()
+	}
+	want := map[string]string{
+		"4c4c4544-0001,web-01": "rows", "C02XK1": "empty", "nk-3": "extension missing",
+		"oq-4": "offline", "hung": "timed out", "nosuchhost": "unknown",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("outcomes by identifier %v, want %v", got, want)
+	}
+	if sum.Targeted != 5 || sum.Answered != 3 || sum.Count(fleet.StatusUnknown) != 1 || sum.Complete() {
+		t.Errorf("targeted %d answered %d unknown %d complete %v", sum.Targeted, sum.Answered, sum.Count(fleet.StatusUnknown), sum.Complete())
 	}
 }
 

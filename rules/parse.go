@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -14,7 +15,17 @@ import (
 	"github.com/osqdetect/osqdetect/detect"
 	"github.com/osqdetect/osqdetect/detect/eql"
 	"github.com/osqdetect/osqdetect/detect/kql"
+	"github.com/osqdetect/osqdetect/internal/tomllimit"
 )
+
+// MaxFileSize is the largest rule file read: Elastic's largest Linux rule is
+// 19 KB.
+const MaxFileSize = 256 << 10
+
+// maxMaxSignals is the largest max_signals accepted: Kibana's own limit on
+// alerts per rule run is far below it; the bound keeps the int conversion
+// safe.
+const maxMaxSignals = 1_000_000
 
 // ruleFile is the part of an Elastic detection-rules TOML file we read.
 // Other keys (note, references, setup, ...) are ignored.
@@ -33,7 +44,7 @@ type ruleFile struct {
 		RiskScore         int      `toml:"risk_score"`
 		From              string   `toml:"from"`
 		Interval          string   `toml:"interval"`
-		MaxSignals        int      `toml:"max_signals"`
+		MaxSignals        *int64   `toml:"max_signals"`
 		Version           int      `toml:"version"`
 		Tags              []string `toml:"tags"`
 		TimestampOverride string   `toml:"timestamp_override"`
@@ -75,6 +86,12 @@ func Parse(data []byte, source string) (*detect.Rule, Status) {
 		meta.Source = source
 		return nil, Status{Meta: meta, Rejected: true, Error: source + ": " + fmt.Sprintf(format, args...)}
 	}
+	if len(data) > MaxFileSize {
+		return reject(detect.RuleMeta{}, "file too large: %d bytes, at most %d", len(data), MaxFileSize)
+	}
+	if err := tomllimit.Check(data, tomllimit.MaxDepth); err != nil {
+		return reject(detect.RuleMeta{}, "%v", err)
+	}
 	if _, err := toml.Decode(string(data), &f); err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
@@ -94,8 +111,15 @@ func Parse(data []byte, source string) (*detect.Rule, Status) {
 		RiskScore:   r.RiskScore,
 		Tags:        r.Tags,
 		Version:     r.Version,
-		MaxSignals:  r.MaxSignals,
 		Source:      source,
+	}
+	if r.MaxSignals != nil {
+		// Kibana's rule schema takes max_signals as a positive integer
+		// (PositiveIntegerGreaterThanZero): 0 or -1 does not mean "no limit".
+		if *r.MaxSignals < 1 || *r.MaxSignals > maxMaxSignals {
+			return reject(meta, "line %d: rule.max_signals: %d is out of range: want 1 to %d", lineOf(data, "max_signals"), *r.MaxSignals, maxMaxSignals)
+		}
+		meta.MaxSignals = int(*r.MaxSignals)
 	}
 	for _, th := range r.Threat {
 		if th.Tactic.ID != "" && !contains(meta.Tactics, th.Tactic.ID) {
@@ -137,6 +161,8 @@ func Parse(data []byte, source string) (*detect.Rule, Status) {
 		}
 	}
 
+	var optional []string // EQL ?fields
+	var lits []literal    // constants compared with fields
 	compileKQL := func() (*kql.Query, *detect.Rule, Status, bool) {
 		if r.Language != "kuery" {
 			rr, st := reject(meta, "rule type %s with language %q is not supported (only kuery)", r.Type, r.Language)
@@ -147,6 +173,7 @@ func Parse(data []byte, source string) (*detect.Rule, Status) {
 			rr, st := reject(meta, "%s", queryError(err, queryLine))
 			return nil, rr, st, false
 		}
+		lits = kqlLiterals(q)
 		return q, nil, Status{}, true
 	}
 
@@ -173,6 +200,8 @@ func Parse(data []byte, source string) (*detect.Rule, Status) {
 		if rule, err = detect.NewEQLRule(meta, q); err != nil {
 			return reject(meta, "%v", err)
 		}
+		optional = q.OptionalFields()
+		lits = eqlLiterals(q)
 	case "new_terms":
 		if r.NewTerms == nil || len(r.NewTerms.Value) == 0 {
 			return reject(meta, "new_terms rule without rule.new_terms.value fields")
@@ -183,7 +212,7 @@ func Parse(data []byte, source string) (*detect.Rule, Status) {
 			window = r.NewTerms.HistoryWindowStart[0].Value
 		}
 		if meta.HistoryWindow, err = parseDateMath(window); err != nil {
-			return reject(meta, "line %d: history_window_start: %v", lineOf(data, "history_window_start"), err)
+			return reject(meta, "line %d: rule.new_terms.history_window_start: %v", historyWindowLine(data), err)
 		}
 		q, rr, st, ok := compileKQL()
 		if !ok {
@@ -234,6 +263,18 @@ func Parse(data []byte, source string) (*detect.Rule, Status) {
 		return reject(meta, "missing rule.type")
 	default:
 		return reject(meta, "rule type %q is not supported (supported: query, eql, new_terms, threshold)", r.Type)
+	}
+	named := append(append([]string(nil), rule.Fields...), meta.NewTermsFields...)
+	if r.Threshold != nil {
+		for _, c := range r.Threshold.Cardinality {
+			named = append(named, c.Field)
+		}
+	}
+	if msg := unknownFields(data, queryLine, named, optional); msg != "" {
+		return reject(meta, "%s", msg)
+	}
+	if msg := typeMismatch(data, queryLine, lits); msg != "" {
+		return reject(meta, "%s", msg)
 	}
 	st := Status{Meta: rule.Meta}
 	if missing := unavailableFields(rule.Fields); len(missing) > 0 {
@@ -324,7 +365,7 @@ func parseDuration(s string) (time.Duration, error) {
 	if len(s) < 2 {
 		return 0, fmt.Errorf("invalid duration %q", s)
 	}
-	n, err := strconv.Atoi(s[:len(s)-1])
+	n, err := strconv.ParseInt(s[:len(s)-1], 10, 64)
 	if err != nil || n <= 0 {
 		return 0, fmt.Errorf("invalid duration %q", s)
 	}
@@ -332,7 +373,33 @@ func parseDuration(s string) (time.Duration, error) {
 	if unit == 0 {
 		return 0, fmt.Errorf("invalid duration %q: unit must be s, m, h or d", s)
 	}
+	if n > int64(math.MaxInt64/unit) {
+		return 0, fmt.Errorf("duration %q overflows: at most %d%c", s, int64(math.MaxInt64/unit), s[len(s)-1])
+	}
 	return time.Duration(n) * unit, nil
+}
+
+// historyWindowLine is the line of a new-terms rule's history window: the
+// value under [[rule.new_terms.history_window_start]] as Elastic writes
+// it, else an inline history_window_start key, else 0.
+func historyWindowLine(data []byte) int {
+	lines := strings.Split(string(data), "\n")
+	for i, line := range lines {
+		if strings.TrimSpace(line) != "[[rule.new_terms.history_window_start]]" {
+			continue
+		}
+		for j := i + 1; j < len(lines); j++ {
+			t := strings.TrimSpace(lines[j])
+			if strings.HasPrefix(t, "[") {
+				break
+			}
+			if m := keyLine.FindStringSubmatch(lines[j]); m != nil && m[1] == "value" {
+				return j + 1
+			}
+		}
+		return i + 1
+	}
+	return lineOf(data, "history_window_start")
 }
 
 // unavailableFields lists the referenced fields osquery's process and

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/osqdetect/osqdetect/internal/tomllimit"
 )
 
 func TestParseRejections(t *testing.T) {
@@ -27,7 +29,16 @@ func TestParseRejections(t *testing.T) {
 		{"lucene language", edit(`language = "kuery"`, `language = "lucene"`), `language "lucene"`},
 		{"KQL syntax error with file line", edit(`process.parent.executable:* and`, `process.parent.executable:* and and`), "line 37, column 126"},
 		{"new_terms without fields", edit(`value = ["host.id", "process.parent.name"]`, `value = []`), "new_terms rule without"},
-		{"bad history window", edit(`value = "now-10d"`, `value = "ten days"`), "history_window_start"},
+		{"bad history window", edit(`value = "now-10d"`, `value = "ten days"`), "line 79: rule.new_terms.history_window_start"},
+		{"history window overflows", edit(`value = "now-10d"`, `value = "now-106752d"`), `line 79: rule.new_terms.history_window_start: duration "106752d" overflows`},
+		{"history window far beyond int64", edit(`value = "now-10d"`, `value = "now-99999999999999999999d"`), `line 79: rule.new_terms.history_window_start: invalid duration`},
+		{"from overflows", edit(`from = "now-9m"`, `from = "now-153722867281m"`), `rule.from: duration "153722867281m" overflows`},
+		{"nested inline tables", append(edit("", ""), "\n[x]\ny = "+strings.Repeat("{a=", 4000)+"1"+strings.Repeat("}", 4000)+"\n"...), "line 82: nesting deeper than 10 levels"},
+		{"long dotted key", append(edit("", ""), "\n\nx"+strings.Repeat(".a", 4000)+" = 1\n"...), "line 82: nesting deeper than 10 levels"},
+		{"oversized file", append(edit("", ""), "\n# "+strings.Repeat("x", MaxFileSize)...), "file too large"},
+		{"max_signals -1", edit(`max_signals = 100`, `max_signals = -1`), "line 21: rule.max_signals: -1 is out of range"},
+		{"max_signals 0", edit(`max_signals = 100`, `max_signals = 0`), "line 21: rule.max_signals: 0 is out of range"},
+		{"max_signals huge", edit(`max_signals = 100`, `max_signals = 9223372036854775807`), "line 21: rule.max_signals"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,8 +80,20 @@ func FuzzParse(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte("[rule]\ntype = \"threshold\"\n[rule.threshold]\nfield = 3\n"))
+	// The limits: nesting at and over the bound, long dotted keys, headers.
+	f.Add([]byte("[rule]\nx = " + strings.Repeat("{a=", 10) + "1" + strings.Repeat("}", 10) + "\n"))
+	f.Add([]byte("[rule]\nx = " + strings.Repeat("{a=", 11) + "1" + strings.Repeat("}", 11) + "\n"))
+	f.Add([]byte("rule" + strings.Repeat(".a", 12) + " = 1\n"))
+	f.Add([]byte("[[rule" + strings.Repeat(".a", 9) + "]]\n"))
+	f.Add([]byte("[rule]\nquery = '''\n{{{{{{{{{{{{\n'''\nmax_signals = -1\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, st := Parse(data, "fuzz.toml")
+		if tomllimit.Check(data, tomllimit.MaxDepth) != nil && !st.Rejected {
+			t.Fatalf("a document nesting deeper than %d levels was accepted", tomllimit.MaxDepth)
+		}
+		if r != nil && r.Meta.MaxSignals < 0 {
+			t.Fatalf("negative max_signals accepted: %d", r.Meta.MaxSignals)
+		}
 		if (r == nil) != st.Rejected {
 			t.Fatalf("rule %v but rejected=%v", r != nil, st.Rejected)
 		}
@@ -78,4 +101,19 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("rejection does not name the source: %q", st.Error)
 		}
 	})
+}
+
+func TestRuleFilesAreCounted(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a.toml", "b.toml", "c.toml", "notes.md"} {
+		if err := os.WriteFile(dir+"/"+name, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if files, err := ruleFiles(dir, 3); err != nil || len(files) != 3 {
+		t.Errorf("at the cap: %v, %v", files, err)
+	}
+	if _, err := ruleFiles(dir, 2); err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "more than 2 rule files") {
+		t.Errorf("over the cap: %v, want an error naming the directory", err)
+	}
 }

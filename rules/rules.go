@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/osqdetect/osqdetect/detect"
+	"github.com/osqdetect/osqdetect/internal/inputfile"
 )
 
 //go:embed builtin/*.toml
@@ -72,7 +73,8 @@ func (s *Set) Metas() []detect.RuleMeta {
 }
 
 // Load reads the bundled rules (unless opts.SkipBuiltin) and every *.toml
-// file under dirs. A rule file in dirs with the rule_id of a bundled rule
+// file under dirs. Only regular files of at most MaxFileSize bytes are read
+// (a named pipe or device named *.toml is rejected, never waited on). A rule file in dirs with the rule_id of a bundled rule
 // replaces it. An unreadable directory is an error; a bad rule file is a
 // rejected Status.
 func Load(dirs []string, opts LoadOptions) (*Set, error) {
@@ -125,14 +127,14 @@ func Load(dirs []string, opts LoadOptions) (*Set, error) {
 		}
 	}
 	for _, dir := range dirs {
-		files, err := ruleFiles(dir)
+		files, err := ruleFiles(dir, MaxRuleFiles)
 		if err != nil {
 			return nil, err
 		}
 		for _, path := range files {
-			data, err := os.ReadFile(path)
+			data, err := inputfile.Read(path, MaxFileSize)
 			if err != nil {
-				add(nil, Status{Meta: detect.RuleMeta{Source: path}, Rejected: true, Error: fmt.Sprintf("%s: %v", path, err)})
+				add(nil, Status{Meta: detect.RuleMeta{Source: path}, Rejected: true, Error: err.Error()})
 				continue
 			}
 			r, st := Parse(data, path)
@@ -161,9 +163,13 @@ func Load(dirs []string, opts LoadOptions) (*Set, error) {
 	return set, nil
 }
 
-// ruleFiles lists the *.toml files under dir, sorted. dir may also be a
-// single file.
-func ruleFiles(dir string) ([]string, error) {
+// MaxRuleFiles is the most rule files one directory may hold (Elastic's
+// whole detection-rules repository has about 1,500).
+const MaxRuleFiles = 10_000
+
+// ruleFiles lists the *.toml files under dir, sorted, refusing more than
+// maxFiles. dir may also be a single file.
+func ruleFiles(dir string, maxFiles int) ([]string, error) {
 	info, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading rule directory: %w", err)
@@ -177,6 +183,9 @@ func ruleFiles(dir string) ([]string, error) {
 			return err
 		}
 		if !d.IsDir() && strings.HasSuffix(d.Name(), ".toml") {
+			if len(files) == maxFiles {
+				return fmt.Errorf("more than %d rule files", maxFiles)
+			}
 			files = append(files, path)
 		}
 		return nil

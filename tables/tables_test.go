@@ -65,6 +65,8 @@ type noAlerts struct{}
 
 func (noAlerts) Alerts(context.Context, store.AlertQuery) ([]*detect.Alert, error) { return nil, nil }
 
+func (noAlerts) RuleAlertCounts(context.Context) (map[string]store.RuleCount, error) { return nil, nil }
+
 func TestSetWiresTablesAndHealthSeesTableStats(t *testing.T) {
 	t.Parallel()
 	set := New(Sources{

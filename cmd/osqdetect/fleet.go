@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/osqdetect/osqdetect/extension/config"
 	"github.com/osqdetect/osqdetect/fleet"
 )
 
@@ -16,11 +17,16 @@ func init() {
 
 const fleetUsage = `fleet export [--format gitops|apply] [--out PATH] [--label NAME] [--platform linux]
               [--interval 60s] [--report-interval 1h] [--window 24h] [--policy-severity high] [--team NAME]
+              [--settings osqdetect.conf]
        osqdetect fleet pack [--out FILE] [--platform linux] [--interval 60s] [--report-interval 1h] [--window 24h]
 
 export --format gitops (default) writes lib/osqdetect/{labels,queries,policies}.yml under
---out (default .) for fleetctl gitops; --format apply writes one file for fleetctl apply -f
-(default stdout). pack writes an osquery pack (JSON) for osquery without Fleet.`
+--out (default .) for fleetctl gitops, with agent-options.yml (fleetd extension delivery
+and event flags, to merge into agent_options) and, given --settings, a script that
+installs that settings file on hosts; --format apply writes osqdetect-labels.yml and
+osqdetect.yml under --out for fleetctl apply -f, to be applied in that order. pack writes an
+osquery pack (JSON) for osquery without Fleet (default stdout); for Fleet use export, since
+fleetctl convert of the pack drops "removed": false and the discovery query.`
 
 func runFleet(ctx context.Context, args []string, io stdio) int {
 	if len(args) == 0 {
@@ -50,16 +56,17 @@ func runFleetExport(args []string, io stdio, packMode bool) int {
 	if !packMode {
 		fs.StringVar(&format, "format", "gitops", "gitops (library files for fleetctl gitops) or apply (specs for fleetctl apply -f)")
 	}
-	out := fs.String("out", "", "output directory (gitops) or file (apply, pack); - for stdout")
+	out := fs.String("out", "", "output directory (gitops, apply) or file (pack; - for stdout)")
 	label := fs.String("label", "", "name of the label of hosts running osqdetect (default \"osqdetect extension running\")")
 	platform := fs.String("platform", "linux", "osquery platforms, comma-separated")
 	interval := fs.Duration("interval", time.Minute, "how often new alerts are shipped")
 	reportInterval := fs.Duration("report-interval", time.Hour, "how often the report (snapshot) queries run")
 	window := fs.Duration("window", 24*time.Hour, "how far back the queries and the policy look")
-	var severity, team *string
+	var severity, team, settings *string
 	if !packMode {
 		severity = fs.String("policy-severity", "high", "the policy fails on alerts of this severity or higher")
 		team = fs.String("team", "", "team for the queries and policy (apply format only; empty: global)")
+		settings = fs.String("settings", "", "osqdetect.conf to install on hosts with a generated script (gitops format)")
 	}
 	rest, code := parseFlags(fs, args)
 	if code >= 0 {
@@ -89,6 +96,24 @@ func runFleetExport(args []string, io stdio, packMode bool) int {
 			fmt.Fprintf(io.err, "osqdetect %s: --team applies to --format apply; a gitops team file takes its team from the file\n", name)
 			return exitUsage
 		}
+		if *settings != "" {
+			if format != "gitops" {
+				fmt.Fprintf(io.err, "osqdetect %s: --settings applies to --format gitops\n", name)
+				return exitUsage
+			}
+			b, err := os.ReadFile(*settings)
+			if err != nil {
+				fmt.Fprintf(io.err, "osqdetect %s: --settings: %v\n", name, err)
+				return exitUsage
+			}
+			// Refuse here what the extension would refuse at start on
+			// every host.
+			if _, err := config.Parse(*settings, b); err != nil {
+				fmt.Fprintf(io.err, "osqdetect %s: --settings: %v\n", name, err)
+				return exitUsage
+			}
+			o.Settings = b
+		}
 	}
 
 	var files []fleet.File
@@ -97,9 +122,7 @@ func runFleetExport(args []string, io stdio, packMode bool) int {
 	case "gitops":
 		files, err = fleet.GitOpsFiles(o)
 	case "apply":
-		var b []byte
-		b, err = fleet.ApplySpecs(o)
-		files = []fleet.File{{Path: "osqdetect.yml", Content: b}}
+		files, err = fleet.ApplyFiles(o)
 	case "pack":
 		var b []byte
 		b, err = fleet.Pack(o)
@@ -114,9 +137,9 @@ func runFleetExport(args []string, io stdio, packMode bool) int {
 	}
 
 	dest := *out
-	if format == "gitops" {
+	if format == "gitops" || format == "apply" {
 		if dest == "-" {
-			fmt.Fprintf(io.err, "osqdetect %s: gitops writes several files; give a directory with --out\n", name)
+			fmt.Fprintf(io.err, "osqdetect %s: --format %s writes several files; give a directory with --out\n", name, format)
 			return exitUsage
 		}
 		if dest == "" {

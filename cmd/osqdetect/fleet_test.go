@@ -40,14 +40,20 @@ func TestFleetExportGitOpsWritesLibraryFiles(t *testing.T) {
 	}
 }
 
-func TestFleetExportApplyToStdout(t *testing.T) {
-	code, out, errOut := runFleetArgs("export", "--format", "apply", "--team", "Servers", "--policy-severity", "critical")
+func TestFleetExportApplyFiles(t *testing.T) {
+	dir := t.TempDir()
+	code, _, errOut := runFleetArgs("export", "--format", "apply", "--out", dir, "--team", "Servers", "--policy-severity", "critical")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{"kind: label", "kind: query", "kind: policy", "team: Servers", "severity IN ('critical')"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("apply output lacks %q", want)
+	labels, _ := os.ReadFile(filepath.Join(dir, "osqdetect-labels.yml"))
+	specs, _ := os.ReadFile(filepath.Join(dir, "osqdetect.yml"))
+	if !strings.Contains(string(labels), "kind: label") || strings.Contains(string(labels), "kind: query") {
+		t.Errorf("osqdetect-labels.yml:\n%s", labels)
+	}
+	for _, want := range []string{"kind: query", "kind: policy", "team: Servers", "severity IN ('critical')"} {
+		if !strings.Contains(string(specs), want) {
+			t.Errorf("osqdetect.yml lacks %q", want)
 		}
 	}
 }
@@ -79,6 +85,7 @@ func TestFleetUsage(t *testing.T) {
 		{"nope"},
 		{"export", "--format", "xml"},
 		{"export", "--out", "-"},
+		{"export", "--format", "apply", "--out", "-"},
 		{"export", "--team", "x"},
 		{"export", "--policy-severity", "severe", "--format", "apply"},
 		{"pack", "--interval", "0s"},
@@ -87,6 +94,28 @@ func TestFleetUsage(t *testing.T) {
 	for _, args := range cases {
 		if code, _, errOut := runFleetArgs(args...); code != exitUsage || errOut == "" {
 			t.Errorf("%q: exit %d, stderr %q; want %d with a message", args, code, errOut, exitUsage)
+		}
+	}
+}
+
+func TestFleetExportSettings(t *testing.T) {
+	dir := t.TempDir()
+	good := writeFile(t, "osqdetect.conf", "poll_interval = \"5s\"\n")
+	if code, _, errOut := runFleetArgs("export", "--out", dir, "--settings", good); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	script, err := os.ReadFile(filepath.Join(dir, "lib", "osqdetect", "install-osqdetect-conf.sh"))
+	if err != nil || !strings.Contains(string(script), "poll_interval = \"5s\"") {
+		t.Errorf("script %s (%v)", script, err)
+	}
+	bad := writeFile(t, "bad.conf", "poll_interval = \"2 seconds\"\n")
+	for _, args := range [][]string{
+		{"export", "--out", dir, "--settings", bad},
+		{"export", "--out", dir, "--settings", filepath.Join(dir, "missing.conf")},
+		{"export", "--format", "apply", "--out", dir, "--settings", good},
+	} {
+		if code, _, errOut := runFleetArgs(args...); code != exitUsage || errOut == "" {
+			t.Errorf("%q: exit %d, stderr %q", args, code, errOut)
 		}
 	}
 }

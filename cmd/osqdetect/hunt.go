@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,16 +25,22 @@ func init() {
 
 const huntUsage = `hunt [--sql 'SELECT ...' | --rule ID --severity LEVEL --since DURATION]
              (--hosts H,... | --labels L,... | --team T,...) [--timeout 60s] [--wait-offline]
-             [--format table|jsonl|csv] [--context NAME] [--config FILE] [--rootca FILE] [--insecure]
+             [--require-all] [--format table|jsonl|csv] [--context NAME] [--config FILE]
+             [--rootca FILE] [--insecure] [--quiet]
 
 Runs a Fleet live query and prints every host's rows, tagged with fleet_hostname
-and fleet_host_id, then a per-host summary on stderr. Without --sql it searches
-the alerts table (default: the last 24h). Credentials: FLEET_URL and
-FLEET_API_TOKEN, else fleetctl's config file (~/.fleet/config).
+and fleet_host_id, then a summary on stderr (JSON lines with --format jsonl).
+Without --sql it searches the alerts table (default: the last 24h). --hosts takes
+hostnames, UUIDs, hardware serials, osquery host ids or node keys; each is looked
+up first, and one that matches no host is reported as unknown. Every host ends
+as one of: rows, empty, extension missing, failed, offline, timed out, unknown.
+Credentials: FLEET_URL and FLEET_API_TOKEN, else fleetctl's config file
+(~/.fleet/config).
 
-Exit codes: 0 every targeted host answered, 3 partial (some hosts offline,
-timed out, without the extension or failing), 1 the hunt could not run,
-2 bad usage.`
+Exit codes: 0 the hunt ran (hosts that did not answer are named in the summary),
+1 the hunt could not run or Fleet's result stream failed, 2 bad usage or input,
+3 with --require-all: some targeted host or identifier did not answer with rows
+or an empty result.`
 
 // huntNow is the clock --since counts back from.
 var huntNow = time.Now
@@ -59,6 +66,7 @@ func runHunt(ctx context.Context, args []string, io stdio) int {
 	rootCA := fs.String("rootca", "", "PEM file of the CA that signed Fleet's certificate")
 	insecure := fs.Bool("insecure", false, "do not verify Fleet's TLS certificate (test servers only)")
 	quiet := fs.Bool("quiet", false, "no summary on stderr")
+	requireAll := fs.Bool("require-all", false, "exit 3 unless every targeted host and identifier answered with rows or an empty result")
 	rest, code := parseFlags(fs, args)
 	if code >= 0 {
 		return code
@@ -101,6 +109,9 @@ func runHunt(ctx context.Context, args []string, io stdio) int {
 	creds, err := fleet.LoadCredentials(fleet.CredentialSource{ConfigPath: *cfgPath, Context: *ctxName})
 	if err != nil {
 		fmt.Fprintf(io.err, "osqdetect hunt: %v\n", err)
+		if errors.Is(err, fleet.ErrBadConfig) {
+			return exitUsage
+		}
 		return exitFailure
 	}
 	opts := creds.Options()
@@ -112,8 +123,10 @@ func runHunt(ctx context.Context, args []string, io stdio) int {
 	}
 	client, err := fleet.NewClient(creds.Address, opts...)
 	if err != nil {
+		// A bad address, an unreadable --rootca, plain http to another
+		// host: all input the user gave.
 		fmt.Fprintf(io.err, "osqdetect hunt: %v\n", err)
-		return exitFailure
+		return exitUsage
 	}
 
 	out := newRowWriter(*format, io.out, io.err)
@@ -141,18 +154,27 @@ func runHunt(ctx context.Context, args []string, io stdio) int {
 		return exitFailure
 	}
 	if !*quiet {
-		writeHuntSummary(io.err, sum)
+		if *format == "jsonl" {
+			writeHuntSummaryJSON(io.err, sum)
+		} else {
+			writeHuntSummary(io.err, sum)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(io.err, "osqdetect hunt: %v\n", err)
 		return exitFailure
 	}
 	// Hosts that were offline, timed out, lack the extension or answered
-	// with an error are tolerated: the summary above names them. A broken
-	// result stream is a failure, although the rows that came are printed.
-	if len(sum.StreamErrors) > 0 {
-		fmt.Fprintf(io.err, "osqdetect hunt: Fleet's result stream reported %d error(s); the results may be incomplete\n", len(sum.StreamErrors))
+	// with an error are tolerated unless --require-all: the summary above
+	// names them. A broken result stream is a failure, although the rows
+	// that came are printed.
+	if n := len(sum.StreamErrors); n > 0 {
+		fmt.Fprintf(io.err, "osqdetect hunt: Fleet's result stream reported %s; the results may be incomplete\n", plural(n, "error"))
 		return exitFailure
+	}
+	if *requireAll && !sum.Complete() {
+		fmt.Fprintf(io.err, "osqdetect hunt: --require-all: %s did not answer with rows or an empty result\n", plural(notAnswered(sum), "targeted host or identifier"))
+		return exitIncomplete
 	}
 	return exitOK
 }
@@ -367,10 +389,18 @@ func (pl *progressLine) update(p *fleet.Progress) {
 	}
 	if now := time.Now(); now.Sub(pl.last) >= 100*time.Millisecond {
 		pl.last = now
-		fmt.Fprintf(pl.w, "\r\033[Khunt: %d/%d hosts answered (%d online, %d offline), %d errors",
-			pl.p.Answered, pl.p.Targeted, pl.p.Online, pl.p.Offline, pl.p.Errors)
+		fmt.Fprintf(pl.w, "\r\033[Khunt: %d of %d targeted hosts answered (%d online, %d offline): %s",
+			pl.p.Answered, pl.p.Targeted, pl.p.Online, pl.p.Offline, answerCounts(pl.p.ByStatus))
 		pl.drawn = true
 	}
+}
+
+// answerCounts writes the counts of the answered outcomes, in the words
+// the summary uses.
+func answerCounts(by [fleet.StatusUnknown + 1]uint) string {
+	return fmt.Sprintf("%d %s, %d %s, %d %s, %d %s",
+		by[fleet.StatusRows], fleet.StatusRows, by[fleet.StatusEmpty], fleet.StatusEmpty,
+		by[fleet.StatusExtensionMissing], fleet.StatusExtensionMissing, by[fleet.StatusFailed], fleet.StatusFailed)
 }
 
 func (pl *progressLine) clear() {
@@ -382,23 +412,46 @@ func (pl *progressLine) clear() {
 // maxSummaryHosts bounds the per-host lines of the summary.
 const maxSummaryHosts = 50
 
+// notAnswered counts the targeted hosts and unknown identifiers that did
+// not answer with rows or an empty result.
+func notAnswered(s *fleet.HuntSummary) int {
+	n := int(s.Silent) + len(s.Unknown)
+	for _, st := range []fleet.HostStatus{fleet.StatusExtensionMissing, fleet.StatusFailed} {
+		n += s.Count(st)
+	}
+	return n
+}
+
+// hostLabel names a host in the summary: the identifier the user typed,
+// with Fleet's name when it differs.
+func hostLabel(h fleet.HostOutcome) string {
+	name := h.Host.Name()
+	if len(h.Identifiers) == 0 {
+		return name
+	}
+	label := strings.Join(h.Identifiers, ", ")
+	if name != "" && !containsString(h.Identifiers, name) {
+		label += " (" + name + ")"
+	}
+	return label
+}
+
 func writeHuntSummary(w io.Writer, s *fleet.HuntSummary) {
-	offline := min(s.Offline, s.Silent)
-	timedOut := s.Silent - offline
-	fmt.Fprintf(w, "hunt: %d of %d targeted hosts answered: %d with rows (%s), %d empty, %d extension missing, %d error; %d offline, %d timed out\n",
+	fmt.Fprintf(w, "hunt: %d of %d targeted hosts answered: %d with rows (%s), %d empty, %d extension missing, %d failed; %d offline, %d timed out, %d unknown\n",
 		s.Answered, s.Targeted, s.Count(fleet.StatusRows), plural(int(s.Rows), "row"), s.Count(fleet.StatusEmpty),
-		s.Count(fleet.StatusExtensionMissing), s.Count(fleet.StatusError), offline, timedOut)
+		s.Count(fleet.StatusExtensionMissing), s.Count(fleet.StatusFailed), s.Count(fleet.StatusOffline),
+		s.Count(fleet.StatusTimedOut), s.Count(fleet.StatusUnknown))
 	var lines []fleet.HostOutcome
 	for _, h := range s.Hosts {
-		if h.Status != fleet.StatusEmpty {
+		if listed(h) {
 			lines = append(lines, h)
 		}
 	}
 	sort.SliceStable(lines, func(i, j int) bool {
 		if lines[i].Status != lines[j].Status {
-			return lines[i].Status > lines[j].Status // errors first
+			return lines[i].Status > lines[j].Status // not answered first
 		}
-		return lines[i].Host.Name() < lines[j].Host.Name()
+		return hostLabel(lines[i]) < hostLabel(lines[j])
 	})
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for i, h := range lines {
@@ -406,24 +459,37 @@ func writeHuntSummary(w io.Writer, s *fleet.HuntSummary) {
 			fmt.Fprintf(tw, "  ... %d more hosts\n", len(lines)-i)
 			break
 		}
-		detail := plural(h.Rows, "row")
-		if h.Error != "" {
+		detail := ""
+		switch {
+		case h.Error != "":
 			detail = tableCell(h.Error)
+		case h.Status == fleet.StatusRows:
+			detail = plural(h.Rows, "row")
+		case h.Status == fleet.StatusUnknown:
+			detail = "no host in Fleet has this identifier"
+		case h.Status == fleet.StatusOffline:
+			detail = "offline when the hunt started"
+		case h.Status == fleet.StatusTimedOut:
+			detail = "online, no answer before the hunt ended"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", h.Host.Name(), h.Status, detail)
+		if detail == "" {
+			fmt.Fprintf(tw, "  %s\t%s\n", hostLabel(h), h.Status)
+			continue
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", hostLabel(h), h.Status, detail)
 	}
 	tw.Flush()
-	if len(s.Unanswered) > 0 {
-		names := s.Unanswered
-		more := ""
-		if len(names) > maxSummaryHosts {
-			more = fmt.Sprintf(" and %d more", len(names)-maxSummaryHosts)
-			names = names[:maxSummaryHosts]
+	named := 0
+	for _, h := range s.Hosts {
+		if (h.Status == fleet.StatusOffline || h.Status == fleet.StatusTimedOut) && len(h.Identifiers) > 0 {
+			named++
 		}
-		fmt.Fprintf(w, "  not answered: %s%s\n", strings.Join(names, ", "), more)
 	}
-	if s.TimedOut && timedOut > 0 {
-		fmt.Fprintf(w, "  stopped at --timeout with %s online but silent\n", plural(int(timedOut), "host"))
+	if other := int(s.Silent) - named; other > 0 {
+		fmt.Fprintf(w, "  %s reached through labels or teams did not answer (counted above as offline or timed out)\n", plural(other, "host"))
+	}
+	if s.TimedOut && s.SilentTimedOut > 0 {
+		fmt.Fprintf(w, "  stopped at --timeout with %s online but silent\n", plural(int(s.SilentTimedOut), "host"))
 	}
 	for _, e := range s.StreamErrors {
 		fmt.Fprintf(w, "  fleet error: %s\n", e)
@@ -431,6 +497,50 @@ func writeHuntSummary(w io.Writer, s *fleet.HuntSummary) {
 	if n := s.Count(fleet.StatusExtensionMissing); n > 0 {
 		fmt.Fprintf(w, "  %s without the osqdetect extension; target the label from 'osqdetect fleet export' to skip them\n", plural(n, "host"))
 	}
+}
+
+// listed reports whether the summary names a host on its own line: every
+// host named with --hosts, and every other host that did not answer with
+// an empty result.
+func listed(h fleet.HostOutcome) bool {
+	return len(h.Identifiers) > 0 || h.Status != fleet.StatusEmpty
+}
+
+// writeHuntSummaryJSON writes the summary as JSON lines: one record per
+// host the text summary lists, then one record of totals, with the outcome
+// words of the text summary.
+func writeHuntSummaryJSON(w io.Writer, s *fleet.HuntSummary) {
+	type hostRecord struct {
+		Type        string   `json:"type"`
+		Outcome     string   `json:"outcome"`
+		Hostname    string   `json:"fleet_hostname,omitempty"`
+		HostID      uint     `json:"fleet_host_id,omitempty"`
+		Identifiers []string `json:"identifiers,omitempty"`
+		Rows        int      `json:"rows"`
+		Error       string   `json:"error,omitempty"`
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for _, h := range s.Hosts {
+		if !listed(h) {
+			continue
+		}
+		_ = enc.Encode(hostRecord{Type: "host", Outcome: h.Status.String(), Hostname: h.Host.Name(), HostID: h.Host.ID,
+			Identifiers: h.Identifiers, Rows: h.Rows, Error: h.Error})
+	}
+	outcomes := make(map[string]int, len(fleet.Outcomes))
+	for _, st := range fleet.Outcomes {
+		outcomes[st.String()] = s.Count(st)
+	}
+	_ = enc.Encode(struct {
+		Type         string         `json:"type"`
+		Targeted     uint           `json:"targeted"`
+		Answered     uint           `json:"answered"`
+		Rows         uint           `json:"rows"`
+		Outcomes     map[string]int `json:"outcomes"`
+		Unknown      []string       `json:"unknown,omitempty"`
+		StreamErrors []string       `json:"stream_errors,omitempty"`
+	}{"summary", s.Targeted, s.Answered, s.Rows, outcomes, s.Unknown, s.StreamErrors})
 }
 
 // plural writes "1 row", "2 rows".

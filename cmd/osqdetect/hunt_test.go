@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/osqdetect/osqdetect/fleet"
 	"github.com/osqdetect/osqdetect/tests/fleetdouble"
 )
 
@@ -60,8 +63,20 @@ func TestHuntCompleteJSONL(t *testing.T) {
 	if _, ok := row["host_hostname"]; ok {
 		t.Error("Fleet's injected host_hostname column kept")
 	}
-	if !strings.Contains(errOut, "2 of 2 targeted hosts answered: 1 with rows (1 row), 1 empty") {
-		t.Errorf("summary:\n%s", errOut)
+	// With --format jsonl the summary is JSON lines too, in the words of
+	// the text summary.
+	recs := strings.Split(strings.TrimSpace(errOut), "\n")
+	var sum struct {
+		Type     string
+		Targeted int
+		Answered int
+		Outcomes map[string]int
+	}
+	if err := json.Unmarshal([]byte(recs[len(recs)-1]), &sum); err != nil {
+		t.Fatalf("last summary record: %v\n%s", err, errOut)
+	}
+	if sum.Type != "summary" || sum.Targeted != 2 || sum.Answered != 2 || sum.Outcomes["rows"] != 1 || sum.Outcomes["empty"] != 1 {
+		t.Errorf("summary record %+v:\n%s", sum, errOut)
 	}
 	if strings.Contains(errOut, "\r") {
 		t.Error("progress line drawn although stderr is not a terminal")
@@ -92,8 +107,8 @@ func TestHuntPartialCoverage(t *testing.T) {
 		t.Errorf("csv %q", recs)
 	}
 	for _, want := range []string{
-		"4 of 6 targeted hosts answered", "1 extension missing", "1 error; 1 offline, 1 timed out",
-		"not answered: hung, laptop", "db-01", "no such table: alerts", "disk I/O error", "stopped at --timeout with 1 host online but silent",
+		"4 of 6 targeted hosts answered", "1 extension missing", "1 failed; 1 offline, 1 timed out, 0 unknown",
+		"hung    timed out", "laptop  offline", "db-01", "no such table: alerts", "disk I/O error", "stopped at --timeout with 1 host online but silent",
 	} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("summary lacks %q:\n%s", want, errOut)
@@ -189,9 +204,116 @@ func TestHuntStreamErrorFails(t *testing.T) {
 	if !strings.Contains(out, `"fleet_hostname":"web-01"`) {
 		t.Errorf("the row that arrived was not printed:\n%s", out)
 	}
-	for _, want := range []string{"fleet error: pubsub error: flaky", "result stream reported 1 error(s)"} {
+	for _, want := range []string{`"stream_errors":["pubsub error: flaky"]`, "result stream reported 1 error;"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
+	}
+}
+
+// A mistyped hostname next to a good one used to vanish ("1 of 1 targeted
+// hosts answered", exit 0): it is now named as unknown, and --require-all
+// turns any host or identifier that did not answer into exit 3.
+func TestHuntUnknownIdentifierAndRequireAll(t *testing.T) {
+	hosts := append([]fleetdouble.Host{}, huntHosts...)
+	hosts[0].UUID = "4c4c4544-0001"
+	hosts = append(hosts, fleetdouble.Host{ID: 3, Hostname: "db-01", MissingExtension: true})
+	huntFleet(t, fleetdouble.Config{Hosts: hosts})
+
+	code, _, errOut := runHuntArgs("--hosts", "nosuchhost,4c4c4544-0001", "--sql", "SELECT 1;")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"1 of 1 targeted hosts answered", "1 unknown", "nosuchhost", "unknown", "4c4c4544-0001 (web-01)  rows"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("summary lacks %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(errOut, "hunt: hunt:") {
+		t.Errorf("doubled prefix:\n%s", errOut)
+	}
+
+	cases := []struct {
+		hosts string
+		code  int
+	}{
+		{"web-01,web-02", exitOK},
+		{"web-01,nosuchhost", exitIncomplete},
+		{"web-01,db-01", exitIncomplete},
+	}
+	for _, tc := range cases {
+		code, _, errOut := runHuntArgs("--hosts", tc.hosts, "--sql", "SELECT 1;", "--require-all")
+		if code != tc.code {
+			t.Errorf("--hosts %s --require-all: exit %d, want %d:\n%s", tc.hosts, code, tc.code, errOut)
+		}
+		if tc.code == exitIncomplete && !strings.Contains(errOut, "did not answer with rows or an empty result") {
+			t.Errorf("--require-all failure not explained:\n%s", errOut)
+		}
+	}
+
+	code, _, errOut = runHuntArgs("--hosts", "nosuchhost", "--sql", "SELECT 1;")
+	if code != exitFailure || !strings.Contains(errOut, `no host has the identifier "nosuchhost"`) {
+		t.Errorf("only unknown hosts: exit %d\n%s", code, errOut)
+	}
+}
+
+// The progress line and the summary count with the same words.
+func TestHuntProgressWordsMatchSummary(t *testing.T) {
+	var by [fleet.StatusUnknown + 1]uint
+	by[fleet.StatusRows], by[fleet.StatusExtensionMissing] = 2, 1
+	got := answerCounts(by)
+	if got != "2 rows, 0 empty, 1 extension missing, 0 failed" {
+		t.Errorf("progress counts %q", got)
+	}
+}
+
+func TestHuntHelpNamesExitCodes(t *testing.T) {
+	code, _, errOut := runHuntArgs("--help")
+	if code != exitOK {
+		t.Errorf("--help exit %d", code)
+	}
+	for _, want := range []string{"3 with --require-all", "--require-all", "unknown"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("help lacks %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(errOut, "3 partial") {
+		t.Errorf("help documents the old exit 3:\n%s", errOut)
+	}
+}
+
+// The README's walk-through on the double: export, fleetctl apply both
+// files in order, wait for the label to be evaluated, hunt on the label.
+// It reaches exactly the hosts with the extension.
+func TestHuntOnExportedLabel(t *testing.T) {
+	srv := huntFleet(t, fleetdouble.Config{
+		Teams: []fleetdouble.Team{{ID: 1, Name: "Servers"}},
+		Hosts: []fleetdouble.Host{
+			{ID: 1, Hostname: "web-01", Platform: "ubuntu", Rows: []map[string]string{{"id": "a1", "severity": "high"}}},
+			{ID: 2, Hostname: "db-01", Platform: "rhel"},
+			{ID: 3, Hostname: "plain-01", Platform: "debian", MissingExtension: true},
+		},
+	})
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"fleet", "export", "--format", "apply", "--out", dir}, stdio{out: &out, err: &errb}); code != exitOK {
+		t.Fatalf("export: exit %d: %s", code, errb.String())
+	}
+	for _, name := range []string{"osqdetect-labels.yml", "osqdetect.yml"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Apply(b); err != nil {
+			t.Fatalf("fleetctl apply -f %s: %v", name, err)
+		}
+	}
+	srv.RefreshLabels()
+	code, stdout, errOut := runHuntArgs("--labels", "osqdetect extension running", "--severity", "high", "--since", "24h", "--format", "jsonl", "--require-all")
+	if code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, errOut)
+	}
+	if !strings.Contains(errOut, `"targeted":2,"answered":2`) || !strings.Contains(stdout, `"fleet_hostname":"web-01"`) {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout, errOut)
 	}
 }

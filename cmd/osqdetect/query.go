@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -17,6 +18,10 @@ func init() {
 }
 
 const queryUsage = "query --lang kql|eql [--event-category-field F] [--timestamp-field F] [--tiebreaker-field F] EVENTS.json 'QUERY'"
+
+// queryMaxPending bounds the partial sequences `query` holds (each keeps
+// its events packed, some hundred bytes to a few kilobytes).
+var queryMaxPending = 1 << 18
 
 func runQuery(ctx context.Context, args []string, io stdio) int {
 	fs := newFlagSet("query", queryUsage, io.err)
@@ -74,6 +79,10 @@ func runQuery(ctx context.Context, args []string, io stdio) int {
 	})
 	if err != nil {
 		fmt.Fprintf(io.err, "osqdetect query: %v\n", err)
+		var tooLarge *eventfile.TooLargeError
+		if errors.As(err, &tooLarge) {
+			return exitUsage
+		}
 		return exitFailure
 	}
 	for _, e := range badEvents {
@@ -86,13 +95,23 @@ func runQuery(ctx context.Context, args []string, io stdio) int {
 		for _, ev := range events {
 			bySeq[ev.Seq] = ev
 		}
-		m := q.Sequence.NewMatcher(eql.Limits{MaxPending: 1 << 20})
+		// Elasticsearch's EQL search keeps a partial sequence until the
+		// data ends (maxspan, when given, is the only window), so no time
+		// bound applies here; the count of partial sequences is bounded,
+		// and reaching the bound is an error, never a quietly smaller
+		// answer. Rules are different: their look-back (`from`) bounds a
+		// sequence, as Kibana's does.
+		m := q.Sequence.NewMatcher(eql.Limits{MaxPending: queryMaxPending, NoSpanTTL: -1})
 		for _, ev := range events {
 			if ctx.Err() != nil {
 				return exitFailure
 			}
 			for _, seq := range m.Push(ev.Event) {
 				matches = append(matches, resolve(seq, bySeq))
+			}
+			if m.Dropped() > 0 {
+				fmt.Fprintf(io.err, "osqdetect query: more than %d partial sequences pending at %s line %d: the answer would be incomplete; narrow the query (maxspan, by keys) or the events\n", queryMaxPending, path, ev.Line)
+				return exitFailure
 			}
 		}
 	} else {
@@ -103,7 +122,8 @@ func runQuery(ctx context.Context, args []string, io stdio) int {
 		}
 	}
 	if q != nil {
-		matches = applyPipes(matches, q.Head, q.Tail)
+		from, to := eql.ApplyPipes(q.Pipes, len(matches))
+		matches = matches[from:to]
 	}
 
 	w := bufio.NewWriter(io.out)
@@ -136,15 +156,4 @@ func resolve(seq []*ecs.Event, bySeq map[uint64]eventfile.Event) []eventfile.Eve
 		out = append(out, bySeq[ev.Seq])
 	}
 	return out
-}
-
-// applyPipes keeps the first head or last tail results.
-func applyPipes(matches [][]eventfile.Event, head, tail int) [][]eventfile.Event {
-	if head > 0 && len(matches) > head {
-		matches = matches[:head]
-	}
-	if tail > 0 && len(matches) > tail {
-		matches = matches[len(matches)-tail:]
-	}
-	return matches
 }

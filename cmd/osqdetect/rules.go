@@ -12,12 +12,18 @@ import (
 )
 
 func init() {
-	register("rules", "list or validate detection rules (bundled and --rules DIR)", runRules)
+	register("rules", "list, validate or test detection rules (bundled and --rules DIR)", runRules)
 }
 
 func runRules(ctx context.Context, args []string, io stdio) int {
+	if len(args) > 0 && args[0] == "test" {
+		return runRulesTest(ctx, args[1:], io)
+	}
 	if len(args) == 0 || (args[0] != "list" && args[0] != "validate") {
-		fmt.Fprintln(io.err, "usage: osqdetect rules list|validate [--rules DIR]... [--no-builtin]")
+		fmt.Fprintln(io.err, "usage: osqdetect rules list|validate [--rules DIR]... [--no-builtin]\n       osqdetect "+rulesTestUsage)
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			return exitOK
+		}
 		return exitUsage
 	}
 	sub := args[0]

@@ -9,13 +9,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"text/tabwriter"
 	"time"
 
 	"github.com/osqdetect/osqdetect/detect"
 	"github.com/osqdetect/osqdetect/detect/normalize"
-	"github.com/osqdetect/osqdetect/detect/osqlog"
 	"github.com/osqdetect/osqdetect/rules"
 )
 
@@ -59,91 +60,99 @@ func runScan(ctx context.Context, args []string, io stdio) int {
 		return exitUsage
 	}
 
-	sensor := detect.NewSensor(set.Rules, detect.SensorOptions{Engine: detect.Options{DisableRateLimit: *noRateLimit}})
+	// Engines: one per CPU, each for its share of the hosts, when every
+	// rule keeps its state per host; else one. State files hold one
+	// engine's state.
+	shards := runtime.GOMAXPROCS(0)
+	if *statePath != "" || !perHost(set.Rules) {
+		shards = 1
+	}
+	p := newScanPipeline(set.Rules, detect.Options{DisableRateLimit: *noRateLimit}, shards, *window,
+		newAlertWriter(io.out, *format), io.err, files)
 	var prior scanState
 	if *statePath != "" {
-		if prior, err = loadScanState(*statePath, sensor); err != nil {
+		if prior, err = loadScanState(*statePath, p.sensors[0]); err != nil {
 			fmt.Fprintf(io.err, "osqdetect scan: %v\n", err)
 			return exitUsage
 		}
 	}
 
-	out := newAlertWriter(io.out, *format)
-	seen := map[string]bool{}
-	for _, id := range prior.Printed {
-		seen[id] = true // printed by the previous scan from rows it held back
-	}
-	flushing := false
-	var flushed []string // ids of the alerts of the rows held back at the end
-	emit := func(a *detect.Alert) {
-		if flushing {
-			flushed = append(flushed, a.ID)
-		}
-		if seen[a.ID] {
-			return // overlapping logs: the same events give the same alert
-		}
-		seen[a.ID] = true
-		out.add(a)
-	}
-	reorder := normalize.NewReorderer(*window, 0)
-	reorder.Resume(prior.Released)
-	var sum scanSummary
-	process := func(r normalize.Row) {
-		if err := sensor.Process(r, emit); err != nil {
-			sum.badRows++
-			fmt.Fprintf(io.err, "osqdetect scan: %s: skipped row: %v\n", rowPlace(files, prior.Files, r.Seq), err)
-		}
-	}
-	for _, r := range prior.Held {
-		reorder.Push(normalize.Row{Table: r.Table, Host: r.Host, Cols: r.Cols, Seq: r.Seq}, process)
-	}
-	for i, path := range files {
-		if ctx.Err() != nil {
-			return exitFailure
-		}
-		if err := scanFile(path, prior.Files+uint64(i), io.in, reorder, process, &sum, io.err); err != nil {
-			fmt.Fprintf(io.err, "osqdetect scan: %v\n", err)
-			return exitFailure
-		}
+	tuneGC()
+	p.start()
+	if *statePath != "" {
+		p.resume(prior)
 	}
 	// The state is taken before the reorder window is drained: the rows it
 	// still holds may yet be joined by rows of the next log, so the next
 	// scan processes them again from this point, and the alerts printed now
 	// from them are not printed twice.
 	var next scanState
-	if *statePath != "" {
-		if next, err = takeScanState(sensor, reorder, prior.Files+uint64(len(files))); err != nil {
-			fmt.Fprintf(io.err, "osqdetect scan: %v\n", err)
-			return exitFailure
+	var takeErr error
+	p.beforeFlush = func() {
+		if *statePath != "" {
+			next, takeErr = takeScanState(p.sensors[0], p.reorder, prior.Files+uint64(len(files)))
 		}
 	}
-	flushing = true
-	reorder.Flush(process)
-	if err := out.flush(); err != nil {
-		fmt.Fprintf(io.err, "osqdetect scan: writing alerts: %v\n", err)
-		return exitFailure
+	for i, path := range files {
+		if ctx.Err() != nil {
+			break
+		}
+		p.scanFile(ctx, path, prior.Files+uint64(i), io.in)
 	}
-	if *statePath != "" {
-		next.Printed = flushed
+	// Whatever happened above, every row read is processed and every
+	// alert written, as whole lines.
+	p.finish()
+	failed := false
+	if err := p.out.flush(); err != nil {
+		fmt.Fprintf(io.err, "osqdetect scan: writing alerts: %v\n", err)
+		failed = true
+	}
+	if *statePath != "" && !failed && takeErr != nil {
+		fmt.Fprintf(io.err, "osqdetect scan: %v\n", takeErr)
+		failed = true
+	}
+	if *statePath != "" && !failed {
+		next.Printed = p.flushed
 		if err := saveScanState(*statePath, next); err != nil {
 			fmt.Fprintf(io.err, "osqdetect scan: %v\n", err)
-			return exitFailure
+			failed = true
 		}
 	}
-
-	st := sensor.Stats()
-	rs := reorder.Stats()
-	fmt.Fprintf(io.err, "scanned %d files, %d lines: %d rows, %d events, %d alerts (%d suppressed by rate limits), "+
-		"%d bad lines, %d rows rejected, %d rows out of order beyond the reorder window\n",
-		len(files), sum.lines, st.Rows, st.Normalize.Events, len(seen), st.Suppressed, sum.badLines, sum.badRows, rs.Late)
-	if sum.badLines > 0 || sum.badRows > 0 {
+	p.printSummary(io.err, len(files))
+	switch {
+	case failed || p.sum.readFailures > 0 || ctx.Err() != nil:
+		return exitFailure
+	case p.sum.badFiles > 0 || p.sum.badLines > 0 || p.sum.badRows > 0 || p.sum.quarantined > 0:
 		return exitUsage
 	}
 	return exitOK
 }
 
-type scanSummary struct {
-	lines, badLines, badRows int
+// tuneGC trades memory the reorder window and caches leave unused for
+// fewer collections: the collector runs when the heap has tripled (not
+// doubled) since the last one, or near scanMemoryLimit, whichever comes
+// first. GOGC and GOMEMLIMIT, when set, win.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(scanMemoryLimit)
+	}
+}
+
+// scanMemoryLimit is the heap size the collector keeps scan under while it
+// can: the reorder window's 64 MiB, the process cache (100,000 processes
+// at most) and the engine fit in it with room to spare.
+const scanMemoryLimit = 224 << 20
+
+func perHost(rs []*detect.Rule) bool {
+	for _, r := range rs {
+		if !r.PerHost() {
+			return false
+		}
+	}
+	return true
 }
 
 // Rows carry their place in the input as Seq: the file's index in the
@@ -163,41 +172,6 @@ func rowPlace(files []string, base, seq uint64) string {
 		name = files[i-base]
 	}
 	return fmt.Sprintf("%s:%d", name, seq&(1<<lineBits-1))
-}
-
-func scanFile(path string, index uint64, stdin io.Reader, reorder *normalize.Reorderer, process func(normalize.Row), sum *scanSummary, errw io.Writer) error {
-	var in io.Reader = stdin
-	name := "stdin"
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return fmt.Errorf("opening results log: %w", err)
-		}
-		defer f.Close()
-		in, name = f, path
-	}
-	r := osqlog.NewReader(in, name)
-	for {
-		rows, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		var lineErr *osqlog.LineError
-		if errors.As(err, &lineErr) {
-			sum.badLines++
-			fmt.Fprintf(errw, "osqdetect scan: skipped %v\n", err)
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", name, err)
-		}
-		for _, row := range rows {
-			row.Seq = index<<lineBits | uint64(r.Stats().Lines)
-			reorder.Push(row, process)
-		}
-	}
-	sum.lines += r.Stats().Lines
-	return nil
 }
 
 // scanState is what --state keeps between scans: the engine's whole state
@@ -294,7 +268,7 @@ func takeScanState(s *detect.Sensor, reorder *normalize.Reorderer, files uint64)
 		st.ProcessSlots = append(st.ProcessSlots, scanSlot{Slot: sl.Slot, Data: sl.Data})
 	}
 	for _, r := range reorder.Held() {
-		st.Held = append(st.Held, scanRow{Table: r.Table, Host: r.Host, Cols: r.Cols, Seq: r.Seq})
+		st.Held = append(st.Held, scanRow{Table: r.Table, Host: r.Host, Cols: r.ColMap(), Seq: r.Seq})
 	}
 	return st, nil
 }

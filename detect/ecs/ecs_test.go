@@ -3,8 +3,10 @@ package ecs
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/osqdetect/osqdetect/internal/testutil"
@@ -159,12 +161,54 @@ func TestMarshalJSONGolden(t *testing.T) {
 
 func TestFromJSONErrors(t *testing.T) {
 	for _, obj := range []map[string]any{
-		{"a": []any{map[string]any{"b": 1}}},
-		{"a": json.Number("1e999999")},
 		{"a": struct{}{}},
+		{"a": []any{struct{}{}}},
 	} {
 		if _, err := FromJSON(obj); err == nil {
 			t.Errorf("FromJSON(%v) accepted an unsupported value", obj)
+		}
+	}
+}
+
+// Elasticsearch indexes an array of objects as one multi-valued field per
+// leaf name ("How arrays of objects are flattened",
+// https://www.elastic.co/guide/en/elasticsearch/reference/current/nested.html),
+// and a field reached by a dotted key and by an object path is the same
+// field (https://www.elastic.co/guide/en/elasticsearch/reference/current/dots-in-names.html).
+func TestFromJSONFlattens(t *testing.T) {
+	for _, tc := range []struct {
+		doc   string
+		field string
+		want  Value
+	}{
+		{`{"a":[{"b":1},{"b":2}]}`, "a.b", ArrayOf(IntVal(1), IntVal(2))},
+		{`{"a":[{"b":[1,2]},{"b":3},{"c":4}]}`, "a.b", ArrayOf(IntVal(1), IntVal(2), IntVal(3))},
+		{`{"a":[{"b":1},{"c":4}]}`, "a.b", ArrayOf(IntVal(1))},
+		{`{"a":[{"b":{"c":[{"d":"x"},{"d":"y"}]}}]}`, "a.b.c.d", ArrayOf(Str("x"), Str("y"))},
+		{`{"a":[[{"b":1}],[{"b":2}]]}`, "a.b", ArrayOf(IntVal(1), IntVal(2))},
+		{`{"a.b":1,"a":{"b":2}}`, "a.b", ArrayOf(IntVal(2), IntVal(1))}, // keys in sorted order
+		{`{"a":{"b":1}}`, "a.b", IntVal(1)},
+		{`{"a":[]}`, "a", Value{Kind: Array}},
+		{`{"a":1e999999}`, "a", FloatVal(math.Inf(1))},
+	} {
+		dec := json.NewDecoder(strings.NewReader(tc.doc))
+		dec.UseNumber()
+		var obj map[string]any
+		if err := dec.Decode(&obj); err != nil {
+			t.Fatal(err)
+		}
+		ev, err := FromJSON(obj)
+		if err != nil {
+			t.Errorf("%s: %v", tc.doc, err)
+			continue
+		}
+		f, _ := FieldOf(tc.field)
+		got := ev.Get(f)
+		if got.Kind == Array && tc.want.Kind == Array && len(got.Arr) == 0 && len(tc.want.Arr) == 0 {
+			continue
+		}
+		if !got.Equal(tc.want) {
+			t.Errorf("%s: %s = %+v, want %+v", tc.doc, tc.field, got, tc.want)
 		}
 	}
 }

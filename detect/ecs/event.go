@@ -3,9 +3,11 @@ package ecs
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -298,43 +300,123 @@ func toAny(v Value) any {
 
 // FromJSON builds an event from a decoded JSON object (decoded with
 // UseNumber, or plain float64s). Nested objects and dotted keys both map to
-// dotted field names.
+// dotted field names, and arrays of objects are flattened the way
+// Elasticsearch indexes them: "a.b" over [{"b":1},{"b":2}] is the
+// multi-valued field [1, 2]. Values reaching one name by several paths
+// ({"a.b":1,"a":{"b":2}}) are merged into one multi-valued field.
 func FromJSON(obj map[string]any) (*Event, error) {
-	e := &Event{}
-	if err := flatten(e, "", obj); err != nil {
-		return nil, err
-	}
-	return e, nil
+	e, _, err := fromJSON(obj, false)
+	return e, err
 }
 
-func flatten(e *Event, prefix string, obj map[string]any) error {
+// FromJSONSkipping is FromJSON for events whose unknown fields need not be
+// kept: a field that cannot be registered because the registry is full is
+// skipped and counted instead of failing the event. A query compiled
+// beforehand has registered every field it reads, so skipping cannot
+// change its answer.
+func FromJSONSkipping(obj map[string]any) (*Event, int, error) {
+	return fromJSON(obj, true)
+}
+
+func fromJSON(obj map[string]any, skip bool) (*Event, int, error) {
+	acc := flatAcc{vals: map[string]*flatVal{}}
+	if err := acc.object("", obj, false); err != nil {
+		return nil, 0, err
+	}
+	sort.Strings(acc.names)
+	e := &Event{}
+	skipped := 0
+	for _, name := range acc.names {
+		fv := acc.vals[name]
+		f, ok := FieldOf(name)
+		if !ok {
+			if skip {
+				skipped++
+				continue
+			}
+			return nil, 0, fmt.Errorf("field %q: more than %d distinct field names", name, MaxFields)
+		}
+		if !fv.array && len(fv.elems) == 1 {
+			e.Set(f, fv.elems[0])
+		} else {
+			e.Set(f, ArrayOf(fv.elems...))
+		}
+	}
+	return e, skipped, nil
+}
+
+// flatAcc collects the values of every dotted name of one JSON document.
+type flatAcc struct {
+	vals  map[string]*flatVal
+	names []string
+}
+
+type flatVal struct {
+	elems []Value
+	array bool // some value came from an array: the field is multi-valued
+}
+
+func (a *flatAcc) add(name string, v Value, inArray bool) {
+	fv := a.vals[name]
+	if fv == nil {
+		fv = &flatVal{}
+		a.vals[name] = fv
+		a.names = append(a.names, name)
+	}
+	if v.Kind == Array {
+		fv.elems = append(fv.elems, v.Arr...)
+		fv.array = true
+		return
+	}
+	fv.elems = append(fv.elems, v)
+	if inArray || len(fv.elems) > 1 {
+		fv.array = true
+	}
+}
+
+func (a *flatAcc) object(prefix string, obj map[string]any, inArray bool) error {
+	// Keys in sorted order, so that values merged from several paths
+	// come in one order whatever the map's.
 	keys := make([]string, 0, len(obj))
 	for k := range obj {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
+		raw := obj[k]
 		name := k
 		if prefix != "" {
 			name = prefix + "." + k
 		}
-		raw := obj[k]
-		if child, ok := raw.(map[string]any); ok {
-			if err := flatten(e, name, child); err != nil {
+		if err := a.value(name, raw, inArray); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *flatAcc) value(name string, raw any, inArray bool) error {
+	switch x := raw.(type) {
+	case map[string]any:
+		return a.object(name, x, inArray)
+	case []any:
+		if len(x) == 0 {
+			// An empty array: the field is there, with no value.
+			a.add(name, Value{Kind: Array}, true)
+			return nil
+		}
+		for _, el := range x {
+			if err := a.value(name, el, true); err != nil {
 				return err
 			}
-			continue
 		}
-		v, err := fromAny(raw)
-		if err != nil {
-			return fmt.Errorf("field %q: %w", name, err)
-		}
-		f, ok := FieldOf(name)
-		if !ok {
-			return fmt.Errorf("field %q: more than %d distinct field names", name, MaxFields)
-		}
-		e.Set(f, v)
+		return nil
 	}
+	v, err := fromAny(raw)
+	if err != nil {
+		return fmt.Errorf("field %q: %w", name, err)
+	}
+	a.add(name, v, inArray)
 	return nil
 }
 
@@ -355,24 +437,13 @@ func fromAny(raw any) (Value, error) {
 		if i, err := x.Int64(); err == nil {
 			return IntVal(i), nil
 		}
-		f, err := x.Float64()
-		if err != nil {
+		// Out of range numbers read as the nearest float (±Inf beyond),
+		// never as an error: the event stays.
+		f, err := strconv.ParseFloat(x.String(), 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return Value{}, fmt.Errorf("bad number %q", x.String())
 		}
 		return FloatVal(f), nil
-	case []any:
-		elems := make([]Value, 0, len(x))
-		for _, el := range x {
-			if _, nested := el.(map[string]any); nested {
-				return Value{}, fmt.Errorf("arrays of objects are not supported")
-			}
-			v, err := fromAny(el)
-			if err != nil {
-				return Value{}, err
-			}
-			elems = append(elems, v)
-		}
-		return ArrayOf(elems...), nil
 	}
 	return Value{}, fmt.Errorf("unsupported JSON value of type %T", raw)
 }

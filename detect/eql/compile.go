@@ -8,8 +8,11 @@
 //   - '*' and '?' are wildcards only under ':', like and like~; == and in
 //     compare literally. Patterns and regular expressions are anchored.
 //   - A field that is missing (or null) fails every comparison, while !=
-//     and not succeed on it (Elasticsearch's must_not). field == null tests
-//     absence, field != null presence.
+//     and not succeed on it (Elasticsearch's must_not), except that not
+//     over an ordering comparison is the opposite comparison and not over
+//     a condition Elasticsearch runs as a script (functions, computed
+//     values) stays null. A condition used as a value is three-valued.
+//     field == null tests absence, field != null presence. See null.go.
 //   - A multi-valued field satisfies a comparison when any element does;
 //     != on it holds unless some element equals.
 //   - Keyword text and numbers compare as Elasticsearch coerces them: the
@@ -22,9 +25,10 @@
 // \w kept, '^' and '$' literal, Lucene's optional operators literal.
 //
 // Sequences run on a streaming Matcher (see Matcher). The `| head N` and
-// `| tail N` pipes are reported in Query and left to the caller; every
-// other pipe, `sample`, missing events `![...]` and Endgame-only syntax
-// are rejected with an UnsupportedError naming the feature.
+// `| tail N` pipes (chained in any order) are reported in Query and left
+// to the caller (ApplyPipes); every other pipe, `sample`, missing events
+// `![...]` and Endgame-only syntax are rejected with an UnsupportedError
+// naming the feature.
 //
 // A compiled Query and its predicates are safe for concurrent use; a
 // Matcher is not. Field names are resolved to ecs.Field ids when compiling.
@@ -56,8 +60,12 @@ type Query struct {
 	Event ecs.Predicate
 	// Sequence is set for sequence queries.
 	Sequence *Sequence
-	// Head and Tail are the `| head N` and `| tail N` pipes (0 = none).
-	// Applying them is the caller's business: a stream has no end.
+	// Pipes are the query's `| head N` and `| tail N` pipes, in order.
+	// Applying them is the caller's business (see ApplyPipes): a stream
+	// has no end.
+	Pipes []Pipe
+	// Head and Tail are N of the first `| head N` and of the first
+	// `| tail N` pipe (0 = none): nonzero when the query has any.
 	Head, Tail int
 	// Prefilters are necessary conditions: an event the query (or any
 	// step of the sequence) can match satisfies at least one of them. Nil
@@ -88,7 +96,14 @@ func Compile(src string, opts Options) (*Query, error) {
 		return nil, err
 	}
 	c.catField = catID
-	q := &Query{Head: pq.head, Tail: pq.tail, catField: catID}
+	q := &Query{Pipes: pq.pipes, catField: catID}
+	for _, pp := range pq.pipes {
+		if pp.Tail && q.Tail == 0 {
+			q.Tail = pp.N
+		} else if !pp.Tail && q.Head == 0 {
+			q.Head = pp.N
+		}
+	}
 	var tree strings.Builder
 	if pq.single != nil {
 		pred, err := c.filter(pq.single)
@@ -116,13 +131,13 @@ func Compile(src string, opts Options) (*Query, error) {
 		q.Prefilters = prefilters(filters...)
 		q.filters = filters
 	}
-	if q.Head > 0 {
-		tree.WriteString(" | head ")
-		tree.WriteString(itoa(q.Head))
-	}
-	if q.Tail > 0 {
-		tree.WriteString(" | tail ")
-		tree.WriteString(itoa(q.Tail))
+	for _, pp := range q.Pipes {
+		if pp.Tail {
+			tree.WriteString(" | tail ")
+		} else {
+			tree.WriteString(" | head ")
+		}
+		tree.WriteString(itoa(pp.N))
 	}
 	q.tree = tree.String()
 	for f := range c.fields {
@@ -130,6 +145,29 @@ func Compile(src string, opts Options) (*Query, error) {
 	}
 	sort.Strings(q.Fields)
 	return q, nil
+}
+
+// Pipe is one `| head N` (the first N results) or `| tail N` (the last N).
+type Pipe struct {
+	Tail bool
+	N    int
+}
+
+// ApplyPipes returns the window of n results (in order) the pipes keep:
+// results [from, to).
+func ApplyPipes(pipes []Pipe, n int) (from, to int) {
+	from, to = 0, n
+	for _, p := range pipes {
+		if to-from <= p.N {
+			continue
+		}
+		if p.Tail {
+			from = to - p.N
+		} else {
+			to = from + p.N
+		}
+	}
+	return from, to
 }
 
 func itoa(n int) string {
@@ -170,6 +208,11 @@ type compiler struct {
 	// shape, when set, is what every event the predicates will see
 	// promises: conditions it settles compile to constants.
 	shape *ecs.Shape
+	// script compiles conditions the way Elasticsearch evaluates them
+	// in a script (a condition used as a value): three-valued throughout.
+	// Otherwise conditions compile the way it runs them as queries (see
+	// null.go).
+	script bool
 }
 
 // settled is e's verdict over every event of the compiler's shape: Maybe
@@ -271,11 +314,7 @@ func (c *compiler) open(e expr) (ecs.Predicate, error) {
 	case *andExpr, *orExpr:
 		return c.junction(e)
 	case *notExpr:
-		x, err := c.open(e.x)
-		if err != nil {
-			return nil, err
-		}
-		return not(x), nil
+		return c.notOf(e.x)
 	case *cmpExpr:
 		return c.comparison(e)
 	case *inExpr:
@@ -489,6 +528,9 @@ func (c *compiler) comparison(e *cmpExpr) (ecs.Predicate, error) {
 		}
 	}
 	if op == "!=" {
+		if c.script || !pushable(e) {
+			return c.presentAnd(e, not(p))
+		}
 		return not(p), nil
 	}
 	return p, nil
@@ -624,6 +666,9 @@ func (c *compiler) in(e *inExpr) (ecs.Predicate, error) {
 		}
 	}
 	if e.neg {
+		if c.script || !pushable(e) {
+			return c.presentAnd(e, not(p))
+		}
 		return not(p), nil
 	}
 	return p, nil
@@ -732,4 +777,120 @@ func (c *compiler) match(e *matchExpr) (ecs.Predicate, error) {
 		set.globs = append(set.globs, glob.Compile(src, glob.Options{Single: true}))
 	}
 	return c.anyOf(e.x, set.match)
+}
+
+// OptionalFields returns the fields the query reads as ?field (fields
+// that may be missing from the mapping), sorted.
+func (q *Query) OptionalFields() []string {
+	seen := map[string]bool{}
+	var walk func(e expr)
+	walk = func(e expr) {
+		switch e := e.(type) {
+		case *andExpr:
+			walk(e.l)
+			walk(e.r)
+		case *orExpr:
+			walk(e.l)
+			walk(e.r)
+		case *notExpr:
+			walk(e.x)
+		case *cmpExpr:
+			walk(e.l)
+			walk(e.r)
+		case *inExpr:
+			walk(e.x)
+			for _, x := range e.list {
+				walk(x)
+			}
+		case *matchExpr:
+			walk(e.x)
+		case *callExpr:
+			for _, x := range e.args {
+				walk(x)
+			}
+		case *arithExpr:
+			walk(e.l)
+			walk(e.r)
+		case *negExpr:
+			walk(e.x)
+		case *fieldExpr:
+			if e.optional {
+				seen[e.name] = true
+			}
+		}
+	}
+	for _, f := range q.filters {
+		walk(f.cond)
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Literal is a constant the query compares a field with, for checking it
+// against the field's type.
+type Literal struct {
+	Field string
+	// Kind is ecs.String, ecs.Int, ecs.Float or ecs.Bool; CIDR marks the
+	// blocks of cidrMatch.
+	Kind ecs.Kind
+	CIDR bool
+	Text string
+}
+
+// Literals lists the constants the query compares fields with: ==, !=,
+// <, <=, >, >= and in against a field, and cidrMatch's field.
+func (q *Query) Literals() []Literal {
+	var out []Literal
+	lit := func(field, other expr) {
+		f, ok := field.(*fieldExpr)
+		l, isLit := other.(*litExpr)
+		if !ok || !isLit || l.v.Kind == ecs.Null {
+			return
+		}
+		text, _ := l.v.Text()
+		out = append(out, Literal{Field: f.name, Kind: l.v.Kind, Text: text})
+	}
+	var walk func(e expr)
+	walk = func(e expr) {
+		switch e := e.(type) {
+		case *andExpr:
+			walk(e.l)
+			walk(e.r)
+		case *orExpr:
+			walk(e.l)
+			walk(e.r)
+		case *notExpr:
+			walk(e.x)
+		case *cmpExpr:
+			lit(e.l, e.r)
+			lit(e.r, e.l)
+		case *inExpr:
+			for _, x := range e.list {
+				lit(e.x, x)
+			}
+		case *callExpr:
+			if f, ok := firstField(e); ok && e.name == "cidrmatch" {
+				out = append(out, Literal{Field: f, CIDR: true, Kind: ecs.String})
+			}
+		}
+	}
+	for _, f := range q.filters {
+		walk(f.cond)
+	}
+	return out
+}
+
+func firstField(e *callExpr) (string, bool) {
+	if len(e.args) == 0 {
+		return "", false
+	}
+	f, ok := e.args[0].(*fieldExpr)
+	if !ok {
+		return "", false
+	}
+	return f.name, true
 }

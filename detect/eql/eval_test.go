@@ -20,9 +20,9 @@ func TestConditions(t *testing.T) {
 		// != and missing fields (must_not).
 		{`process.name != "bash"`, `{"process.name":"sh"}`, true},
 		{`process.name != "bash"`, `{"process.name":"bash"}`, false},
-		{`process.name != "bash"`, `{}`, true},
+		{`process.name != "bash"`, `{}`, true}, // must_not: a missing field does not equal,
 		{`process.name == "bash"`, `{}`, false},
-		{`not process.name == "bash"`, `{}`, true},
+		{`not process.name == "bash"`, `{}`, true}, // must_not: a missing field does not equal,
 		// null.
 		{`destination.ip != null`, `{"destination.ip":"1.2.3.4"}`, true},
 		{`destination.ip != null`, `{}`, false},
@@ -33,7 +33,7 @@ func TestConditions(t *testing.T) {
 		// ?field.
 		{`?process.foo == "x"`, `{"process.foo":"x"}`, true},
 		{`?process.foo == "x"`, `{}`, false},
-		{`?process.foo != "x"`, `{}`, true},
+		{`?process.foo != "x"`, `{}`, true}, // must_not: a missing field does not equal,
 		// ':' is like~: case-insensitive, wildcards.
 		{`process.name : "BASH"`, `{"process.name":"bash"}`, true},
 		{`process.name : "ba*"`, `{"process.name":"BASH"}`, true},
@@ -61,7 +61,7 @@ func TestConditions(t *testing.T) {
 		{`process.name in~ ("BASH", "sh")`, `{"process.name":"Bash"}`, true},
 		{`process.name not in ("bash", "sh")`, `{"process.name":"zsh"}`, true},
 		{`process.name not in ("bash", "sh")`, `{"process.name":"sh"}`, false},
-		{`process.name not in ("bash", "sh")`, `{}`, true},
+		{`process.name not in ("bash", "sh")`, `{}`, true}, // must_not: a missing field does not equal,
 		{`not process.name in ("bash", "sh")`, `{"process.name":"sh"}`, false},
 		{`user.id in ("0", "1")`, `{"user.id":0}`, true},
 		{`process.pid in (1, 2)`, `{"process.pid":"2"}`, true},
@@ -130,7 +130,7 @@ func TestConditions(t *testing.T) {
 		{`cidrmatch(destination.ip, "fe80::/10")`, `{"destination.ip":"fe80::1"}`, true},
 		{`cidrmatch(destination.ip, "127.0.0.0/8")`, `{"destination.ip":"::ffff:127.0.0.1"}`, true},
 		{`cidrmatch(destination.ip, "127.0.0.0/8")`, `{"destination.ip":"not an ip"}`, false},
-		{`not cidrmatch(destination.ip, "127.0.0.0/8")`, `{}`, true},
+		{`not cidrmatch(destination.ip, "127.0.0.0/8")`, `{}`, true}, // must_not: a missing field does not equal,
 		{`cidrmatch(destination.ip, "10.0.0.0/8")`, `{"destination.ip":["1.1.1.1","10.0.0.9"]}`, true},
 		{`cidrmatch(destination.ip, "10.0.0.0/8") == false`, `{"destination.ip":"1.1.1.1"}`, true},
 		{`startsWith(process.name, "ba")`, `{"process.name":"bash"}`, true},
@@ -138,7 +138,7 @@ func TestConditions(t *testing.T) {
 		{`startsWith~(process.name, "BA")`, `{"process.name":"bash"}`, true},
 		{`startsWith(process.executable, process.command_line)`, `{"process.executable":"/bin/sh -c id","process.command_line":"/bin/sh"}`, true},
 		{`startsWith(process.executable, process.command_line)`, `{"process.executable":"/bin/sh"}`, false},
-		{`not startsWith(process.executable, process.command_line)`, `{"process.executable":"/bin/sh"}`, true},
+		{`not startsWith(process.executable, process.command_line)`, `{"process.executable":"/bin/sh"}`, false}, // a script: null,
 		{`endsWith(process.name, "sh")`, `{"process.name":"bash"}`, true},
 		{`endswith~(process.name, "SH")`, `{"process.name":"bash"}`, true},
 		{`stringcontains(process.command_line, process.name)`, `{"process.command_line":"x bash y","process.name":"bash"}`, true},
@@ -182,7 +182,7 @@ func TestConditions(t *testing.T) {
 		// Field-to-field comparison.
 		{`process.executable == process.parent.executable`, `{"process.executable":"/a","process.parent.executable":"/a"}`, true},
 		{`process.executable != process.parent.executable`, `{"process.executable":"/a","process.parent.executable":"/a"}`, false},
-		{`process.executable != process.parent.executable`, `{"process.executable":"/a"}`, true},
+		{`process.executable != process.parent.executable`, `{"process.executable":"/a"}`, false}, // a script: null,
 		// Comments.
 		{"process.name == \"a\" /* or b */ // trailing\n and true", `{"process.name":"a"}`, true},
 		// Back-quoted field names.
@@ -249,5 +249,30 @@ func TestFieldsAndPipes(t *testing.T) {
 	}
 	if got := q.Sequence.Steps[1].Keys; len(got) != 2 || got[0].Field != "host.id" || got[1].Field != "source.ip" || q.Sequence.Steps[0].Keys[1].Field != "process.pid" {
 		t.Errorf("step keys = %+v", got)
+	}
+}
+
+// Pipes apply in order, each to the results of the one before
+// (https://www.elastic.co/guide/en/elasticsearch/reference/current/eql-pipe-ref.html;
+// Elasticsearch's EQL QA has `| head 4 | tail 2` over sequences).
+func TestApplyPipes(t *testing.T) {
+	for _, tc := range []struct {
+		query    string
+		n        int
+		from, to int
+	}{
+		{"any where true", 10, 0, 10},
+		{"any where true | head 4", 10, 0, 4},
+		{"any where true | tail 4", 10, 6, 10},
+		{"any where true | head 4 | tail 2", 10, 2, 4},
+		{"any where true | tail 4 | head 1", 10, 6, 7},
+		{"any where true | head 2 | head 5", 10, 0, 2},
+		{"any where true | head 4 | tail 2", 3, 1, 3},
+		{"any where true | tail 1 | tail 1 | head 9", 0, 0, 0},
+	} {
+		q := mustCompile(t, tc.query)
+		if from, to := ApplyPipes(q.Pipes, tc.n); from != tc.from || to != tc.to {
+			t.Errorf("%s over %d: [%d,%d), want [%d,%d)", tc.query, tc.n, from, to, tc.from, tc.to)
+		}
 	}
 }

@@ -50,12 +50,9 @@ func (c *compiler) value(e expr) (valueFn, error) {
 		mul := arith('*')
 		return func(ev *ecs.Event) ecs.Value { return mapArgs([]ecs.Value{x(ev), ecs.IntVal(-1)}, mul) }, nil
 	}
-	// A condition used as a value is a boolean.
-	p, err := c.boolean(e)
-	if err != nil {
-		return nil, err
-	}
-	return func(ev *ecs.Event) ecs.Value { return ecs.BoolVal(p(ev)) }, nil
+	// A condition used as a value is a boolean, or null: Elasticsearch
+	// evaluates it in a script.
+	return c.asScript().triValue(e)
 }
 
 // scalarFn computes a function over scalar arguments; a null argument has
@@ -111,6 +108,17 @@ func (c *compiler) call(e *callExpr) (valueFn, error) {
 			return nil, err
 		}
 		args[i] = fn
+	}
+	if e.name == "number" && len(args) == 2 {
+		// number(s, null) reads s in base 10: the base is optional and
+		// null means "not given" (eql-function-ref, number).
+		base := args[1]
+		args[1] = func(ev *ecs.Event) ecs.Value {
+			if b := base(ev); b.Exists() {
+				return b
+			}
+			return ecs.IntVal(10)
+		}
 	}
 	impl := spec.make(e.fold)
 	// Argument lists are reused through a pool: a function's result never

@@ -11,11 +11,15 @@ import (
 
 // Limits of the accepted language, to keep hostile input bounded.
 const (
-	maxDepth    = 200 // nesting of expressions
-	maxRuns     = 100 // with runs=N
-	maxSteps    = 256 // sequence steps after expanding runs
-	maxListLen  = 1 << 16
-	maxQueryLen = 1 << 20
+	maxDepth   = 200 // nesting of expressions
+	maxRuns    = 100 // with runs=N
+	maxSteps   = 256 // sequence steps after expanding runs
+	maxListLen = 1 << 16
+	// maxQueryLen bounds a query and MaxLiteralLen one string or name
+	// in it, checked before any pattern is compiled: the longest of
+	// Elastic's Linux rules is about 10 KB, its longest string under 200
+	// bytes, and patterns cost memory and time in proportion to length.
+	maxQueryLen = 64 << 10
 )
 
 type eventFilter struct {
@@ -27,29 +31,42 @@ type eventFilter struct {
 
 type parsedTerm struct {
 	filter eventFilter
-	keys   []*fieldExpr
+	keys   []expr
 	runs   int
 }
 
 type parsedSequence struct {
 	p       pos
-	keys    []*fieldExpr
+	keys    []expr
 	maxSpan time.Duration
 	terms   []parsedTerm
 	until   *parsedTerm
 }
 
 type parsedQuery struct {
-	single     *eventFilter
-	seq        *parsedSequence
-	head, tail int
+	single *eventFilter
+	seq    *parsedSequence
+	pipes  []Pipe
 }
 
 type parser struct {
 	toks  []token
 	i     int
 	depth int
+	// inKeys is set while join keys are parsed: a '[' after a field
+	// starts the next step there, not an index.
+	inKeys bool
 }
+
+// Features rejected because they cannot run on a stream in bounded
+// memory; the reason is part of the message.
+const (
+	featureSample        = "sample (its samples are unordered, so every candidate event of the search window must be held until the window ends)"
+	featureMissingEvents = "missing events ![...] (a missing step is known only once maxspan has passed without such an event, so every partial sequence must wait out maxspan)"
+)
+
+// MaxLiteralLen bounds one string literal or field name of a query.
+const MaxLiteralLen = 8 << 10
 
 func parse(src string) (*parsedQuery, error) {
 	if len(src) > maxQueryLen {
@@ -58,6 +75,11 @@ func parse(src string) (*parsedQuery, error) {
 	toks, err := lex(src)
 	if err != nil {
 		return nil, err
+	}
+	for _, t := range toks {
+		if len(t.text) > MaxLiteralLen {
+			return nil, syntaxErr(t.pos, "literal longer than %d bytes", MaxLiteralLen)
+		}
 	}
 	p := &parser{toks: toks}
 	return p.query()
@@ -103,7 +125,7 @@ func (p *parser) query() (*parsedQuery, error) {
 		}
 		q.seq = seq
 	case t.is(tkIdent, "sample"):
-		return nil, unsupported(t.pos, "sample")
+		return nil, unsupported(t.pos, featureSample)
 	case t.is(tkIdent, "join"):
 		return nil, unsupported(t.pos, "join (Endgame EQL)")
 	case t.kind == tkEOF:
@@ -128,7 +150,6 @@ func (p *parser) query() (*parsedQuery, error) {
 }
 
 func (p *parser) pipes(q *parsedQuery) error {
-	seen := false
 	for p.isPunct("|") {
 		bar := p.next()
 		name := p.next()
@@ -138,23 +159,21 @@ func (p *parser) pipes(q *parsedQuery) error {
 		if name.text != "head" && name.text != "tail" {
 			return unsupported(bar.pos, "pipe | "+name.text)
 		}
-		if seen {
-			return unsupported(bar.pos, "chained pipes")
+		if len(q.pipes) >= maxPipes {
+			return syntaxErr(bar.pos, "more than %d pipes", maxPipes)
 		}
-		seen = true
 		num := p.next()
 		n, err := strconv.Atoi(num.text)
 		if num.kind != tkNumber || err != nil || n <= 0 {
 			return syntaxErr(num.pos, "| %s needs a positive integer, found %s", name.text, num.describe())
 		}
-		if name.text == "head" {
-			q.head = n
-		} else {
-			q.tail = n
-		}
+		q.pipes = append(q.pipes, Pipe{Tail: name.text == "tail", N: n})
 	}
 	return nil
 }
+
+// maxPipes bounds a query's chain of pipes.
+const maxPipes = 64
 
 // eventFilter parses `category where condition`.
 func (p *parser) eventFilter() (eventFilter, error) {
@@ -218,7 +237,7 @@ func (p *parser) sequence() (*parsedSequence, error) {
 	for {
 		t := p.peek()
 		if t.is(tkPunct, "!") {
-			return nil, unsupported(t.pos, "missing events ![...]")
+			return nil, unsupported(t.pos, featureMissingEvents)
 		}
 		if !t.is(tkPunct, "[") {
 			break
@@ -317,29 +336,28 @@ func (p *parser) term() (parsedTerm, error) {
 	return term, nil
 }
 
-func (p *parser) joinKeys() ([]*fieldExpr, error) {
-	var keys []*fieldExpr
+// joinKeys parses the `by` keys: fields, or expressions over them
+// (`by unique_pid * 2`, `by length(a)`).
+func (p *parser) joinKeys() ([]expr, error) {
+	var keys []expr
+	p.inKeys = true
+	defer func() { p.inKeys = false }()
 	for {
 		t := p.peek()
-		var f *fieldExpr
-		switch {
-		case t.is(tkPunct, "?") && (p.peekN(1).kind == tkIdent || p.peekN(1).kind == tkQuotedIdent):
-			p.next()
-			n := p.next()
-			f = &fieldExpr{p: t.pos, name: n.text, optional: true}
-		case t.kind == tkQuotedIdent || (t.kind == tkIdent && !reserved[t.text]):
-			p.next()
-			if p.isPunct("(") {
-				return nil, unsupported(t.pos, "join key that is not a field")
-			}
-			f = &fieldExpr{p: t.pos, name: t.text}
-		default:
-			return nil, syntaxErr(t.pos, "expected a join key field after 'by', found %s", t.describe())
+		if t.kind == tkEOF || t.is(tkPunct, "[") {
+			return nil, syntaxErr(t.pos, "expected a join key after 'by', found %s", t.describe())
 		}
-		if strings.HasSuffix(f.name, "~") {
+		k, err := p.additive()
+		if err != nil {
+			return nil, err
+		}
+		if f, ok := k.(*fieldExpr); ok && strings.HasSuffix(f.name, "~") {
 			return nil, syntaxErr(t.pos, "bad field name %q", f.name)
 		}
-		keys = append(keys, f)
+		if l, ok := k.(*litExpr); ok {
+			return nil, syntaxErr(t.pos, "a join key needs a field, found the value %s", exprString(l))
+		}
+		keys = append(keys, k)
 		if !p.isPunct(",") {
 			return keys, nil
 		}
@@ -673,7 +691,7 @@ func (p *parser) primary() (expr, error) {
 }
 
 func (p *parser) fieldTail(f *fieldExpr) (expr, error) {
-	if t := p.peek(); t.is(tkPunct, "[") {
+	if t := p.peek(); t.is(tkPunct, "[") && !p.inKeys {
 		return nil, unsupported(t.pos, "array index field[N]")
 	}
 	return f, nil

@@ -38,13 +38,16 @@ type Step struct {
 	filter *eventFilter
 }
 
-// JoinKey is one `by` field.
+// JoinKey is one `by` key: a field, or an expression over fields
+// (`unique_pid * 2`), whose value joins the steps.
 type JoinKey struct {
+	// Field is the field's name, or the expression in canonical form.
 	Field string
 	// Optional (?field) lets a null or missing value join with another
 	// null; otherwise an event without the key never joins.
 	Optional bool
 	id       ecs.Field
+	value    valueFn // set for an expression
 }
 
 func (c *compiler) sequence(ps *parsedSequence, tree *strings.Builder) (*Sequence, error) {
@@ -96,19 +99,27 @@ func (c *compiler) sequence(ps *parsedSequence, tree *strings.Builder) (*Sequenc
 	return seq, nil
 }
 
-func (c *compiler) joinKeys(fs []*fieldExpr) ([]JoinKey, error) {
-	keys := make([]JoinKey, 0, len(fs))
-	for _, f := range fs {
-		id, err := c.fieldID(f.name, f.p)
+func (c *compiler) joinKeys(ks []expr) ([]JoinKey, error) {
+	keys := make([]JoinKey, 0, len(ks))
+	for _, k := range ks {
+		if f, ok := k.(*fieldExpr); ok {
+			id, err := c.fieldID(f.name, f.p)
+			if err != nil {
+				return nil, err
+			}
+			keys = append(keys, JoinKey{Field: f.name, Optional: f.optional, id: id})
+			continue
+		}
+		fn, err := c.value(k)
 		if err != nil {
 			return nil, err
 		}
-		keys = append(keys, JoinKey{Field: f.name, Optional: f.optional, id: id})
+		keys = append(keys, JoinKey{Field: exprString(k), value: fn})
 	}
 	return keys, nil
 }
 
-func writeKeys(b *strings.Builder, fs []*fieldExpr) {
+func writeKeys(b *strings.Builder, fs []expr) {
 	for i, f := range fs {
 		if i == 0 {
 			b.WriteString(" by ")
@@ -462,7 +473,13 @@ func (m *Matcher) key(st *Step, ev *ecs.Event) bool {
 	defer func() { m.keyBuf = b }()
 	for i := range st.Keys {
 		k := &st.Keys[i]
-		v := ev.Ref(k.id)
+		var v *ecs.Value
+		if k.value != nil {
+			computed := k.value(ev)
+			v = &computed
+		} else {
+			v = ev.Ref(k.id)
+		}
 		if v == nil || !v.Exists() {
 			if !k.Optional {
 				return false

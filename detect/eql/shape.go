@@ -61,8 +61,45 @@ func condVerdict(e expr, s *ecs.Shape) ecs.Tri {
 		}
 		return l.Or(condVerdict(x.r, s))
 	case *notExpr:
-		return condVerdict(x.x, s).Not()
+		switch inner := x.x.(type) {
+		case *notExpr:
+			return condVerdict(inner.x, s)
+		case *andExpr, *orExpr:
+			return condVerdict(inner, s).Not()
+		}
+		// The negation of one condition: a flipped comparison, a
+		// must_not or a script's negation; judged whole.
 	}
+	return leafVerdict(e, s, false)
+}
+
+// negVerdict is the verdict on "e is false" over every event of s (under
+// three-valued logic a condition may be neither true nor false). The
+// compiler asks it of script conditions only: and, or and not are
+// handled for completeness.
+func negVerdict(e expr, s *ecs.Shape) ecs.Tri {
+	switch x := e.(type) {
+	case *andExpr:
+		l := negVerdict(x.l, s)
+		if l == ecs.True {
+			return l
+		}
+		return l.Or(negVerdict(x.r, s))
+	case *orExpr:
+		l := negVerdict(x.l, s)
+		if l == ecs.False {
+			return l
+		}
+		return l.And(negVerdict(x.r, s))
+	case *notExpr:
+		return condVerdict(x.x, s)
+	}
+	return leafVerdict(e, s, true)
+}
+
+// leafVerdict runs e (or "e is false", when neg) on the shape's probe
+// event when every field it reads is one the shape knows.
+func leafVerdict(e expr, s *ecs.Shape, neg bool) ecs.Tri {
 	known := func(name string) bool {
 		f, ok := ecs.Lookup(name)
 		if !ok {
@@ -75,7 +112,11 @@ func condVerdict(e expr, s *ecs.Shape) ecs.Tri {
 		return ecs.Maybe
 	}
 	c := &compiler{fields: map[string]struct{}{}}
-	pred, err := c.boolean(e)
+	compile := c.boolean
+	if neg {
+		compile = c.negBoolean
+	}
+	pred, err := compile(e)
 	if err != nil {
 		return ecs.Maybe
 	}

@@ -64,9 +64,17 @@ func TestCanMatch(t *testing.T) {
 		{`process where host.os.type == "windows" or process.name == "cmd.exe"`, true},
 		{`process where host.os.type == "windows" and process.name == "cmd.exe"`, false},
 		// Fields the shape never carries are missing: comparisons fail,
-		// != and null tests succeed.
+		// != and not (must_not) succeed, except a negated ordering
+		// comparison (flipped) and a negated script (still null); null
+		// tests succeed.
 		{`any where auditd.data.syscall == "socket"`, false},
 		{`any where auditd.data.syscall != "socket"`, true},
+		{`any where not auditd.data.syscall == "socket"`, true},
+		{`any where not (auditd.data.syscall == "socket" and process.name == "x")`, true},
+		{`any where not (auditd.data.syscall == "socket" or process.name == "x")`, true},
+		{`any where not auditd.data.a0 > "1"`, false},
+		{`any where not endsWith(auditd.data.a0, "1")`, false},
+		{`any where not not auditd.data.a0 > "1"`, false},
 		{`process where ?file.path == null`, true},
 		{`process where ?file.path != null`, false},
 		{`process where file.path : "*.so" or process.name == "ld"`, true},

@@ -29,9 +29,34 @@ type Options struct {
 	TiebreakerField string
 	// RequireTimestamp rejects events without a timestamp.
 	RequireTimestamp bool
-	// MaxLine bounds one JSON line (default 16 MiB).
+	// MaxLine bounds one event: a JSON line or an array element (default
+	// 4 MiB). Decoding costs several times an event's size in memory.
 	MaxLine int
+	// MaxTotal bounds the bytes of all events together (default 256 MiB):
+	// every event is held, to be ordered.
+	MaxTotal int64
 }
+
+// DefaultMaxTotal is Options.MaxTotal when unset.
+const DefaultMaxTotal = 256 << 20
+
+// TooLargeError reports input beyond Options.MaxTotal.
+type TooLargeError struct {
+	Source string
+	Max    int64
+}
+
+func (e *TooLargeError) Error() string {
+	size := fmt.Sprintf("%d bytes", e.Max)
+	if e.Max >= 1<<20 {
+		size = fmt.Sprintf("%d MiB", e.Max>>20)
+	}
+	return fmt.Sprintf("%s: more than %s of events (all are held to be ordered): split the file", e.Source, size)
+}
+
+// DefaultMaxEvent is Options.MaxLine when unset: far above any real
+// event, small enough that decoding one stays in tens of megabytes.
+const DefaultMaxEvent = 4 << 20
 
 // Event is one event read from the file.
 type Event struct {
@@ -58,7 +83,20 @@ func Read(r io.Reader, source string, opts Options) (events []Event, errs []erro
 		opts.TimestampField = "@timestamp"
 	}
 	if opts.MaxLine <= 0 {
-		opts.MaxLine = 16 << 20
+		opts.MaxLine = DefaultMaxEvent
+	}
+	if opts.MaxTotal <= 0 {
+		opts.MaxTotal = DefaultMaxTotal
+	}
+	// The special fields are registered before any event can fill the
+	// registry.
+	if _, ok := ecs.FieldOf(opts.TimestampField); !ok {
+		return nil, nil, fmt.Errorf("timestamp field %q: field registry full", opts.TimestampField)
+	}
+	if opts.TiebreakerField != "" {
+		if _, ok := ecs.FieldOf(opts.TiebreakerField); !ok {
+			return nil, nil, fmt.Errorf("tiebreaker field %q: field registry full", opts.TiebreakerField)
+		}
 	}
 	br := bufio.NewReader(r)
 	first, err := peekNonSpace(br)
@@ -103,6 +141,7 @@ func peekNonSpace(br *bufio.Reader) (byte, error) {
 func readLines(br *bufio.Reader, source string, opts Options) ([]Event, []error, error) {
 	var events []Event
 	var errs []error
+	var total int64
 	line := 0
 	for {
 		text, err := readLine(br, opts.MaxLine)
@@ -117,6 +156,9 @@ func readLines(br *bufio.Reader, source string, opts Options) ([]Event, []error,
 			return nil, nil, fmt.Errorf("reading %s: %w", source, err)
 		}
 		if t := bytes.TrimSpace(text); len(t) > 0 {
+			if total += int64(len(t)); total > opts.MaxTotal {
+				return nil, nil, &TooLargeError{source, opts.MaxTotal}
+			}
 			ev, perr := parseEvent(t, opts)
 			if perr != nil {
 				errs = append(errs, &Error{source, line, perr.Error()})
@@ -156,59 +198,159 @@ func readLine(br *bufio.Reader, max int) ([]byte, error) {
 	}
 }
 
+// readArray reads the elements of a JSON array one at a time. It scans
+// element boundaries itself instead of handing the stream to a JSON
+// decoder, so an element longer than MaxLine is skipped (and reported)
+// without ever being held in memory.
 func readArray(br *bufio.Reader, source string, opts Options) ([]Event, []error, error) {
-	counter := &lineCounter{r: br}
-	dec := json.NewDecoder(counter)
-	dec.UseNumber()
-	if _, err := dec.Token(); err != nil {
-		return nil, nil, &Error{source, 1, "invalid JSON array: " + err.Error()}
+	sc := &arrayScanner{r: br, line: 1, max: opts.MaxLine}
+	if b, err := sc.r.ReadByte(); err != nil || b != '[' {
+		return nil, nil, &Error{source, 1, "invalid JSON array"}
 	}
 	var events []Event
 	var errs []error
-	for dec.More() {
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			// The array is broken from here on: report and stop.
-			errs = append(errs, &Error{source, counter.lineAt(dec.InputOffset()), "invalid JSON: " + err.Error()})
+	var total int64
+	for first := true; ; first = false {
+		b, err := sc.skipSpace()
+		if err == io.EOF {
+			errs = append(errs, &Error{source, sc.line, "invalid JSON array end: unexpected end of input"})
 			return events, errs, nil
 		}
-		// The element ends at the decoder's offset; it starts len(raw) before.
-		line := counter.lineAt(dec.InputOffset() - int64(len(raw)))
-		ev, err := parseEvent(raw, opts)
 		if err != nil {
-			errs = append(errs, &Error{source, line, err.Error()})
+			return nil, nil, fmt.Errorf("reading %s: %w", source, err)
+		}
+		if b == ']' && first {
+			return events, errs, nil
+		}
+		if !first {
+			switch b {
+			case ']':
+				return events, errs, nil
+			case ',':
+				if b, err = sc.skipSpace(); err != nil {
+					errs = append(errs, &Error{source, sc.line, "invalid JSON array end: unexpected end of input"})
+					return events, errs, nil
+				}
+			default:
+				errs = append(errs, &Error{source, sc.line, fmt.Sprintf("invalid JSON: expected ',' or ']' between elements, found %q", b)})
+				return events, errs, nil
+			}
+		}
+		line := sc.line
+		raw, tooLong, err := sc.element(b)
+		if err != nil && err != io.EOF {
+			return nil, nil, fmt.Errorf("reading %s: %w", source, err)
+		}
+		if total += int64(len(raw)); total > opts.MaxTotal {
+			return nil, nil, &TooLargeError{source, opts.MaxTotal}
+		}
+		if tooLong {
+			errs = append(errs, &Error{source, line, fmt.Sprintf("array element longer than %d bytes", opts.MaxLine)})
+		} else if ev, perr := parseEvent(raw, opts); perr != nil {
+			errs = append(errs, &Error{source, line, perr.Error()})
+		} else {
+			ev.Line = line
+			events = append(events, ev)
+		}
+		if err == io.EOF {
+			errs = append(errs, &Error{source, sc.line, "invalid JSON array end: unexpected end of input"})
+			return events, errs, nil
+		}
+	}
+}
+
+// arrayScanner finds where the elements of a JSON array begin and end,
+// counting lines, keeping at most max bytes of an element.
+type arrayScanner struct {
+	r    *bufio.Reader
+	line int
+	max  int
+	buf  []byte
+}
+
+func (sc *arrayScanner) readByte() (byte, error) {
+	b, err := sc.r.ReadByte()
+	if err == nil && b == '\n' {
+		sc.line++
+	}
+	return b, err
+}
+
+func (sc *arrayScanner) skipSpace() (byte, error) {
+	for {
+		b, err := sc.readByte()
+		if err != nil {
+			return 0, err
+		}
+		switch b {
+		case ' ', '\t', '\r', '\n':
 			continue
 		}
-		ev.Line = line
-		events = append(events, ev)
+		return b, nil
 	}
-	if _, err := dec.Token(); err != nil {
-		errs = append(errs, &Error{source, counter.lineAt(dec.InputOffset()), "invalid JSON array end: " + err.Error()})
-	}
-	return events, errs, nil
 }
 
-// lineCounter remembers where each line starts so a decoder offset can be
-// turned into a line number.
-type lineCounter struct {
-	r      io.Reader
-	offset int64
-	starts []int64 // offsets of line starts after the first
-}
-
-func (c *lineCounter) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	for i := 0; i < n; i++ {
-		if p[i] == '\n' {
-			c.starts = append(c.starts, c.offset+int64(i)+1)
+// element reads the element starting with first. It returns the element's
+// bytes, or tooLong when it exceeds max (its bytes are then discarded as
+// they are read). A scalar element ends before the ',' or ']' after it,
+// which is put back.
+func (sc *arrayScanner) element(first byte) (raw []byte, tooLong bool, err error) {
+	sc.buf = sc.buf[:0]
+	keep := func(b byte) {
+		if tooLong {
+			return
+		}
+		if len(sc.buf) >= sc.max {
+			tooLong = true
+			sc.buf = sc.buf[:0]
+			return
+		}
+		sc.buf = append(sc.buf, b)
+	}
+	depth, inString, escaped := 0, false, false
+	b := first
+	for {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case b == '\\':
+				escaped = true
+			case b == '"':
+				inString = false
+			}
+		case b == '"':
+			inString = true
+		case b == '{' || b == '[':
+			depth++
+		case b == '}' || b == ']':
+			depth--
+		case depth == 0 && (b == ',' || b == ' ' || b == '\t' || b == '\r' || b == '\n'):
+			// The end of a scalar element.
+			if b == '\n' {
+				sc.line--
+			}
+			if uerr := sc.r.UnreadByte(); uerr != nil {
+				return nil, tooLong, uerr
+			}
+			return sc.buf, tooLong, nil
+		}
+		keep(b)
+		if depth <= 0 && !inString && (b == '}' || b == ']' || b == '"') {
+			if depth < 0 {
+				// A stray closing bracket ends the array early.
+				sc.buf = sc.buf[:len(sc.buf)-1]
+				if uerr := sc.r.UnreadByte(); uerr != nil {
+					return nil, tooLong, uerr
+				}
+			}
+			return sc.buf, tooLong, nil
+		}
+		if b, err = sc.readByte(); err != nil {
+			return sc.buf, tooLong, err
 		}
 	}
-	c.offset += int64(n)
-	return n, err
-}
-
-func (c *lineCounter) lineAt(off int64) int {
-	return sort.Search(len(c.starts), func(i int) bool { return c.starts[i] > off }) + 1
 }
 
 func parseEvent(raw []byte, opts Options) (Event, error) {
@@ -224,7 +366,10 @@ func parseEvent(raw []byte, opts Options) (Event, error) {
 	if dec.More() {
 		return Event{}, errors.New("more than one JSON value on the line")
 	}
-	ev, err := ecs.FromJSON(obj)
+	// Fields the registry has no room for cannot be ones the query reads
+	// (compiling it registered those): they are left out of the matching
+	// view, and the event still prints whole from Raw.
+	ev, _, err := ecs.FromJSONSkipping(obj)
 	if err != nil {
 		return Event{}, err
 	}

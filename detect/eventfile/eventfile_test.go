@@ -37,6 +37,16 @@ func TestReadFormatsAndOrder(t *testing.T) {
 {"@timestamp": 5, "id": "ok"}
 [1, 2]
 not json`, Options{RequireTimestamp: true}, []string{"ok"}, []int{1, 3, 4}},
+		{"array of objects and scalars between objects",
+			`[{"@timestamp": 1, "id": "a", "x": [{"y": 1}, {"y": 2}]},
+ "scalar",
+ {"@timestamp": 2, "id": "b", "s": "a,]}\\\"["}, 7,
+ {"@timestamp": 3, "id": "c"}]`, Options{}, []string{"a", "b", "c"}, []int{2, 3}},
+		{"broken array keeps what came before",
+			`[{"@timestamp": 1, "id": "a"}
+ {"@timestamp": 2, "id": "b"}]`, Options{}, []string{"a"}, []int{2}},
+		{"unterminated array", `[{"@timestamp": 1, "id": "a"},`, Options{}, []string{"a"}, []int{1}},
+		{"empty array", ` [ ] `, Options{}, nil, nil},
 		{"BOM and CRLF", "\ufeff{\"@timestamp\": 1, \"id\": \"a\"}\r\n{\"@timestamp\": 2, \"id\": \"b\"}\r\n", Options{}, []string{"a", "b"}, nil},
 	}
 	idField, _ := ecs.FieldOf("id")
@@ -81,6 +91,19 @@ func TestReadLongLine(t *testing.T) {
 	}
 }
 
+// An over-long array element is skipped without being held: the reader
+// keeps at most MaxLine bytes of it.
+func TestReadLongArrayElement(t *testing.T) {
+	input := `[{"@timestamp": 1, "x": "` + strings.Repeat("a", 1000) + `"},` + "\n" + `{"@timestamp": 2, "y": [{"z": "]"}]}]`
+	events, errs, err := Read(strings.NewReader(input), "f", Options{MaxLine: 100})
+	if err != nil || len(events) != 1 || len(errs) != 1 || !strings.Contains(errs[0].Error(), "f:1: array element longer than 100") {
+		t.Fatalf("events %d errs %v err %v", len(events), errs, err)
+	}
+	if events[0].Line != 2 {
+		t.Errorf("line = %d, want 2", events[0].Line)
+	}
+}
+
 func TestParseTimestamp(t *testing.T) {
 	tests := []struct {
 		v    ecs.Value
@@ -117,4 +140,23 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 	})
+}
+
+// All events are held to be ordered, so their total is bounded: one clear
+// error, in both formats.
+func TestReadTotalBound(t *testing.T) {
+	line := `{"@timestamp": 1, "x": "` + strings.Repeat("a", 100) + `"}`
+	for name, input := range map[string]string{
+		"lines": strings.Repeat(line+"\n", 20),
+		"array": "[" + strings.Repeat(line+",", 19) + line + "]",
+	} {
+		_, _, err := Read(strings.NewReader(input), "f", Options{MaxTotal: 1000})
+		var tl *TooLargeError
+		if !errors.As(err, &tl) || !strings.Contains(err.Error(), "f: more than") {
+			t.Errorf("%s: err = %v, want a TooLargeError", name, err)
+		}
+		if _, _, err := Read(strings.NewReader(input), "f", Options{MaxTotal: 10000}); err != nil {
+			t.Errorf("%s under the bound: %v", name, err)
+		}
+	}
 }

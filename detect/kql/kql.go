@@ -49,8 +49,14 @@ type Query struct {
 // Compile parses src and compiles it. Errors are *SyntaxError for malformed
 // queries and *UnsupportedError for constructs this engine does not run.
 func Compile(src string) (*Query, error) {
+	if len(src) > MaxQueryLen {
+		return nil, syntaxErr("", 0, "query longer than %d bytes", MaxQueryLen)
+	}
 	toks, err := lex(src)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkLimits(src, toks); err != nil {
 		return nil, err
 	}
 	p := &parser{src: src, toks: toks, fields: map[string]bool{}}

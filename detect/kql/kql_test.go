@@ -304,7 +304,7 @@ func TestUnsupported(t *testing.T) {
 		{`foo`, `free-text query "foo"`, 1, 1},
 		{`a:x or "some text"`, `free-text query "some text"`, 1, 8},
 		{"a:x and\n  foo*", `free-text query "foo*"`, 2, 3},
-		{`process.*:bash`, `wildcard field name "process.*"`, 1, 1},
+		{`process.*:{ name:x }`, "nested field query process.*:{…}", 1, 11},
 	}
 	for _, c := range cases {
 		_, err := Compile(c.query)

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/osqdetect/osqdetect/detect/ecs"
@@ -440,18 +441,48 @@ func parseNumber(s string) (float64, bool) {
 // compare numerically with a numeric bound; otherwise values compare as
 // strings, byte by byte, which orders ISO-8601 timestamps of one format
 // correctly. Booleans and nulls never match a range.
+//
+// Two bounds compare by what they mean instead, as on Elasticsearch's
+// date and ip fields (https://www.elastic.co/guide/en/kibana/current/kuery-query.html,
+// "Range queries"): a bound that is an ISO-8601 date compares with values
+// that are dates (ISO-8601 text, or numbers read as epoch milliseconds, the
+// default date format), and on an ip field a bound that is an address
+// compares with addresses.
 type rangeNode struct {
-	f     fieldRef
-	op    string
-	bound string
-	num   float64
-	isNum bool
+	f      fieldRef
+	op     string
+	bound  string
+	num    float64
+	isNum  bool
+	date   int64 // ms, when isDate
+	isDate bool
+	addr   netip.Addr // when f.ip and the bound is an address
 }
 
 func newRange(f fieldRef, op, bound string) *rangeNode {
 	n := &rangeNode{f: f, op: op, bound: bound}
 	n.num, n.isNum = parseNumber(bound)
+	if !n.isNum {
+		n.date, n.isDate = parseDate(bound)
+	}
+	if f.ip {
+		n.addr, _ = parseIP(bound)
+	}
 	return n
+}
+
+// parseDate reads the ISO-8601 forms Elasticsearch's default date format
+// (strict_date_optional_time) accepts, as Unix milliseconds.
+func parseDate(s string) (int64, bool) {
+	if len(s) < 4 || s[0] < '0' || s[0] > '9' {
+		return 0, false
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02", "2006-01", "2006"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UnixMilli(), true
+		}
+	}
+	return 0, false
 }
 
 func (n *rangeNode) cost() int { return 4 }
@@ -471,6 +502,21 @@ func (n *rangeNode) match(e *ecs.Event) bool {
 }
 
 func (n *rangeNode) elem(x *ecs.Value) bool {
+	if n.addr.IsValid() && x.Kind == ecs.String {
+		if a, ok := parseIP(x.Str); ok && a.Is4() == n.addr.Is4() {
+			return n.cmp(a.Compare(n.addr))
+		}
+	}
+	if n.isDate {
+		switch x.Kind {
+		case ecs.Int, ecs.Float:
+			return n.cmp(compareFloat(x.Float(), float64(n.date)))
+		case ecs.String:
+			if d, ok := parseDate(x.Str); ok {
+				return n.cmp(compareFloat(float64(d), float64(n.date)))
+			}
+		}
+	}
 	switch x.Kind {
 	case ecs.String:
 		if n.isNum {

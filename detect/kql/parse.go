@@ -153,7 +153,7 @@ func (p *parser) parseFieldExpr() (node, error) {
 		return nil, unsupported(p.src, name.pos, "free-text query %s (a value without a field name)", quoteForMsg(name))
 	}
 	if name.kind == tWord && name.wild {
-		return nil, unsupported(p.src, name.pos, "wildcard field name %q", name.glob)
+		return p.parseWildField(name, op)
 	}
 	if name.text == "" {
 		return nil, syntaxErr(p.src, name.pos, "empty field name")
@@ -173,6 +173,30 @@ func (p *parser) parseFieldExpr() (node, error) {
 		return nil, syntaxErr(p.src, v.pos, "expected a value after '%s:', found end of query", name.text)
 	}
 	return p.parseValueNot(fd)
+}
+
+// parseWildField parses the value query after a field name holding
+// wildcards; it runs on every field of an event whose name matches.
+func (p *parser) parseWildField(name, op token) (node, error) {
+	fd := fieldRef{name: name.glob}
+	p.next()
+	var proto node
+	var err error
+	if op.kind == tRange {
+		proto, err = p.parseRange(fd, op)
+	} else {
+		switch v := p.peek(); {
+		case v.kind == tLBrace:
+			return nil, unsupported(p.src, v.pos, "nested field query %s:{…}", name.glob)
+		case v.kind == tEOF:
+			return nil, syntaxErr(p.src, v.pos, "expected a value after '%s:', found end of query", name.glob)
+		}
+		proto, err = p.parseValueNot(fd)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return newWildField(name.glob, simplify(proto)), nil
 }
 
 func quoteForMsg(t token) string {

@@ -2,8 +2,8 @@ package normalize
 
 import (
 	"sort"
-
-	"github.com/osqdetect/osqdetect/detect/ecs"
+	"strings"
+	"unsafe"
 )
 
 // procKey names a process slot: a pid on a host.
@@ -13,30 +13,125 @@ type procKey struct {
 }
 
 // proc is what the cache knows about one process: its identity and its
-// current image.
+// current image. It is laid out compactly (issue: a host keeps 100,000
+// live processes): entity ids are kept as their 64-bit hashes and rendered
+// only into events, the image's seven strings share one allocation owned
+// by the cache (never a string of the row that revealed them, which may
+// share its memory with a whole batch of rows), and the arguments are
+// split on demand through the normalizer's small cache of split command
+// lines instead of being kept per process.
 type proc struct {
 	// The fields every lookup touches come first, so that a lookup of a
 	// process not in the CPU cache loads as few cache lines as possible.
-	key        procKey
-	ppid       int64  // -1 when unknown
-	lastUse    uint64 // the cache's tick at the last use, for ordering snapshots
-	parentSlot int32  // where the parent was last found; -1 unknown
-	referenced bool   // used since the clock hand last passed
+	key          procKey
+	ppid         int64  // -1 when unknown
+	lastUse      uint64 // the cache's tick at the last use, for ordering snapshots
+	entity       uint64 // entity id hash; never 0
+	parentEntity uint64 // the parent's entity id hash; 0 when unknown
+	parentSlot   int32  // where the parent was last found; -1 unknown
+	referenced   bool   // used since the clock hand last passed
 
-	entityID       string
-	parentEntityID string
-	exe            string
-	name           string
-	cmdline        string
-	args           []ecs.Value // cmdline split; nil when cmdline is ""
-	cwd            string
-	euid, egid     string
-	uid, gid       string
-	start          int64 // unix seconds the process began (or was first seen)
+	start int64 // unix seconds the process began (or was first seen)
+	// img holds exe, cmdline, cwd, uid, gid, euid, egid and name back to
+	// back; name only when exe is empty (the name is exe's base name).
+	img                                       string
+	exeLen, cmdLen, cwdLen                    uint32
+	uidLen, gidLen, euidLen, egidLen, nameLen uint16
 }
 
-// argsValue returns process.args of the process.
-func (p *proc) argsValue() ecs.Value { return ecs.Value{Kind: ecs.Array, Arr: p.args} }
+// image is a process's executable, command line, working directory and
+// ids, as strings.
+type image struct {
+	exe, cmdline, cwd    string
+	uid, gid, euid, egid string
+	name                 string // kept only when exe is ""
+}
+
+func (p *proc) exe() string { return p.img[:p.exeLen] }
+
+func (p *proc) name() string {
+	if p.exeLen > 0 {
+		return baseName(p.exe())
+	}
+	return p.img[len(p.img)-int(p.nameLen):]
+}
+
+func (p *proc) cmdline() string {
+	o := p.exeLen
+	return p.img[o : o+p.cmdLen]
+}
+
+func (p *proc) cwd() string {
+	o := p.exeLen + p.cmdLen
+	return p.img[o : o+p.cwdLen]
+}
+
+func (p *proc) ids() (uid, gid, euid, egid string) {
+	o := p.exeLen + p.cmdLen + p.cwdLen
+	s := p.img[o:]
+	uid, s = s[:p.uidLen], s[p.uidLen:]
+	gid, s = s[:p.gidLen], s[p.gidLen:]
+	euid, s = s[:p.euidLen], s[p.euidLen:]
+	egid = s[:p.egidLen]
+	return
+}
+
+// image returns the process's image.
+func (p *proc) image() image {
+	im := image{exe: p.exe(), cmdline: p.cmdline(), cwd: p.cwd()}
+	im.uid, im.gid, im.euid, im.egid = p.ids()
+	if p.exeLen == 0 {
+		im.name = p.name()
+	}
+	return im
+}
+
+// maxIDLen bounds an id string kept by the cache (ids are decimal numbers;
+// a longer one is cut, as it can only be garbage).
+const maxIDLen = 1<<16 - 1
+
+// maxImageText bounds the executable, command line and working directory
+// kept by the cache, each (osquery's own cmdline is far shorter).
+const maxImageText = 1 << 20
+
+// setImage replaces the process's image, copying the strings into one
+// allocation of the cache's own; an unchanged image costs nothing.
+func (p *proc) setImage(im image) {
+	cut := func(s string, n int) string {
+		if len(s) > n {
+			return s[:n]
+		}
+		return s
+	}
+	im.exe, im.cmdline, im.cwd = cut(im.exe, maxImageText), cut(im.cmdline, maxImageText), cut(im.cwd, maxImageText)
+	im.uid, im.gid, im.euid, im.egid = cut(im.uid, maxIDLen), cut(im.gid, maxIDLen), cut(im.euid, maxIDLen), cut(im.egid, maxIDLen)
+	if im.exe != "" {
+		im.name = ""
+	}
+	im.name = cut(im.name, maxIDLen)
+	if p.img != "" && p.image() == im {
+		return
+	}
+	n := len(im.exe) + len(im.cmdline) + len(im.cwd) + len(im.uid) + len(im.gid) + len(im.euid) + len(im.egid) + len(im.name)
+	if n == 0 {
+		*p = proc{key: p.key, ppid: p.ppid, lastUse: p.lastUse, entity: p.entity, parentEntity: p.parentEntity,
+			parentSlot: p.parentSlot, referenced: p.referenced, start: p.start}
+		return
+	}
+	b := make([]byte, 0, n)
+	b = append(b, im.exe...)
+	b = append(b, im.cmdline...)
+	b = append(b, im.cwd...)
+	b = append(b, im.uid...)
+	b = append(b, im.gid...)
+	b = append(b, im.euid...)
+	b = append(b, im.egid...)
+	b = append(b, im.name...)
+	p.img = unsafe.String(&b[0], n)
+	p.exeLen, p.cmdLen, p.cwdLen = uint32(len(im.exe)), uint32(len(im.cmdline)), uint32(len(im.cwd))
+	p.uidLen, p.gidLen, p.euidLen, p.egidLen = uint16(len(im.uid)), uint16(len(im.gid)), uint16(len(im.euid)), uint16(len(im.egid))
+	p.nameLen = uint16(len(im.name))
+}
 
 const chunkBits = 10
 const chunkSize = 1 << chunkBits
@@ -98,7 +193,7 @@ func (c *procCache) host(host string, create bool) *hostProcs {
 		if !create {
 			return nil
 		}
-		h = &hostProcs{host: host, pids: make(map[int64]int32)}
+		h = &hostProcs{host: strings.Clone(host), pids: make(map[int64]int32)}
 		c.hosts[host] = h
 	}
 	c.last = h
@@ -161,7 +256,7 @@ func (c *procCache) use(i int32) *proc {
 func (c *procCache) parentOf(p *proc) *proc {
 	if s := p.parentSlot; s >= 0 && s < c.used {
 		par := c.at(s)
-		if par.key.pid == p.ppid && par.entityID == p.parentEntityID && par.key.host == p.key.host {
+		if par.key.pid == p.ppid && par.entity == p.parentEntity && par.key.host == p.key.host {
 			return c.use(s)
 		}
 	}
@@ -186,7 +281,9 @@ func (c *procCache) peek(host string, pid int64) *proc {
 // evicting an entry not used since the clock hand last passed when the
 // cache is full.
 func (c *procCache) put(host string, pid int64) *proc {
-	key := procKey{host, pid}
+	// The key keeps the cache's own copy of the host name, never the
+	// row's string.
+	key := procKey{c.host(host, true).host, pid}
 	i, ok := c.lookup(host, pid)
 	switch {
 	case ok:

@@ -1,6 +1,7 @@
 package normalize
 
 import (
+	"maps"
 	"strings"
 	"testing"
 
@@ -111,5 +112,36 @@ func FuzzOrderSecond(f *testing.F) {
 		if len(seen) != len(data) {
 			t.Fatalf("lost rows: %d of %d", len(seen), len(data))
 		}
+	})
+}
+
+// FuzzRowCodec: any columns set into Fields (names with a slot or not,
+// given twice or not) come back the same through the reorder buffer's
+// encoding and a RowBatch, as the map a JSON object would give.
+func FuzzRowCodec(f *testing.F) {
+	f.Add("pid\x001\x00mode\x00a\x00pid\x002\x00\x00empty", uint64(7))
+	f.Fuzz(func(t *testing.T, spec string, seq uint64) {
+		parts := strings.Split(spec, "\x00")
+		var fl Fields
+		want := map[string]string{}
+		for i := 0; i+1 < len(parts); i += 2 {
+			fl.Set(parts[i], parts[i+1])
+			want[parts[i]] = parts[i+1]
+		}
+		if got := fl.Map(); !maps.Equal(got, want) || fl.Len() != len(want) {
+			t.Fatalf("Fields %v (len %d), want %v", got, fl.Len(), want)
+		}
+		r := Row{Table: TableProcessEvents, Host: "h", Seq: seq, Fields: &fl}
+		back := decodeRows([][]byte{encodeRow(nil, &r)}, 1, "h")[0]
+		if !maps.Equal(back.ColMap(), want) || back.Seq != seq {
+			t.Fatalf("decoded %v seq %d, want %v seq %d", back.ColMap(), back.Seq, want, seq)
+		}
+		var b RowBatch
+		b.Add(r)
+		b.Each(func(got Row) {
+			if !maps.Equal(got.ColMap(), want) || got.Seq != seq || got.Host != "h" {
+				t.Fatalf("batch gave %v, want %v", got.ColMap(), want)
+			}
+		})
 	})
 }

@@ -208,30 +208,6 @@ func (n *Normalizer) RestoreProcessSlots(clock []byte, slots []ProcessSlot) erro
 	return nil
 }
 
-func snapProc(p *proc) snapshotProc {
-	return snapshotProc{
-		Host: p.key.host, Pid: p.key.pid, PPid: p.ppid, Start: p.start,
-		EntityID: p.entityID, ParentEntityID: p.parentEntityID,
-		Exe: p.exe, Name: p.name, Cmdline: p.cmdline, Cwd: p.cwd,
-		UID: p.uid, GID: p.gid, EUID: p.euid, EGID: p.egid,
-	}
-}
-
-func fillProc(p *proc, sp snapshotProc) {
-	p.ppid = sp.PPid
-	if p.ppid < 0 {
-		p.ppid = -1
-	}
-	p.start = sp.Start
-	p.entityID, p.parentEntityID = sp.EntityID, sp.ParentEntityID
-	p.exe, p.name, p.cmdline, p.cwd = sp.Exe, sp.Name, sp.Cmdline, sp.Cwd
-	if p.name == "" && p.exe != "" {
-		p.name = baseName(p.exe)
-	}
-	p.args = splitArgsArr(p.cmdline)
-	p.uid, p.gid, p.euid, p.egid = sp.UID, sp.GID, sp.EUID, sp.EGID
-}
-
 // Knows reports whether the process cache holds pid of host, without
 // touching its use marks.
 func (n *Normalizer) Knows(host string, pid int64) bool { return n.cache.peek(host, pid) != nil }

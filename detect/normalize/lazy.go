@@ -94,12 +94,12 @@ func (n *Normalizer) complete(ev *ecs.Event) {
 	}
 	if blocks&blockProcessExtra != 0 {
 		if p.proc != nil {
-			setProcessExtra(ev, p.proc)
+			n.setProcessExtra(ev, p.proc)
 		}
 		ev.SetStr(ecs.ProcessPreviousExe, p.prevExe)
 	}
 	if blocks&blockParentExtra != 0 && p.parent != nil {
-		setParentExtra(ev, p.parent)
+		n.setParentExtra(ev, p.parent)
 	}
 	p.proc, p.parent = nil, nil
 }

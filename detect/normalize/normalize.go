@@ -15,9 +15,14 @@ type Row struct {
 	Table string
 	// Host identifies the host: its system uuid. It becomes host.id.
 	Host string
-	// Cols holds the columns, every value a string. The normalizer reads
-	// it and keeps references to its strings, never to the map.
+	// Cols holds the columns, every value a string, as osquery-go
+	// delivers them. The normalizer reads it and keeps references to its
+	// strings, never to the map.
 	Cols map[string]string
+	// Fields, when set, holds the columns instead of Cols, without a map
+	// (rows decoded from logs). The normalizer keeps references to its
+	// strings, never to the Fields.
+	Fields *Fields
 	// Seq is the row's arrival (or file) order. It becomes Event.Seq and
 	// breaks ties between rows of one second.
 	Seq uint64
@@ -256,16 +261,16 @@ func (n *Normalizer) normalize(r *Row, ev *ecs.Event) error {
 		return rowErr(r.Table, "host", reasonHostMissing, "")
 	}
 	if tbl.kind == kindProcesses {
-		if e := n.seedRow(r.Host, r.Cols); e != nil {
+		if e := n.seedRow(r.Host, r.ColMap()); e != nil {
 			return e
 		}
 		return ErrStateOnly
 	}
-	pid, e := requiredInt(r, "pid")
+	pid, e := requiredInt(r, ColPid)
 	if e != nil {
 		return e
 	}
-	t, e := requiredInt(r, "time")
+	t, e := requiredInt(r, ColTime)
 	if e != nil {
 		return e
 	}
@@ -278,31 +283,31 @@ func (n *Normalizer) normalize(r *Row, ev *ecs.Event) error {
 }
 
 // requiredInt reads a non-negative integer column that must be present.
-func requiredInt(r *Row, col string) (int64, *RowError) {
-	s, ok := r.Cols[col]
+func requiredInt(r *Row, col Col) (int64, *RowError) {
+	s, ok := r.Lookup(col)
 	if !ok || s == "" {
-		return 0, rowErr(r.Table, col, reasonMissing, "")
+		return 0, rowErr(r.Table, col.Name(), reasonMissing, "")
 	}
 	v, ok := parseInt(s)
 	if !ok {
-		return 0, rowErr(r.Table, col, reasonNotNumber, s)
+		return 0, rowErr(r.Table, col.Name(), reasonNotNumber, s)
 	}
 	if v < 0 {
-		return 0, rowErr(r.Table, col, reasonNegative, s)
+		return 0, rowErr(r.Table, col.Name(), reasonNegative, s)
 	}
 	return v, nil
 }
 
 // optionalInt reads an integer column that may be absent; absent, empty and
 // negative values (osquery's -1 for "unknown") read as -1.
-func optionalInt(r *Row, col string) (int64, *RowError) {
-	s := r.Cols[col]
+func optionalInt(r *Row, col Col) (int64, *RowError) {
+	s := r.Get(col)
 	if s == "" {
 		return -1, nil
 	}
 	v, ok := parseInt(s)
 	if !ok {
-		return 0, rowErr(r.Table, col, reasonNotNumber, s)
+		return 0, rowErr(r.Table, col.Name(), reasonNotNumber, s)
 	}
 	if v < 0 {
 		return -1, nil
@@ -328,34 +333,73 @@ func (n *Normalizer) setCommon(r *Row, tbl *tableInfo, ev *ecs.Event, t int64, e
 }
 
 // setIdentity fills event.id, osquery.eid and osquery.time.
+//
+// event.id must tell apart every event a host ever produces, and give the
+// same id when the same buffered row is read again (alert ids are built from
+// it, and the alert store de-duplicates on them). osquery's eid alone does
+// neither: it counts per subscriber and starts again near 1 when osquery's
+// database is wiped or ephemeral (research/osquery.md §2.7). So the id is
+// host, table and eid followed by a digest of what the event is (its time,
+// pid and content: identityColumns); the eid only breaks ties between
+// otherwise identical rows.
 func (n *Normalizer) setIdentity(r *Row, ev *ecs.Event, t int64, eid string) {
 	ev.Set(ecs.OsqueryTime, ecs.IntVal(t))
 	if eid != "" {
 		ev.Set(ecs.OsqueryEID, ecs.Str(eid))
-		ev.Set(ecs.EventID, ecs.Str(n.arena.join3(r.Host, ':', r.Table, eid)))
+		ev.Set(ecs.EventID, ecs.Str(n.arena.join3(r.Host, ':', r.Table, eid+":"+contentDigest(r))))
 	} else {
 		ev.Set(ecs.EventID, ecs.Str(n.rowHash(r)))
 	}
 }
 
+// identityColumns are the columns whose values say what an event is: when
+// osquery processed it (time, uptime, and the kernel time bpf tables carry),
+// which process, and what it did. Columns outside this list (and columns a
+// log happens to lack) do not change an event's id, so the same event read
+// from a differently shaped query or log keeps its id.
+var identityColumns = []string{
+	"time", "uptime", "ntime", "pid", "tid", "parent", "path", "cmdline", "cwd", "syscall",
+	"auid", "uid", "euid", "gid", "egid", "action", "family", "protocol", "fd",
+	"local_address", "local_port", "remote_address", "remote_port", "socket", "status", "success",
+}
+
+// contentDigest is the first 64 bits of a SHA-256 of the row's identity
+// columns, as 16 hex digits.
+func contentDigest(r *Row) string {
+	h := sha256.New()
+	sep := []byte{0}
+	for _, col := range identityColumns {
+		v, ok := r.LookupName(col)
+		if !ok {
+			continue
+		}
+		h.Write([]byte(col))
+		h.Write(sep)
+		h.Write([]byte(v))
+		h.Write(sep)
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return hex.EncodeToString(sum[:8])
+}
+
 // rowHash identifies a row without an eid: a SHA-256 of its host, table and
 // sorted columns, as 32 hex digits.
 func (n *Normalizer) rowHash(r *Row) string {
-	keys := make([]string, 0, len(r.Cols))
-	for k := range r.Cols {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	type col struct{ k, v string }
+	var cols []col
+	r.Range(func(k, v string) { cols = append(cols, col{k, v}) })
+	sort.Slice(cols, func(i, j int) bool { return cols[i].k < cols[j].k })
 	h := sha256.New()
 	sep := []byte{0}
 	h.Write([]byte(r.Host))
 	h.Write(sep)
 	h.Write([]byte(r.Table))
-	for _, k := range keys {
+	for _, c := range cols {
 		h.Write(sep)
-		h.Write([]byte(k))
+		h.Write([]byte(c.k))
 		h.Write(sep)
-		h.Write([]byte(r.Cols[k]))
+		h.Write([]byte(c.v))
 	}
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
@@ -366,9 +410,9 @@ func (n *Normalizer) rowHash(r *Row) string {
 
 // entityID derives a process identity from the host, the pid, the second
 // the process began and the eid of the row that revealed it (which tells
-// apart two processes that reused a pid within one second): an FNV-1a hash
-// as 16 hex digits.
-func (n *Normalizer) entityID(host string, pid, start int64, eid string) string {
+// apart two processes that reused a pid within one second): an FNV-1a
+// hash, never 0. Events carry it as 16 hex digits (entityStr).
+func (n *Normalizer) entityID(host string, pid, start int64, eid string) uint64 {
 	const offset, prime = 14695981039346656037, 1099511628211
 	h := uint64(offset)
 	mix := func(s string) {
@@ -395,6 +439,18 @@ func (n *Normalizer) entityID(host string, pid, start int64, eid string) string 
 	mixInt(pid)
 	mixInt(start)
 	mix(eid)
+	if h == 0 {
+		h = 1
+	}
+	return h
+}
+
+// entityStr renders an entity id hash as the 16 hex digits events carry;
+// 0 (unknown) renders as "".
+func (n *Normalizer) entityStr(h uint64) string {
+	if h == 0 {
+		return ""
+	}
 	const digits = "0123456789abcdef"
 	b := n.arena.alloc(16)
 	for i := 15; i >= 0; i-- {
@@ -408,7 +464,7 @@ func (n *Normalizer) entityID(host string, pid, start int64, eid string) string 
 func (n *Normalizer) processRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t int64) error {
 	var sys ecs.Value
 	fork := false
-	switch s := r.Cols["syscall"]; s {
+	switch s := r.Get(ColSyscall); s {
 	case "execve", "":
 		// osquery before 4.0 had no syscall column: every row was an execve.
 		sys = vSysExecve
@@ -427,12 +483,12 @@ func (n *Normalizer) processRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t in
 	default:
 		return rowErr(r.Table, "syscall", reasonSyscall, s)
 	}
-	ppid, e := optionalInt(r, "parent")
+	ppid, e := optionalInt(r, ColParent)
 	if e != nil {
 		return e
 	}
-	path := r.Cols["path"]
-	eid := r.Cols["eid"]
+	path := r.Get(ColPath)
+	eid := r.Get(ColEID)
 	if fork {
 		return n.forkRow(r, tbl, ev, sys, pid, ppid, t, path, eid)
 	}
@@ -447,29 +503,21 @@ func (n *Normalizer) processRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t in
 		// A process we have not seen, or a reused pid.
 		p = n.cache.put(host, pid)
 		p.start = t
-		p.entityID = n.entityID(host, pid, t, eid)
-	} else if p.exe != path {
-		prevExe = p.exe
+		p.entity = n.entityID(host, pid, t, eid)
+	} else if exe := p.exe(); exe != path {
+		prevExe = exe
 	}
 	if ppid >= 0 && p.ppid != ppid {
 		p.ppid = ppid
-		p.parentEntityID = ""
+		p.parentEntity = 0
 		p.parentSlot = -1
 	}
-	cmdline := r.Cols["cmdline"]
-	p.exe = path
-	p.name = baseName(path)
-	if p.cmdline != cmdline || p.args == nil {
-		p.args = n.args.split(cmdline)
-	}
-	p.cmdline = cmdline
-	p.cwd = r.Cols["cwd"]
-	uid, gid, euid, egid := r.Cols["uid"], r.Cols["gid"], r.Cols["euid"], r.Cols["egid"]
+	uid, gid, euid, egid := r.Get(ColUID), r.Get(ColGid), r.Get(ColEuid), r.Get(ColEgid)
 	if euid == "" {
 		// bpf rows carry only uid and gid: the best effective ids known.
 		euid, egid = uid, gid
 	}
-	p.uid, p.gid, p.euid, p.egid = uid, gid, euid, egid
+	p.setImage(image{exe: path, cmdline: r.Get(ColCmdline), cwd: r.Get(ColCwd), uid: uid, gid: gid, euid: euid, egid: egid})
 
 	n.setProcessStart(r, tbl, ev, t, eid, actExec, sys)
 	n.setProcess(ev, p, path)
@@ -507,33 +555,35 @@ func (n *Normalizer) forkRow(r *Row, tbl *tableInfo, ev *ecs.Event, sys ecs.Valu
 	}
 	c := n.cache.put(host, pid)
 	c.start = t
-	c.entityID = n.entityID(host, pid, t, eid)
+	c.entity = n.entityID(host, pid, t, eid)
 	c.ppid = ppid
+	var im image
 	if havePar {
-		c.parentEntityID = par.entityID
+		c.parentEntity = par.entity
+		if parExe := par.exe(); parExe != "" && (path == "" || path == parExe) {
+			im.exe, im.cmdline, im.cwd = parExe, par.cmdline(), par.cwd()
+		}
 	}
-	if havePar && par.exe != "" && (path == "" || path == par.exe) {
-		c.exe, c.name = par.exe, par.name
-		c.cmdline, c.args, c.cwd = par.cmdline, par.args, par.cwd
-	} else if path != "" {
-		c.exe, c.name = path, baseName(path)
+	if im.exe == "" {
+		im.exe = path
 	}
-	uid, gid, euid, egid := r.Cols["uid"], r.Cols["gid"], r.Cols["euid"], r.Cols["egid"]
+	uid, gid, euid, egid := r.Get(ColUID), r.Get(ColGid), r.Get(ColEuid), r.Get(ColEgid)
 	if uid == "" && havePar {
-		uid, gid = par.uid, par.gid
+		uid, gid, _, _ = par.ids()
 	}
 	if euid == "" {
 		euid, egid = uid, gid
 	}
-	c.uid, c.gid, c.euid, c.egid = uid, gid, euid, egid
+	im.uid, im.gid, im.euid, im.egid = uid, gid, euid, egid
+	c.setImage(im)
 
 	n.setProcessStart(r, tbl, ev, t, eid, actFork, sys)
-	n.setProcess(ev, c, c.exe)
+	n.setProcess(ev, c, c.exe())
 	n.setIDs(ev, r, uid, gid, euid, egid)
 	if ppid >= 0 {
 		ev.Set(ecs.ParentPid, ecs.IntVal(ppid))
 		if havePar {
-			setParentFields(ev, &par)
+			n.setParentFields(ev, &par)
 		}
 	}
 	return nil
@@ -543,31 +593,31 @@ func (n *Normalizer) forkRow(r *Row, tbl *tableInfo, ev *ecs.Event, sys ecs.Valu
 // the executable is.
 func (n *Normalizer) setProcess(ev *ecs.Event, p *proc, exe string) {
 	ev.Set(ecs.ProcessPid, ecs.IntVal(p.key.pid))
-	ev.SetStr(ecs.ProcessEntityID, p.entityID)
+	ev.SetStr(ecs.ProcessEntityID, n.entityStr(p.entity))
 	ev.SetStr(ecs.ProcessExecutable, exe)
 	ev.SetStr(ecs.ProcessName, baseName(exe))
-	if p.exe != exe {
+	if p.exe() != exe {
 		return
 	}
-	if p.cmdline != "" {
-		ev.Set(ecs.ProcessCommandLine, ecs.Str(p.cmdline))
-		ev.Set(ecs.ProcessArgs, p.argsValue())
+	if cmdline := p.cmdline(); cmdline != "" {
+		ev.Set(ecs.ProcessCommandLine, ecs.Str(cmdline))
+		ev.Set(ecs.ProcessArgs, ecs.Value{Kind: ecs.Array, Arr: n.args.split(cmdline)})
 	}
 	if n.deferring(blockProcessExtra) {
 		n.pend.proc = p
 		return
 	}
-	setProcessExtra(ev, p)
+	n.setProcessExtra(ev, p)
 }
 
 // setProcessExtra fills the process fields rules seldom read: the title,
 // the argument count and the working directory.
-func setProcessExtra(ev *ecs.Event, p *proc) {
-	if p.cmdline != "" {
-		ev.Set(ecs.ProcessTitle, ecs.Str(p.cmdline))
-		ev.Set(ecs.ProcessArgsCount, ecs.IntVal(int64(len(p.args))))
+func (n *Normalizer) setProcessExtra(ev *ecs.Event, p *proc) {
+	if cmdline := p.cmdline(); cmdline != "" {
+		ev.Set(ecs.ProcessTitle, ecs.Str(cmdline))
+		ev.Set(ecs.ProcessArgsCount, ecs.IntVal(int64(len(n.args.split(cmdline)))))
 	}
-	ev.SetStr(ecs.ProcessWorkingDirectory, p.cwd)
+	ev.SetStr(ecs.ProcessWorkingDirectory, p.cwd())
 }
 
 // setIDs fills the user and group ids of a process row, or leaves them
@@ -606,9 +656,9 @@ func setIDs(ev *ecs.Event, r *Row, uid, gid, euid, egid string) {
 		ev.Set(ecs.ProcessGroupID, v)
 		ev.Set(ecs.GroupEffectiveID, v)
 	}
-	ev.SetStr(ecs.ProcessSavedUserID, r.Cols["suid"])
-	ev.SetStr(ecs.ProcessSavedGroupID, r.Cols["sgid"])
-	ev.SetStr(ecs.AuditUserID, r.Cols["auid"])
+	ev.SetStr(ecs.ProcessSavedUserID, r.Get(ColSuid))
+	ev.SetStr(ecs.ProcessSavedGroupID, r.Get(ColSgid))
+	ev.SetStr(ecs.AuditUserID, r.Get(ColAuid))
 }
 
 // setParent fills process.parent.* for p from the cache. A cached entry for
@@ -620,53 +670,55 @@ func (n *Normalizer) setParent(ev *ecs.Event, p *proc) {
 	}
 	ev.Set(ecs.ParentPid, ecs.IntVal(p.ppid))
 	par := n.cache.parentOf(p)
-	if par != nil && p.parentEntityID == "" {
-		p.parentEntityID = par.entityID
+	if par != nil && p.parentEntity == 0 {
+		p.parentEntity = par.entity
 	}
-	if par == nil || par.entityID != p.parentEntityID {
-		ev.SetStr(ecs.ParentEntityID, p.parentEntityID)
+	if par == nil || par.entity != p.parentEntity {
+		ev.SetStr(ecs.ParentEntityID, n.entityStr(p.parentEntity))
 		return
 	}
-	setParentCore(ev, par)
+	n.setParentCore(ev, par)
 	if n.deferring(blockParentExtra) {
 		n.pend.parent = par
 		return
 	}
-	setParentExtra(ev, par)
+	n.setParentExtra(ev, par)
 }
 
 // setParentFields fills process.parent.* from the parent's entry.
-func setParentFields(ev *ecs.Event, par *proc) {
-	setParentCore(ev, par)
-	setParentExtra(ev, par)
+func (n *Normalizer) setParentFields(ev *ecs.Event, par *proc) {
+	n.setParentCore(ev, par)
+	n.setParentExtra(ev, par)
 }
 
-func setParentCore(ev *ecs.Event, par *proc) {
-	ev.SetStr(ecs.ParentEntityID, par.entityID)
-	ev.SetStr(ecs.ParentExecutable, par.exe)
-	ev.SetStr(ecs.ParentName, par.name)
+func (n *Normalizer) setParentCore(ev *ecs.Event, par *proc) {
+	ev.SetStr(ecs.ParentEntityID, n.entityStr(par.entity))
+	ev.SetStr(ecs.ParentExecutable, par.exe())
+	ev.SetStr(ecs.ParentName, par.name())
 }
 
 // setParentExtra fills the parent fields rules seldom read.
-func setParentExtra(ev *ecs.Event, par *proc) {
-	if par.cmdline != "" {
-		ev.Set(ecs.ParentCommandLine, ecs.Str(par.cmdline))
-		ev.Set(ecs.ParentArgs, par.argsValue())
-		ev.Set(ecs.ParentArgsCount, ecs.IntVal(int64(len(par.args))))
+func (n *Normalizer) setParentExtra(ev *ecs.Event, par *proc) {
+	if cmdline := par.cmdline(); cmdline != "" {
+		args := n.args.split(cmdline)
+		ev.Set(ecs.ParentCommandLine, ecs.Str(cmdline))
+		ev.Set(ecs.ParentArgs, ecs.Value{Kind: ecs.Array, Arr: args})
+		ev.Set(ecs.ParentArgsCount, ecs.IntVal(int64(len(args))))
 	}
-	ev.SetStr(ecs.ParentWorkingDirectory, par.cwd)
-	ev.SetStr(ecs.ParentUserID, par.euid)
-	ev.SetStr(ecs.ParentGroupID, par.egid)
+	ev.SetStr(ecs.ParentWorkingDirectory, par.cwd())
+	_, _, euid, egid := par.ids()
+	ev.SetStr(ecs.ParentUserID, euid)
+	ev.SetStr(ecs.ParentGroupID, egid)
 }
 
 // socketRow maps a socket_events or bpf_socket_events row.
 func (n *Normalizer) socketRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t int64) error {
-	actionCol := "action"
+	actionCol := ColAction
 	if tbl == &tBPFSocketEvents {
-		actionCol = "syscall"
+		actionCol = ColSyscall
 	}
 	var act action
-	switch s := r.Cols[actionCol]; s {
+	switch s := r.Get(actionCol); s {
 	case "connect":
 		act = actConnect
 	case "accept", "accept4":
@@ -676,27 +728,29 @@ func (n *Normalizer) socketRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t int
 	case "listen":
 		act = actListen
 	case "":
-		return rowErr(r.Table, actionCol, reasonMissing, "")
+		return rowErr(r.Table, actionCol.Name(), reasonMissing, "")
 	default:
-		return rowErr(r.Table, actionCol, reasonAction, s)
+		return rowErr(r.Table, actionCol.Name(), reasonAction, s)
 	}
 	info := &actionInfos[act]
-	ppid, e := optionalInt(r, "parent") // bpf rows only
+	ppid, e := optionalInt(r, ColParent) // bpf rows only
 	if e != nil {
 		return e
 	}
 	host := r.Host
-	path := r.Cols["path"]
-	eid := r.Cols["eid"]
+	path := r.Get(ColPath)
+	eid := r.Get(ColEID)
 	p := n.cache.get(host, pid)
 	if p == nil || (ppid >= 0 && p.ppid >= 0 && p.ppid != ppid) {
 		p = n.cache.put(host, pid)
 		p.start = t
-		p.entityID = n.entityID(host, pid, t, eid)
+		p.entity = n.entityID(host, pid, t, eid)
 		p.ppid = ppid
-		p.exe, p.name = path, baseName(path)
-	} else if p.exe == "" && path != "" {
-		p.exe, p.name = path, baseName(path)
+		p.setImage(image{exe: path})
+	} else if path != "" && p.exe() == "" {
+		im := p.image()
+		im.exe = path
+		p.setImage(im)
 	}
 	if ppid >= 0 && p.ppid < 0 {
 		p.ppid = ppid
@@ -713,30 +767,30 @@ func (n *Normalizer) socketRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t int
 	}
 	exe := path
 	if exe == "" {
-		exe = p.exe
+		exe = p.exe()
 	}
 	n.setProcess(ev, p, exe)
-	ev.SetStr(ecs.AuditUserID, r.Cols["auid"])
-	if uid := r.Cols["uid"]; uid != "" { // bpf rows
+	ev.SetStr(ecs.AuditUserID, r.Get(ColAuid))
+	if uid := r.Get(ColUID); uid != "" { // bpf rows
 		ev.Set(ecs.UserID, ecs.Str(uid))
-		ev.SetStr(ecs.GroupID, r.Cols["gid"])
+		ev.SetStr(ecs.GroupID, r.Get(ColGid))
 	}
 
-	remote := n.canonicalIP(r.Cols["remote_address"])
-	local := n.canonicalIP(r.Cols["local_address"])
+	remote := n.canonicalIP(r.Get(ColRemoteAddress))
+	local := n.canonicalIP(r.Get(ColLocalAddress))
 	if remote != "" {
 		ev.Set(ecs.DestinationIP, ecs.Str(remote))
 	}
-	if port, ok := parseInt(r.Cols["remote_port"]); ok && port > 0 {
+	if port, ok := parseInt(r.Get(ColRemotePort)); ok && port > 0 {
 		ev.Set(ecs.DestinationPort, ecs.IntVal(port))
 	}
 	if local != "" {
 		ev.Set(ecs.SourceIP, ecs.Str(local))
 	}
-	if port, ok := parseInt(r.Cols["local_port"]); ok && port > 0 {
+	if port, ok := parseInt(r.Get(ColLocalPort)); ok && port > 0 {
 		ev.Set(ecs.SourcePort, ecs.IntVal(port))
 	}
-	switch r.Cols["family"] {
+	switch r.Get(ColFamily) {
 	case "2":
 		ev.Set(ecs.NetworkType, vIPv4)
 	case "10":
@@ -754,8 +808,8 @@ func (n *Normalizer) socketRow(r *Row, tbl *tableInfo, ev *ecs.Event, pid, t int
 			}
 		}
 	}
-	ev.SetStr(ecs.OsquerySocketPath, r.Cols["socket"])
-	switch r.Cols["protocol"] {
+	ev.SetStr(ecs.OsquerySocketPath, r.Get(ColSocket))
+	switch r.Get(ColProtocol) {
 	case "6":
 		ev.Set(ecs.NetworkTransport, vTCP)
 	case "17":
@@ -780,7 +834,7 @@ func containsColon(s string) bool {
 // outcome maps osquery's status (audit), success (old audit) or exit_code
 // (bpf) to event.outcome.
 func outcome(r *Row, tbl *tableInfo) ecs.Value {
-	switch r.Cols["status"] {
+	switch r.Get(ColStatus) {
 	case "succeeded":
 		return vSuccess
 	case "failed", "no_client":
@@ -789,7 +843,7 @@ func outcome(r *Row, tbl *tableInfo) ecs.Value {
 		return vUnknown
 	}
 	if tbl == &tBPFSocketEvents {
-		if code, ok := parseInt(r.Cols["exit_code"]); ok {
+		if code, ok := parseInt(r.Get(ColExitCode)); ok {
 			switch {
 			case code == -115: // EINPROGRESS
 				return vUnknown
@@ -801,7 +855,7 @@ func outcome(r *Row, tbl *tableInfo) ecs.Value {
 		}
 		return ecs.Value{}
 	}
-	switch r.Cols["success"] {
+	switch r.Get(ColSuccess) {
 	case "1":
 		return vSuccess
 	case "0":

@@ -3,6 +3,7 @@ package normalize
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 
@@ -77,7 +78,7 @@ func TestExecFields(t *testing.T) {
 	want := map[ecs.Field]string{
 		ecs.EventKind: "event", ecs.EventCategory: "process", ecs.EventType: "start", ecs.EventAction: "exec",
 		ecs.EventModule: "osquery", ecs.EventDataset: "osquery.process_events", ecs.OsqueryTable: "process_events",
-		ecs.EventID: host + ":process_events:0000000042", ecs.OsqueryEID: "0000000042", ecs.OsquerySyscall: "execve",
+		ecs.EventID: host + ":process_events:0000000042:69fe3864715c4d88", ecs.OsqueryEID: "0000000042", ecs.OsquerySyscall: "execve",
 		ecs.HostID: host, ecs.HostOSType: "linux",
 		ecs.ProcessPid: "300", ecs.ProcessExecutable: "/usr/bin/ln", ecs.ProcessName: "ln",
 		ecs.ProcessCommandLine: "ln -s /usr/bin/id /tmp/.x", ecs.ProcessTitle: "ln -s /usr/bin/id /tmp/.x",
@@ -226,7 +227,7 @@ func TestSocketRows(t *testing.T) {
 			map[ecs.Field]string{ecs.EventCategory: "network", ecs.EventType: "start", ecs.EventAction: "connection_attempted",
 				ecs.DestinationIP: "10.0.0.5", ecs.DestinationPort: "4444", ecs.NetworkType: "ipv4", ecs.NetworkDirection: "egress",
 				ecs.EventOutcome: "success", ecs.SourceIP: "", ecs.SourcePort: "", ecs.OsquerySyscall: "connect",
-				ecs.EventDataset: "osquery.socket_events", ecs.EventID: host + ":socket_events:0000000007",
+				ecs.EventDataset: "osquery.socket_events", ecs.EventID: host + ":socket_events:0000000007:69d3dc174d0ac6bf",
 				ecs.ProcessExecutable: "/tmp/x", ecs.ProcessName: "x", ecs.ProcessPid: "300", ecs.AuditUserID: "1000"}},
 		{"accept ipv6 full form", socketRow("accept", "301", "/usr/sbin/sshd", "1700000000", "0000000008",
 			"family=10", "remote_address=2001:0db8:0000:0000:0000:0000:0000:0001", "remote_port=51000", "local_address=0", "local_port=0", "status=succeeded"),
@@ -308,7 +309,7 @@ func TestSeededParentFields(t *testing.T) {
 	var zshEntity string
 	n.cache.each(func(p *proc) {
 		if p.key.pid == 101 {
-			zshEntity = p.entityID
+			zshEntity = hexID(p.entity)
 		}
 	})
 	if got := str(ev, ecs.ParentEntityID); got != zshEntity {
@@ -559,5 +560,37 @@ func TestEvictedParentSlotIsNotMistaken(t *testing.T) {
 	}
 	if str(again, ecs.ParentPid) != "100" || str(again, ecs.ParentEntityID) != str(child, ecs.ParentEntityID) {
 		t.Errorf("parent pid %q entity %q should remain what the child recorded", str(again, ecs.ParentPid), str(again, ecs.ParentEntityID))
+	}
+}
+
+// osquery's eid restarts near 1 when its database is wiped, so the same eid
+// names different events before and after; re-reading one buffered row must
+// still give one id (alert ids and the store's de-duplication rest on it).
+func TestEventIDSurvivesEIDReset(t *testing.T) {
+	base := socketRow("connect", "4242", "/tmp/x", "1700000000", "0000000007", "remote_address=203.0.113.9", "remote_port=4444")
+	id := func(r Row) string { return str(mustNormalize(t, New(Options{}), r), ecs.EventID) }
+	with := func(col, v string) Row {
+		c := maps.Clone(base.Cols)
+		c[col] = v
+		return Row{Table: base.Table, Host: base.Host, Cols: c}
+	}
+	first := id(base)
+	for _, tt := range []struct {
+		name string
+		row  Row
+		same bool
+	}{
+		{"the same row read again", with("eid", "0000000007"), true},
+		{"a column outside the identity (a wider query)", with("uptime_unrelated", "1"), true},
+		{"same eid, later second (after a restart)", with("time", "1700000900"), false},
+		{"same eid, another pid", with("pid", "4243"), false},
+		{"same eid, other content", with("remote_port", "4445"), false},
+		{"same content, another eid", with("eid", "0000000008"), false},
+		{"same eid, other host", Row{Table: base.Table, Host: "other", Cols: base.Cols}, false},
+	} {
+		got := id(tt.row)
+		if (got == first) != tt.same {
+			t.Errorf("%s: id %q vs %q, want same=%v", tt.name, got, first, tt.same)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package normalize
 import (
 	"container/heap"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -15,7 +16,7 @@ func isSocketTable(t string) bool {
 // path names: an exec, or a fork-type row (whose child runs the caller's
 // image).
 func startsProcessImage(r *Row) bool {
-	switch r.Cols["syscall"] {
+	switch r.Get(ColSyscall) {
 	case "execve", "execveat", "exec", "", "fork", "vfork", "clone":
 		return true
 	}
@@ -29,10 +30,13 @@ func sortByEID(rows []Row) {
 	if len(rows) < 2 {
 		return
 	}
+	if inEIDOrder(rows) {
+		return
+	}
 	eids := make([]int64, len(rows))
 	useEID := true
 	for i := range rows {
-		v, ok := parseInt(rows[i].Cols["eid"])
+		v, ok := parseInt(rows[i].Get(ColEID))
 		if !ok || rows[i].Table != rows[0].Table {
 			useEID = false
 			break
@@ -57,6 +61,24 @@ func sortByEID(rows []Row) {
 	copy(rows, sorted)
 }
 
+// inEIDOrder reports whether rows of one table are already in the order
+// sortByEID gives (the usual case in a log): every eid numeric and
+// ascending, Seq ascending among equal eids.
+func inEIDOrder(rows []Row) bool {
+	prev, ok := parseInt(rows[0].Get(ColEID))
+	if !ok {
+		return false
+	}
+	for i := 1; i < len(rows); i++ {
+		v, ok := parseInt(rows[i].Get(ColEID))
+		if !ok || rows[i].Table != rows[0].Table || v < prev || (v == prev && rows[i].Seq < rows[i-1].Seq) {
+			return false
+		}
+		prev = v
+	}
+	return true
+}
+
 // OrderSecond orders, in place, the rows of ONE host's ONE second, whose
 // true order osquery lost (process and socket events are batched apart and
 // share the second they were processed in):
@@ -71,17 +93,36 @@ func sortByEID(rows []Row) {
 //   - socket rows keep their own relative order (eid, else Seq) among those
 //     placed at the same spot.
 func OrderSecond(rows []Row) {
+	var o secondOrder
+	o.order(rows)
+}
+
+// secondOrder keeps OrderSecond's working memory between seconds.
+type secondOrder struct {
+	procs, socks []Row
+	latest       map[execImage]int
+	slot         []int // for each socket row, the process row it follows
+	start        []int // counting sort of the socket rows by slot
+	bySlot       []int
+	out          []Row
+}
+
+// execImage is a process image a row started: its pid and path.
+type execImage struct{ pid, path string }
+
+func (o *secondOrder) order(rows []Row) {
 	if len(rows) < 2 {
 		return
 	}
-	var procs, socks []Row
+	o.procs, o.socks = o.procs[:0], o.socks[:0]
 	for _, r := range rows {
 		if isSocketTable(r.Table) {
-			socks = append(socks, r)
+			o.socks = append(o.socks, r)
 		} else {
-			procs = append(procs, r)
+			o.procs = append(o.procs, r)
 		}
 	}
+	procs, socks := o.procs, o.socks
 	if len(socks) == 0 || len(procs) == 0 {
 		sortByEID(rows)
 		return
@@ -90,50 +131,171 @@ func OrderSecond(rows []Row) {
 	sortByEID(socks)
 
 	// The latest row starting each (pid, path) image, found in one pass.
-	type image struct{ pid, path string }
-	latest := make(map[image]int, len(procs))
+	if o.latest == nil {
+		o.latest = make(map[execImage]int, len(procs))
+	}
+	clear(o.latest)
 	for i := range procs {
 		p := &procs[i]
-		if path := p.Cols["path"]; path != "" && startsProcessImage(p) {
-			latest[image{p.Cols["pid"], path}] = i
+		if path := p.Get(ColPath); path != "" && startsProcessImage(p) {
+			o.latest[execImage{p.Get(ColPid), path}] = i
 		}
 	}
-	// after[i] lists the socket rows that go right after procs[i]; slot
-	// len(procs) holds those that go first.
-	after := make([][]Row, len(procs)+1)
-	for _, s := range socks {
-		slot := len(procs)
-		if i, ok := latest[image{s.Cols["pid"], s.Cols["path"]}]; ok && s.Cols["path"] != "" {
-			slot = i
+	// Each socket row goes right after the process row of its slot;
+	// slot -1 goes first. Socket rows keep their order within a slot.
+	o.slot = o.slot[:0]
+	for i := range socks {
+		s := &socks[i]
+		slot := -1
+		if path := s.Get(ColPath); path != "" {
+			if j, ok := o.latest[execImage{s.Get(ColPid), path}]; ok {
+				slot = j
+			}
 		}
-		after[slot] = append(after[slot], s)
+		o.slot = append(o.slot, slot)
 	}
-	out := rows[:0]
-	out = append(out, after[len(procs)]...)
+	// A counting sort of the socket rows by slot keeps their order
+	// within one.
+	o.start = append(o.start[:0], make([]int, len(procs)+2)...)
+	for _, sl := range o.slot {
+		o.start[sl+2]++
+	}
+	for j := 1; j < len(o.start); j++ {
+		o.start[j] += o.start[j-1]
+	}
+	o.bySlot = append(o.bySlot[:0], make([]int, len(socks))...)
+	for i, sl := range o.slot {
+		o.bySlot[o.start[sl+1]] = i
+		o.start[sl+1]++
+	}
+	// start[j+1] is now where slot j's rows end (and slot j+1's begin).
+	out := o.out[:0]
+	next := 0
+	emitSlot := func(slot int) {
+		for ; next < o.start[slot+1]; next++ {
+			out = append(out, socks[o.bySlot[next]])
+		}
+	}
+	emitSlot(-1)
 	for i := range procs {
 		out = append(out, procs[i])
-		out = append(out, after[i]...)
+		emitSlot(i)
 	}
+	copy(rows, out)
+	o.out = out[:0]
+	clear(o.procs)
+	clear(o.socks)
+	clear(o.out[:cap(o.out)])
 }
 
 // Reorderer buffers rows read from logs (where tables and hosts interleave
 // out of order), groups them by (host, second) and releases each second, in
 // the order OrderSecond gives, once it is older than the newest second seen
-// minus the window. Memory is bounded by maxBuffered rows: beyond it, the
-// oldest second is released early. It reads each row's second from
-// Cols["time"]; rows without a valid time are emitted at once (the
-// normalizer will reject them). A Reorderer is not safe for concurrent use.
+// minus the window.
+//
+// Buffered rows are kept encoded, their columns end to end in one byte
+// buffer per host and second (a row of osquery's process_events takes
+// about its values' length plus two bytes per column), and memory is
+// bounded in bytes: when the buffers would pass maxBytes, the oldest
+// second is released early, its rows counted (ReorderStats.EarlyRows). A
+// row arriving later for a second already released is counted as late and
+// emitted at once. Rows are emitted with Fields, whose strings stay valid
+// after the emit returns (each row's values are one string of their own).
+//
+// It reads each row's second from its time column; rows without a valid
+// time are emitted at once (the normalizer will reject them). A Reorderer
+// is not safe for concurrent use.
 type Reorderer struct {
-	window      int64 // seconds
-	maxBuffered int
+	window   int64 // seconds
+	maxBytes int
 
-	buckets  map[int64]map[string][]Row
-	seconds  secondHeap
-	buffered int
-	newest   int64
-	released int64 // the newest second released so far; -1 before any
+	buckets map[int64]*secondBucket
+	seconds secondHeap
+	bytes   int // capacity of the buffers held
+	rows    int
+	newest  int64
+	// released is the newest second released so far; -1 before any.
+	released int64
 	stats    ReorderStats
+	order    secondOrder
+	sink     func(HostSecond)
+	free     [numChunkSizes][][]byte // released chunks, by size class
+	freeHost []*hostBuffer
+	scratch  []byte
 }
+
+type secondBucket struct {
+	hosts map[string]*hostBuffer
+}
+
+// hostBuffer holds one host's rows of one second, encoded, in chunks that
+// double in size as it fills (1 KiB to 64 KiB), so that it never copies
+// what it holds and a second of one row takes a kilobyte.
+type hostBuffer struct {
+	chunks [][]byte
+	rows   int
+}
+
+const (
+	minChunk      = 1 << 10
+	maxChunk      = 64 << 10
+	numChunkSizes = 7 // 1, 2, 4, ... 64 KiB
+	freeChunks    = 32
+)
+
+func chunkClass(size int) int {
+	c := 0
+	for s := minChunk; s < size && c < numChunkSizes-1; s <<= 1 {
+		c++
+	}
+	return c
+}
+
+// add appends one encoded row.
+func (o *Reorderer) add(hb *hostBuffer, row []byte) {
+	n := len(hb.chunks)
+	if n > 0 {
+		last := hb.chunks[n-1]
+		if len(last)+len(row) <= cap(last) {
+			hb.chunks[n-1] = append(last, row...)
+			return
+		}
+	}
+	size := minChunk << min(n, numChunkSizes-1)
+	var c []byte
+	switch {
+	case len(row) > size:
+		c = make([]byte, 0, len(row)) // a row of its own
+	default:
+		class := chunkClass(size)
+		if k := len(o.free[class]); k > 0 {
+			c = o.free[class][k-1]
+			o.free[class] = o.free[class][:k-1]
+		} else {
+			c = make([]byte, 0, size)
+		}
+	}
+	o.bytes += cap(c)
+	hb.chunks = append(hb.chunks, append(c, row...))
+}
+
+// release returns a buffer's chunks to the free lists.
+func (o *Reorderer) release(hb *hostBuffer) {
+	for i, c := range hb.chunks {
+		o.bytes -= cap(c)
+		if class := chunkClass(cap(c)); cap(c) == minChunk<<class && len(o.free[class]) < freeChunks {
+			o.free[class] = append(o.free[class], c[:0])
+		}
+		hb.chunks[i] = nil
+	}
+	hb.chunks, hb.rows = hb.chunks[:0], 0
+	if len(o.freeHost) < 1024 {
+		o.freeHost = append(o.freeHost, hb)
+	}
+}
+
+// Per-bucket bookkeeping counted against the bound besides the buffers.
+const bucketOverhead = 128
 
 // ReorderStats are a Reorderer's counters.
 type ReorderStats struct {
@@ -141,75 +303,119 @@ type ReorderStats struct {
 	// at once, out of order.
 	Late uint64
 	// Early counts seconds released before their time because the buffer
-	// was full.
-	Early uint64
+	// was full, and EarlyRows their rows.
+	Early     uint64
+	EarlyRows uint64
 	// Untimed rows had no valid time column and were emitted at once.
 	Untimed uint64
-	// Buffered is how many rows are held now.
-	Buffered int
+	// Buffered is how many rows are held now, and BufferedBytes the memory
+	// their buffers take.
+	Buffered      int
+	BufferedBytes int
+	// PeakBytes is the most BufferedBytes has been.
+	PeakBytes int
 }
 
-// DefaultMaxBuffered bounds a Reorderer's buffer when NewReorderer is given
-// a non-positive maxBuffered.
-const DefaultMaxBuffered = 1 << 20
+// DefaultMaxBufferedBytes bounds a Reorderer's buffers when NewReorderer is
+// given a non-positive maxBytes: 64 MiB, about 200,000 rows of osquery's
+// process_events.
+const DefaultMaxBufferedBytes = 64 << 20
 
 // NewReorderer returns a Reorderer that holds back seconds newer than the
 // newest second seen minus window (rounded up to whole seconds; 0 holds
-// back only the newest second) and at most maxBuffered rows.
-func NewReorderer(window time.Duration, maxBuffered int) *Reorderer {
+// back only the newest second) in at most maxBytes of buffers.
+func NewReorderer(window time.Duration, maxBytes int) *Reorderer {
 	if window < 0 {
 		window = 0
 	}
-	if maxBuffered <= 0 {
-		maxBuffered = DefaultMaxBuffered
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBufferedBytes
 	}
 	return &Reorderer{
-		window:      int64((window + time.Second - 1) / time.Second),
-		maxBuffered: maxBuffered,
-		buckets:     map[int64]map[string][]Row{},
-		newest:      -1,
-		released:    -1,
+		window:   int64((window + time.Second - 1) / time.Second),
+		maxBytes: maxBytes,
+		buckets:  map[int64]*secondBucket{},
+		newest:   -1,
+		released: -1,
 	}
 }
 
 // Stats returns the counters.
 func (o *Reorderer) Stats() ReorderStats {
 	s := o.stats
-	s.Buffered = o.buffered
+	s.Buffered = o.rows
+	s.BufferedBytes = o.bytes
 	return s
 }
 
-// Push adds a row and emits every row whose second is now old enough.
+// Push adds a row and emits every row whose second is now old enough. The
+// row is copied: its strings and Fields may be reused once Push returns.
 func (o *Reorderer) Push(r Row, emit func(Row)) {
-	sec, ok := parseInt(r.Cols["time"])
+	sec, ok := parseInt(r.Get(ColTime))
 	if !ok || sec < 0 {
 		o.stats.Untimed++
-		emit(r)
+		emit(o.own(r))
 		return
 	}
 	if sec <= o.released {
 		o.stats.Late++
-		emit(r)
+		emit(o.own(r))
 		return
 	}
-	hosts := o.buckets[sec]
-	if hosts == nil {
-		hosts = map[string][]Row{}
-		o.buckets[sec] = hosts
+	b := o.buckets[sec]
+	if b == nil {
+		b = &secondBucket{hosts: map[string]*hostBuffer{}}
+		o.buckets[sec] = b
 		heap.Push(&o.seconds, sec)
+		o.bytes += bucketOverhead
 	}
-	hosts[r.Host] = append(hosts[r.Host], r)
-	o.buffered++
+	hb := b.hosts[r.Host]
+	if hb == nil {
+		hb = o.newHostBuffer()
+		b.hosts[strings.Clone(r.Host)] = hb
+		o.bytes += bucketOverhead + len(r.Host)
+	}
+	o.scratch = encodeRow(o.scratch[:0], &r)
+	o.add(hb, o.scratch)
+	hb.rows++
+	o.rows++
+	o.stats.PeakBytes = max(o.stats.PeakBytes, o.bytes)
 	if sec > o.newest {
 		o.newest = sec
 	}
 	for len(o.seconds) > 0 && o.seconds[0] < o.newest-o.window {
 		o.releaseOldest(emit)
 	}
-	for o.buffered > o.maxBuffered && len(o.seconds) > 0 {
+	for o.bytes > o.maxBytes && len(o.seconds) > 0 {
 		o.stats.Early++
+		o.stats.EarlyRows += uint64(o.buckets[o.seconds[0]].rowCount())
 		o.releaseOldest(emit)
 	}
+}
+
+// own returns a copy of r whose strings are its own, for a row emitted at
+// once.
+func (o *Reorderer) own(r Row) Row {
+	o.scratch = encodeRow(o.scratch[:0], &r)
+	rows := decodeRows([][]byte{o.scratch}, 1, strings.Clone(r.Host))
+	return rows[0]
+}
+
+func (o *Reorderer) newHostBuffer() *hostBuffer {
+	if n := len(o.freeHost); n > 0 {
+		hb := o.freeHost[n-1]
+		o.freeHost = o.freeHost[:n-1]
+		return hb
+	}
+	return &hostBuffer{}
+}
+
+func (b *secondBucket) rowCount() int {
+	n := 0
+	for _, hb := range b.hosts {
+		n += hb.rows
+	}
+	return n
 }
 
 // Flush emits everything still buffered, oldest second first.
@@ -221,25 +427,62 @@ func (o *Reorderer) Flush(emit func(Row)) {
 
 func (o *Reorderer) releaseOldest(emit func(Row)) {
 	sec := heap.Pop(&o.seconds).(int64)
-	hosts := o.buckets[sec]
+	b := o.buckets[sec]
 	delete(o.buckets, sec)
-	names := make([]string, 0, len(hosts))
-	for h := range hosts {
+	names := make([]string, 0, len(b.hosts))
+	for h := range b.hosts {
 		names = append(names, h)
 	}
 	sort.Strings(names)
+	o.bytes -= bucketOverhead
 	for _, h := range names {
-		rows := hosts[h]
-		OrderSecond(rows)
+		hb := b.hosts[h]
+		o.rows -= hb.rows
+		o.bytes -= bucketOverhead + len(h)
+		if o.sink != nil {
+			// The chunks go with the second; they are not reused.
+			for _, c := range hb.chunks {
+				o.bytes -= cap(c)
+			}
+			o.sink(HostSecond{Host: h, chunks: hb.chunks, n: hb.rows})
+			*hb = hostBuffer{}
+			continue
+		}
+		rows := decodeRows(hb.chunks, hb.rows, h)
+		o.release(hb)
+		o.order.order(rows)
 		for _, r := range rows {
 			emit(r)
 		}
-		o.buffered -= len(rows)
 	}
 	if sec > o.released {
 		o.released = sec
 	}
 }
+
+// HostSecond is one host's rows of one second as a Reorderer buffered
+// them, handed over whole (SetSink) so that another goroutine decodes and
+// orders them.
+type HostSecond struct {
+	Host   string
+	chunks [][]byte
+	n      int
+}
+
+// Len is the number of rows.
+func (h HostSecond) Len() int { return h.n }
+
+// Rows decodes the rows and puts them in the order OrderSecond gives.
+func (h HostSecond) Rows() []Row {
+	rows := decodeRows(h.chunks, h.n, h.Host)
+	OrderSecond(rows)
+	return rows
+}
+
+// SetSink makes the Reorderer hand each released host's second to sink,
+// undecoded, instead of emitting its rows. Rows emitted at once (late or
+// untimed) still go to the emit function given to Push.
+func (o *Reorderer) SetSink(sink func(HostSecond)) { o.sink = sink }
 
 type secondHeap []int64
 
@@ -265,16 +508,17 @@ func (o *Reorderer) Held() []Row {
 		secs = append(secs, s)
 	}
 	sort.Slice(secs, func(i, j int) bool { return secs[i] < secs[j] })
-	out := make([]Row, 0, o.buffered)
+	out := make([]Row, 0, o.rows)
 	for _, s := range secs {
-		hosts := o.buckets[s]
-		names := make([]string, 0, len(hosts))
-		for h := range hosts {
+		b := o.buckets[s]
+		names := make([]string, 0, len(b.hosts))
+		for h := range b.hosts {
 			names = append(names, h)
 		}
 		sort.Strings(names)
 		for _, h := range names {
-			out = append(out, hosts[h]...)
+			hb := b.hosts[h]
+			out = append(out, decodeRows(hb.chunks, hb.rows, h)...)
 		}
 	}
 	return out

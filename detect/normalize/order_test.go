@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,9 +26,9 @@ func describe(rows []Row) string {
 	for _, r := range rows {
 		tag := "exec"
 		if isSocketTable(r.Table) {
-			tag = r.Cols["action"]
+			tag = r.Get(ColAction)
 		}
-		parts = append(parts, tag+":"+r.Cols["pid"]+":"+r.Cols["path"])
+		parts = append(parts, tag+":"+r.Get(ColPid)+":"+r.Get(ColPath))
 	}
 	return strings.Join(parts, " ")
 }
@@ -104,7 +105,7 @@ func TestOrderSecondPlacement(t *testing.T) {
 	OrderSecond(rows)
 	var got []string
 	for _, r := range rows {
-		got = append(got, r.Table[:4]+":"+r.Cols["eid"][8:])
+		got = append(got, r.Table[:4]+":"+r.Get(ColEID)[8:])
 	}
 	want := "sock:01 sock:04 proc:20 proc:21 sock:02 sock:03 proc:22 sock:05"
 	if strings.Join(got, " ") != want {
@@ -139,7 +140,7 @@ func TestReordererAcrossOutOfOrderBlocks(t *testing.T) {
 		shell[2],
 		execRow("500", "100", "/usr/bin/ls", "ls", "1700000001", "0000000012"),
 	}
-	o := NewReorderer(time.Second, 100)
+	o := NewReorderer(time.Second, 1<<20)
 	var out []Row
 	emit := func(r Row) { out = append(out, r) }
 	seq := uint64(0)
@@ -165,12 +166,18 @@ func TestReordererAcrossOutOfOrderBlocks(t *testing.T) {
 }
 
 func TestReordererReleasesLateAndEarly(t *testing.T) {
-	o := NewReorderer(0, 3)
-	var out []string
-	emit := func(r Row) { out = append(out, r.Cols["time"]+"/"+r.Cols["eid"]) }
-	push := func(tm, eid string) {
-		o.Push(Row{Table: TableProcessEvents, Host: host, Cols: cols("time="+tm, "eid="+eid, "pid=1", "path=/x")}, emit)
+	row := func(tm, eid string) Row {
+		return Row{Table: TableProcessEvents, Host: host, Cols: cols("time="+tm, "eid="+eid, "pid=1", "path=/x")}
 	}
+	// The bound: what three rows of one second take.
+	probe := NewReorderer(0, 1<<20)
+	for _, eid := range []string{"5", "6", "7"} {
+		probe.Push(row("11", eid), func(Row) {})
+	}
+	o := NewReorderer(0, probe.Stats().BufferedBytes)
+	var out []string
+	emit := func(r Row) { out = append(out, r.Get(ColTime)+"/"+r.Get(ColEID)) }
+	push := func(tm, eid string) { o.Push(row(tm, eid), emit) }
 	push("10", "1")
 	push("10", "2")
 	if len(out) != 0 {
@@ -184,14 +191,22 @@ func TestReordererReleasesLateAndEarly(t *testing.T) {
 	if fmt.Sprint(out) != "[10/1 10/2 10/4]" || o.Stats().Late != 1 {
 		t.Fatalf("late row: %v, stats %+v", out, o.Stats())
 	}
-	push("11", "5")
-	push("11", "6")
-	push("11", "7") // four rows of second 11 > maxBuffered 3: released early
-	if o.Stats().Early != 1 || len(out) != 7 {
+	// More rows of second 11 until its buffer outgrows the bound: the
+	// second is released early, whole, and the bound holds after every push.
+	pushed := 1
+	for eid := 5; o.Stats().Early == 0 && eid < 50; eid++ {
+		push("11", strconv.Itoa(eid))
+		pushed++
+		if b := o.Stats().BufferedBytes; b > probe.Stats().BufferedBytes {
+			t.Fatalf("buffers take %d bytes, bound %d", b, probe.Stats().BufferedBytes)
+		}
+	}
+	if st := o.Stats(); st.Early != 1 || st.EarlyRows != uint64(pushed) || len(out) != 3+pushed || st.Buffered != 0 {
 		t.Fatalf("buffer bound: out %v stats %+v", out, o.Stats())
 	}
+	n := len(out)
 	o.Push(Row{Table: TableProcessEvents, Cols: cols("time=x")}, emit)
-	if o.Stats().Untimed != 1 || len(out) != 8 {
+	if o.Stats().Untimed != 1 || len(out) != n+1 {
 		t.Errorf("untimed row: out %v stats %+v", out, o.Stats())
 	}
 	o.Flush(emit)
@@ -201,14 +216,94 @@ func TestReordererReleasesLateAndEarly(t *testing.T) {
 }
 
 func TestReordererGroupsHosts(t *testing.T) {
-	o := NewReorderer(0, 100)
+	o := NewReorderer(0, 1<<20)
 	var out []string
-	emit := func(r Row) { out = append(out, r.Host+"/"+r.Cols["eid"]) }
+	emit := func(r Row) { out = append(out, r.Host+"/"+r.Get(ColEID)) }
 	for i, h := range []string{"b", "a", "b", "a"} {
 		o.Push(Row{Table: TableProcessEvents, Host: h, Seq: uint64(i), Cols: cols("time=7", fmt.Sprintf("eid=%d", 10-i), "pid=1", "path=/x")}, emit)
 	}
 	o.Flush(emit)
 	if fmt.Sprint(out) != "[a/7 a/9 b/8 b/10]" {
 		t.Errorf("got %v", out)
+	}
+}
+
+// TestRowCodecRoundTrip: a row encoded into a Reorderer's buffer comes
+// back with every column, slotted or not, and the same table, host and Seq.
+func TestRowCodecRoundTrip(t *testing.T) {
+	tests := []Row{
+		{Table: TableProcessEvents, Host: "h1", Seq: 1 << 41, Cols: cols("pid=1", "path=/bin/sh", "cmdline=sh -c 'a b'", "mode=0100755", "time=1700000000", "empty=")},
+		{Table: "some_table", Host: "h2", Seq: 0, Cols: map[string]string{}},
+		{Table: TableSocketEvents, Host: "h3", Seq: 7, Cols: cols("remote_address=::1", "weird\x00name=v\xffalue", "uptime=1")},
+	}
+	for _, r := range tests {
+		b := encodeRow(nil, &r)
+		got := decodeRows([][]byte{b}, 1, r.Host)[0]
+		if got.Table != r.Table || got.Host != r.Host || got.Seq != r.Seq || got.Fields == nil {
+			t.Fatalf("round trip of %+v gave %+v", r, got)
+		}
+		if m := got.ColMap(); fmt.Sprint(m) != fmt.Sprint(r.Cols) {
+			t.Errorf("columns %v, want %v", m, r.Cols)
+		}
+		for name, want := range r.Cols {
+			if v, ok := got.LookupName(name); !ok || v != want {
+				t.Errorf("LookupName(%q) = %q %v, want %q", name, v, ok, want)
+			}
+		}
+		if _, ok := got.LookupName("absent"); ok {
+			t.Error("LookupName found an absent column")
+		}
+		for c := Col(1); c < numCols; c++ {
+			v1, ok1 := r.Lookup(c)
+			v2, ok2 := got.Lookup(c)
+			if v1 != v2 || ok1 != ok2 {
+				t.Errorf("%s: %q %v, want %q %v", c.Name(), v2, ok2, v1, ok1)
+			}
+		}
+	}
+}
+
+// TestFieldsSetTwice: a name set twice keeps its last value, once, as a
+// map would, whether it has a slot or not.
+func TestFieldsSetTwice(t *testing.T) {
+	var f Fields
+	for _, kv := range [][2]string{{"pid", "1"}, {"mode", "a"}, {"uptime", "5"}, {"pid", "2"}, {"mode", "b"}, {"path", "/x"}} {
+		f.Set(kv[0], kv[1])
+	}
+	want := map[string]string{"pid": "2", "mode": "b", "uptime": "5", "path": "/x"}
+	if got := f.Map(); fmt.Sprint(got) != fmt.Sprint(want) || f.Len() != 4 {
+		t.Fatalf("got %v (len %d), want %v", got, f.Len(), want)
+	}
+	r := Row{Table: TableProcessEvents, Host: "h", Fields: &f}
+	back := decodeRows([][]byte{encodeRow(nil, &r)}, 1, "h")[0]
+	if got := back.ColMap(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after the reorder buffer: %v, want %v", got, want)
+	}
+}
+
+// TestRowBatch: rows added to a batch come back in order, whole.
+func TestRowBatch(t *testing.T) {
+	var f Fields
+	f.Set("pid", "7")
+	f.Set("mode", "0755")
+	in := []Row{
+		{Table: TableProcessEvents, Host: "h1", Seq: 3, Cols: cols("pid=1", "path=/bin/sh", "uptime=5")},
+		{Table: TableSocketEvents, Host: "h2", Seq: 1 << 45, Fields: &f},
+		{Table: "x", Host: "", Seq: 0, Cols: map[string]string{}},
+	}
+	var b RowBatch
+	for _, r := range in {
+		b.Add(r)
+	}
+	i := 0
+	b.Each(func(r Row) {
+		w := in[i]
+		if r.Table != w.Table || r.Host != w.Host || r.Seq != w.Seq || fmt.Sprint(r.ColMap()) != fmt.Sprint(w.ColMap()) {
+			t.Errorf("row %d: %+v %v, want %+v %v", i, r, r.ColMap(), w, w.ColMap())
+		}
+		i++
+	})
+	if i != len(in) || b.Len() != len(in) {
+		t.Errorf("%d rows back, Len %d, want %d", i, b.Len(), len(in))
 	}
 }

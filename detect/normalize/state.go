@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"strconv"
 	"strings"
 )
 
@@ -39,15 +41,15 @@ func (n *Normalizer) Seed(host string, rows []map[string]string) (int, error) {
 
 func (n *Normalizer) seedRow(host string, cols map[string]string) *RowError {
 	r := Row{Table: TableProcesses, Host: host, Cols: cols}
-	pid, e := requiredInt(&r, "pid")
+	pid, e := requiredInt(&r, ColPid)
 	if e != nil {
 		return e
 	}
-	ppid, e := optionalInt(&r, "parent")
+	ppid, e := optionalInt(&r, ColParent)
 	if e != nil {
 		return e
 	}
-	start, e := optionalInt(&r, "start_time")
+	start, e := optionalInt(&r, ColStartTime)
 	if e != nil {
 		return e
 	}
@@ -63,35 +65,36 @@ func (n *Normalizer) seedRow(host string, cols map[string]string) *RowError {
 	} else {
 		p = n.cache.put(host, pid)
 		p.start = start
-		p.entityID = n.entityID(host, pid, start, "")
+		p.entity = n.entityID(host, pid, start, "")
 	}
 	if ppid >= 0 && p.ppid != ppid {
 		p.ppid = ppid
-		p.parentEntityID = ""
+		p.parentEntity = 0
 		p.parentSlot = -1
 	}
+	im := p.image()
 	path := cols["path"]
 	switch {
 	case path != "":
-		p.exe, p.name = path, baseName(path)
-	case cols["name"] != "" && p.exe == "":
-		p.name = cols["name"]
+		im.exe = path
+	case cols["name"] != "" && im.exe == "":
+		im.name = cols["name"]
 	}
 	if cmdline := strings.TrimRight(cols["cmdline"], " "); cmdline != "" {
-		p.cmdline = cmdline
-		p.args = n.args.split(cmdline)
+		im.cmdline = cmdline
 	}
 	if cwd := cols["cwd"]; cwd != "" {
-		p.cwd = cwd
+		im.cwd = cwd
 	}
 	if uid := cols["uid"]; uid != "" {
-		p.uid, p.gid = uid, cols["gid"]
+		im.uid, im.gid = uid, cols["gid"]
 	}
 	if euid := cols["euid"]; euid != "" {
-		p.euid, p.egid = euid, cols["egid"]
-	} else if p.euid == "" {
-		p.euid, p.egid = p.uid, p.gid
+		im.euid, im.egid = euid, cols["egid"]
+	} else if im.euid == "" {
+		im.euid, im.egid = im.uid, im.gid
 	}
+	p.setImage(im)
 	return nil
 }
 
@@ -152,4 +155,58 @@ func (n *Normalizer) Restore(data []byte) error {
 		fillProc(n.cache.put(sp.Host, sp.Pid), sp)
 	}
 	return nil
+}
+
+// snapProc is a cache entry as the snapshot writes it.
+func snapProc(p *proc) snapshotProc {
+	uid, gid, euid, egid := p.ids()
+	return snapshotProc{
+		Host: p.key.host, Pid: p.key.pid, PPid: p.ppid, Start: p.start,
+		EntityID: hexID(p.entity), ParentEntityID: hexID(p.parentEntity),
+		Exe: p.exe(), Name: p.name(), Cmdline: p.cmdline(), Cwd: p.cwd(),
+		UID: uid, GID: gid, EUID: euid, EGID: egid,
+	}
+}
+
+// fillProc sets a cache entry from the snapshot's record of it.
+func fillProc(p *proc, sp snapshotProc) {
+	p.ppid = sp.PPid
+	if p.ppid < 0 {
+		p.ppid = -1
+	}
+	p.start = sp.Start
+	p.entity, p.parentEntity = parseEntityID(sp.EntityID), parseEntityID(sp.ParentEntityID)
+	p.setImage(image{exe: sp.Exe, name: sp.Name, cmdline: sp.Cmdline, cwd: sp.Cwd,
+		uid: sp.UID, gid: sp.GID, euid: sp.EUID, egid: sp.EGID})
+}
+
+// hexID renders an entity id hash as its 16 hex digits ("" for 0).
+func hexID(h uint64) string {
+	if h == 0 {
+		return ""
+	}
+	const digits = "0123456789abcdef"
+	var b [16]byte
+	for i := 15; i >= 0; i-- {
+		b[i] = digits[h&0xf]
+		h >>= 4
+	}
+	return string(b[:])
+}
+
+// parseEntityID reads an entity id as written by hexID. Any other text
+// (not written by this version) is hashed, so that it still identifies
+// its process consistently; "" is 0 (unknown).
+func parseEntityID(s string) uint64 {
+	if s == "" {
+		return 0
+	}
+	if len(s) == 16 {
+		if v, err := strconv.ParseUint(s, 16, 64); err == nil && v != 0 {
+			return v
+		}
+	}
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return max(h.Sum64(), 1)
 }

@@ -166,6 +166,7 @@ func (n *Normalizer) canonicalIP(s string) string {
 type argsCache struct {
 	seed    maphash.Seed
 	entries [argsCacheSize]argsEntry
+	long    argsEntry // the last command line too long for the table
 }
 
 type argsEntry struct {
@@ -182,8 +183,14 @@ const (
 
 // split returns the elements of splitArgs(cmdline) through the cache.
 func (c *argsCache) split(cmdline string) []ecs.Value {
-	if cmdline == "" || len(cmdline) > argsCacheMaxLen {
-		return splitArgsArr(cmdline)
+	if cmdline == "" {
+		return nil
+	}
+	if len(cmdline) > argsCacheMaxLen {
+		if c.long.cmdline != cmdline {
+			c.long = argsEntry{cmdline: cmdline, args: splitArgsArr(cmdline)}
+		}
+		return c.long.args
 	}
 	if c.seed == (maphash.Seed{}) {
 		c.seed = maphash.MakeSeed()

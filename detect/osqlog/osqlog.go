@@ -64,6 +64,12 @@ type Reader struct {
 	maxLine int
 	buf     []byte
 	stats   Stats
+
+	// The fast path's reused state (see fast.go).
+	fs      fastScanner
+	fields  []*normalize.Fields
+	nfields int
+	rowBuf  []normalize.Row
 }
 
 // NewReader returns a Reader of r; source names r in errors (a file name).
@@ -75,14 +81,42 @@ func NewReader(r io.Reader, source string) *Reader {
 // from 0); a caller reading several files in turn continues the count.
 func (r *Reader) SetSeq(next uint64) { r.seq = next }
 
+// SetLine sets how many lines come before the reader's input, for a reader
+// of part of a file: errors then name lines of the whole file.
+func (r *Reader) SetLine(before int) { r.line = before }
+
 // Stats returns the counters.
 func (r *Reader) Stats() Stats { return r.stats }
 
 // Next returns the rows of the next line that has any. At the end of the
 // input it returns io.EOF. A bad line returns a *LineError and no rows; the
 // caller may go on calling Next. Any other error is the underlying
-// reader's, wrapped.
+// reader's, wrapped. The rows are the caller's, with Cols maps.
 func (r *Reader) Next() ([]normalize.Row, error) {
+	rows, err := r.NextView()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]normalize.Row, len(rows))
+	for i, row := range rows {
+		out[i] = normalize.Row{Table: row.Table, Host: strings.Clone(row.Host), Seq: row.Seq, Cols: cloneCols(&row)}
+	}
+	return out, nil
+}
+
+func cloneCols(row *normalize.Row) map[string]string {
+	if row.Fields == nil {
+		return row.Cols
+	}
+	m := make(map[string]string, row.Fields.Len())
+	row.Fields.Range(func(k, v string) { m[strings.Clone(k)] = strings.Clone(v) })
+	return m
+}
+
+// NextView is Next without copies: the rows, their Fields and every string
+// in them are views of the reader's buffers, valid only until the next call.
+// A caller that keeps a row copies it (normalize.Reorderer.Push does).
+func (r *Reader) NextView() ([]normalize.Row, error) {
 	for {
 		line, tooLong, err := r.readLine()
 		if err == io.EOF && line == nil && !tooLong {
@@ -131,10 +165,15 @@ func (r *Reader) bad(reason string) error {
 // limit is consumed and reported with tooLong, its bytes not kept. At the
 // end of input err is io.EOF, with the last unterminated line if any.
 func (r *Reader) readLine() (line []byte, tooLong bool, err error) {
+	chunk, err := r.br.ReadSlice('\n')
+	if err == nil && len(chunk) <= r.maxLine+1 {
+		// The whole line lies in the buffered reader's buffer: returned
+		// as it is there (valid until the next read), without a copy.
+		return chunk[:len(chunk)-1], false, nil
+	}
 	r.buf = r.buf[:0]
 	got := false
 	for {
-		chunk, err := r.br.ReadSlice('\n')
 		if len(chunk) > 0 {
 			got = true
 			if !tooLong && len(r.buf)+len(chunk) <= r.maxLine+1 { // +1: the newline
@@ -146,6 +185,7 @@ func (r *Reader) readLine() (line []byte, tooLong bool, err error) {
 		}
 		switch {
 		case err == bufio.ErrBufferFull:
+			chunk, err = r.br.ReadSlice('\n')
 			continue
 		case err == io.EOF:
 			if !got {
@@ -175,8 +215,17 @@ type logLine struct {
 	Snapshot []map[string]json.RawMessage `json:"snapshot"`
 }
 
-// parse turns one line into rows, or returns why it cannot.
+// parse turns one line into rows, or returns why it cannot: by the fast
+// path when it can read the line, else by encoding/json.
 func (r *Reader) parse(line []byte) ([]normalize.Row, string) {
+	if fl, ok := r.parseFast(line); ok {
+		return r.rowsFast(&fl)
+	}
+	return r.parseSlow(line)
+}
+
+// parseSlow reads a line with encoding/json.
+func (r *Reader) parseSlow(line []byte) ([]normalize.Row, string) {
 	var l logLine
 	if err := json.Unmarshal(line, &l); err != nil {
 		var te *json.UnmarshalTypeError
@@ -298,33 +347,42 @@ var knownTables = []string{
 // and remote_address: socket_events; syscall, remote_address and ntime:
 // bpf_socket_events; pid, name, path and start_time: processes), else "".
 func InferTable(name string, cols map[string]string) string {
+	return inferTable(name, func(c normalize.Col) bool {
+		_, ok := cols[c.Name()]
+		return ok
+	})
+}
+
+func inferTable(name string, col func(normalize.Col) bool) string {
 	for _, t := range knownTables {
 		if strings.Contains(name, t) {
 			return t
 		}
 	}
-	has := func(keys ...string) bool {
-		for _, k := range keys {
-			if _, ok := cols[k]; !ok {
+	has := func(cols ...normalize.Col) bool {
+		for _, c := range cols {
+			if !col(c) {
 				return false
 			}
 		}
 		return true
 	}
 	switch {
-	case has("syscall", "remote_address", "ntime"):
+	case has(normalize.ColSyscall, normalize.ColRemoteAddress, normalize.ColNtime):
 		return normalize.TableBPFSocketEvents
-	case has("syscall", "cmdline", "tid", "ntime"):
+	case has(normalize.ColSyscall, normalize.ColCmdline, normalize.ColTid, normalize.ColNtime):
 		return normalize.TableBPFProcessEvents
-	case has("syscall", "cmdline"):
+	case has(normalize.ColSyscall, normalize.ColCmdline):
 		return normalize.TableProcessEvents
-	case has("action", "remote_address"):
+	case has(normalize.ColAction, normalize.ColRemoteAddress):
 		return normalize.TableSocketEvents
-	case has("pid", "name", "path", "start_time"):
+	case has(normalize.ColPid, normalize.ColName, normalize.ColPath, normalize.ColStartTime):
 		return normalize.TableProcesses
 	}
 	return ""
 }
+
+func quote(s string) string { return strconv.Quote(s) }
 
 // IsLineError reports whether err is a *LineError (the reader can go on).
 func IsLineError(err error) bool {

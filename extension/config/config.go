@@ -20,6 +20,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/osqdetect/osqdetect/internal/inputfile"
 )
 
 // Environment variables and default locations.
@@ -130,11 +132,17 @@ func PathFromEnv() string {
 // LoadFromEnv loads the settings file named by the environment.
 func LoadFromEnv() (Config, error) { return Load(PathFromEnv()) }
 
-// Load reads the settings file at path. A missing file yields Defaults
-// (with Loaded false); $OSQDETECT_STATE_DIR, when set, overrides state_dir.
-// Any other problem is one error of the form "path:line: setting: problem".
+// MaxFileSize is the largest settings file read (the documented example is
+// 3 KB; a list of every Elastic rule id to disable would be 60 KB).
+const MaxFileSize = 256 << 10
+
+// Load reads the settings file at path: a regular file (a named pipe is
+// refused, never waited on) of at most MaxFileSize bytes. A missing file
+// yields Defaults (with Loaded false); $OSQDETECT_STATE_DIR, when set,
+// overrides state_dir. Any other problem is one error of the form
+// "path:line: setting: problem".
 func Load(path string) (Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := inputfile.Read(path, MaxFileSize)
 	var cfg Config
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

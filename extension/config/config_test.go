@@ -2,13 +2,17 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/osqdetect/osqdetect/internal/tomllimit"
 )
 
 const confPath = "/etc/osquery/osqdetect.conf"
@@ -230,6 +234,21 @@ func TestParseErrors(t *testing.T) {
 			input: "rule_dirs = []\n# x\n[tables]\ntimeout = \"\"\"\nmax_concurrent = 1\n\"\"\"\nmax_concurrent = 0\n",
 			want:  `/etc/osquery/osqdetect.conf:4: tables.timeout: invalid duration "max_concurrent = 1\n" (want a number with a unit: ms, s, m, h or d)`,
 		},
+		{
+			name:  "nested inline tables are refused before parsing",
+			input: "poll_interval = \"2s\"\nengine = " + strings.Repeat("{a=", 4000) + "1" + strings.Repeat("}", 4000) + "\n",
+			want:  `/etc/osquery/osqdetect.conf:2: nesting deeper than 10 levels`,
+		},
+		{
+			name:  "long dotted keys are refused before parsing",
+			input: "\n\nengine" + strings.Repeat(".a", 4000) + " = 1\n",
+			want:  `/etc/osquery/osqdetect.conf:3: nesting deeper than 10 levels`,
+		},
+		{
+			name:  "oversized file",
+			input: "# " + strings.Repeat("x", MaxFileSize) + "\n",
+			want:  fmt.Sprintf(`/etc/osquery/osqdetect.conf: file too large: %d bytes, at most %d`, MaxFileSize+3, MaxFileSize),
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -336,6 +355,36 @@ func TestLoad(t *testing.T) {
 		}
 	})
 
+	t.Run("named pipe is refused, not waited on", func(t *testing.T) {
+		t.Setenv(EnvStateDir, "")
+		fifo := filepath.Join(dir, "fifo.conf")
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { _, err := Load(fifo); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), fifo+": not a regular file (a named pipe)") {
+				t.Errorf("err = %v, want one naming %s as a named pipe", err, fifo)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Load blocked on a named pipe")
+		}
+	})
+
+	t.Run("oversized file", func(t *testing.T) {
+		t.Setenv(EnvStateDir, "")
+		big := filepath.Join(dir, "big.conf")
+		if err := os.WriteFile(big, make([]byte, MaxFileSize+1), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(big)
+		if err == nil || !strings.Contains(err.Error(), big+": file too large") {
+			t.Errorf("err = %v, want one naming %s as too large", err, big)
+		}
+	})
+
 	t.Run("path from environment", func(t *testing.T) {
 		t.Setenv(EnvConfig, "")
 		if got := PathFromEnv(); got != DefaultPath {
@@ -381,8 +430,16 @@ func FuzzParse(f *testing.F) {
 	f.Add("engine = { process_cache_size = 64 }\n")
 	f.Add("[rate_limit.rules]\n'a.b' = 3\n\"c\\\"d\" = 4\n")
 	f.Add("x = '''\nmulti\n'''\n")
+	// The limits: nesting at and over the bound, long dotted keys, headers.
+	f.Add("engine = " + strings.Repeat("{a=", 10) + "1" + strings.Repeat("}", 10) + "\n")
+	f.Add("engine = " + strings.Repeat("{a=", 11) + "1" + strings.Repeat("}", 11) + "\n")
+	f.Add("rate_limit" + strings.Repeat(".a", 12) + " = 1\n")
+	f.Add("[[rate_limit" + strings.Repeat(".a", 9) + "]]\n")
 	f.Fuzz(func(t *testing.T, input string) {
 		cfg, err := Parse(confPath, []byte(input))
+		if tomllimit.Check([]byte(input), tomllimit.MaxDepth) != nil && err == nil {
+			t.Fatalf("a document nesting deeper than %d levels was accepted", tomllimit.MaxDepth)
+		}
 		if err != nil {
 			var ce *Error
 			if !errors.As(err, &ce) {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/osqdetect/osqdetect/internal/tomllimit"
 )
 
 // Error is a problem with a settings file: which file, which line (0 when
@@ -48,6 +50,16 @@ func Parse(path string, data []byte) (Config, error) {
 	cfg.Path = path
 	cfg.Loaded = true
 
+	if len(data) > MaxFileSize {
+		return Config{}, &Error{Path: path, Problem: fmt.Sprintf("file too large: %d bytes, at most %d", len(data), MaxFileSize)}
+	}
+	if err := tomllimit.Check(data, tomllimit.MaxDepth); err != nil {
+		var de *tomllimit.DepthError
+		if errors.As(err, &de) {
+			return Config{}, &Error{Path: path, Line: de.Line, Problem: fmt.Sprintf("nesting deeper than %d levels", de.Max)}
+		}
+		return Config{}, &Error{Path: path, Problem: err.Error()}
+	}
 	var doc map[string]any
 	if _, err := toml.Decode(string(data), &doc); err != nil {
 		var pe toml.ParseError

@@ -32,7 +32,22 @@ type AlertQuery struct {
 	HasMinTime, HasMaxTime bool
 	// Limit, when positive, returns at most this many alerts (the oldest).
 	Limit int
+	// WithoutEvents leaves Alert.Events empty: the matched events are most
+	// of an alert's bytes, and a query that does not select them should
+	// not pay for decoding and holding them.
+	WithoutEvents bool
 }
+
+// alertWithoutEvents decodes a stored alert but skips its events.
+type alertWithoutEvents struct {
+	*detect.Alert
+	Events skipped `json:"events"`
+}
+
+// skipped is a JSON value that is checked by the decoder but not kept.
+type skipped struct{}
+
+func (*skipped) UnmarshalJSON([]byte) error { return nil }
 
 func (q AlertQuery) timeBounds() (lo, hi int64) {
 	lo, hi = math.MinInt64, math.MaxInt64
@@ -91,7 +106,11 @@ func (s *Store) alerts(ctx context.Context, q AlertQuery) ([]*detect.Alert, int,
 				return nil, nil
 			}
 			a := new(detect.Alert)
-			if err := json.Unmarshal(v, a); err != nil {
+			var into any = a
+			if q.WithoutEvents {
+				into = &alertWithoutEvents{Alert: a}
+			}
+			if err := json.Unmarshal(v, into); err != nil {
 				return nil, fmt.Errorf("decoding alert %q: %w", id, err)
 			}
 			return a, nil

@@ -5,11 +5,25 @@
 // `SELECT * FROM alerts WHERE time > 1700000000` reads only the newest
 // alerts through the store's time index. Every other constraint is left to
 // SQLite. Constraint values are untrusted; see package constraint.
+//
+// A pushed-down filter only ever narrows to a superset of what SQLite keeps:
+// SQLite applies the whole WHERE clause again to the rows returned, but it
+// does not tell a table the collation of a comparison, so
+// `severity = 'HIGH' COLLATE NOCASE` arrives as severity = "HIGH". Text
+// equality is therefore matched folded: ASCII case (NOCASE) and trailing
+// spaces (RTRIM), the two collations SQLite has besides BINARY.
+//
+// Columns the query does not use (osquery's colsUsed) are not built: the
+// `events` column, most of an alert's bytes, is not even decoded.
 package alerts
 
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"unsafe"
 
 	"github.com/osquery/osquery-go/plugin/table"
 
@@ -25,6 +39,9 @@ const Name = "alerts"
 // Source is where the table reads alerts; *store.Store satisfies it.
 type Source interface {
 	Alerts(ctx context.Context, q store.AlertQuery) ([]*detect.Alert, error)
+	// RuleAlertCounts names every rule with stored alerts (the keys), so
+	// a rule_id constraint can be matched without regard to case.
+	RuleAlertCounts(ctx context.Context) (map[string]store.RuleCount, error)
 }
 
 // Severities are the values the severity column can hold (the rule loader
@@ -77,19 +94,174 @@ func generate(ctx context.Context, src Source, qc table.QueryContext) ([]map[str
 	if none {
 		return []map[string]string{}, nil
 	}
+	if len(q.RuleIDs) > 0 {
+		if q.RuleIDs, none = storedRuleIDs(ctx, src, q.RuleIDs); none {
+			return []map[string]string{}, nil
+		}
+	}
+	used := usedColumns(ctx)
+	q.WithoutEvents = !used[eventsColumn]
 	alerts, err := src.Alerts(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("reading alerts: %w", err)
 	}
-	rows := make([]map[string]string, 0, len(alerts))
-	for _, a := range alerts {
-		rows = append(rows, a.Row())
+	rows := make([]map[string]string, len(alerts))
+	in := interner{}
+	for i, a := range alerts {
+		rows[i] = row(a, used, in)
+		alerts[i] = nil // the row keeps what it needs
 	}
 	return rows, nil
 }
 
+// interner shares one copy of a value among the rows of one read: rule
+// names, hosts, parents and the like repeat across many alerts, and each
+// decoded alert brought its own copy.
+type interner map[string]string
+
+func (in interner) get(s string) string {
+	if v, ok := in[s]; ok {
+		return v
+	}
+	if len(in) < maxInterned {
+		in[s] = s
+	}
+	return s
+}
+
+// maxInterned bounds the interner of one read.
+const maxInterned = 4096
+
+// storedRuleIDs turns folded rule_id constraint values into the stored
+// rule ids they may equal under any collation. none is true when no stored
+// rule can match.
+func storedRuleIDs(ctx context.Context, src Source, folded []string) (ids []string, none bool) {
+	counts, err := src.RuleAlertCounts(ctx)
+	if err != nil {
+		return nil, false // no narrowing: the store is read in full
+	}
+	want := make(map[string]bool, len(folded))
+	for _, v := range folded {
+		want[v] = true
+	}
+	for id := range counts {
+		if want[fold(id)] {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids, len(ids) == 0
+}
+
+const eventsColumn = "events"
+
+// columns builds each column's text from an alert. shared columns
+// usually repeat across alerts and are interned.
+var columns = []struct {
+	name   string
+	text   func(a *detect.Alert) string
+	shared bool
+}{
+	{"id", func(a *detect.Alert) string { return a.ID }, false},
+	{"time", func(a *detect.Alert) string { return strconv.FormatInt(a.Time, 10) }, false},
+	{"rule_id", func(a *detect.Alert) string { return a.RuleID }, true},
+	{"rule_name", func(a *detect.Alert) string { return a.RuleName }, true},
+	{"rule_type", func(a *detect.Alert) string { return a.RuleType }, true},
+	{"severity", func(a *detect.Alert) string { return a.Severity }, true},
+	{"risk_score", func(a *detect.Alert) string { return strconv.Itoa(a.RiskScore) }, true},
+	{"tactics", func(a *detect.Alert) string { return a.Tactics }, true},
+	{"techniques", func(a *detect.Alert) string { return a.Techniques }, true},
+	{"host_id", func(a *detect.Alert) string { return a.HostID }, true},
+	{"pid", func(a *detect.Alert) string { return strconv.FormatInt(a.Pid, 10) }, false},
+	{"process_executable", func(a *detect.Alert) string { return a.ProcessExecutable }, true},
+	{"process_name", func(a *detect.Alert) string { return a.ProcessName }, true},
+	{"process_command_line", func(a *detect.Alert) string { return a.ProcessCommandLine }, false},
+	{"parent_pid", func(a *detect.Alert) string { return strconv.FormatInt(a.ParentPid, 10) }, false},
+	{"parent_executable", func(a *detect.Alert) string { return a.ParentExecutable }, true},
+	{"parent_name", func(a *detect.Alert) string { return a.ParentName }, true},
+	{"user_id", func(a *detect.Alert) string { return a.UserID }, true},
+	{"destination_ip", func(a *detect.Alert) string { return a.DestinationIP }, true},
+	{"destination_port", func(a *detect.Alert) string { return strconv.FormatInt(a.DestinationPort, 10) }, true},
+	{"reason", func(a *detect.Alert) string { return a.Reason }, false},
+	// The alert was decoded for this row alone and is dropped after it:
+	// its events bytes become the row's string without a second copy.
+	{eventsColumn, func(a *detect.Alert) string { return unsafe.String(unsafe.SliceData(a.Events), len(a.Events)) }, false},
+}
+
+// usedColumns is the set of columns the query reads.
+func usedColumns(ctx context.Context) map[string]bool {
+	used := make(map[string]bool, len(columns))
+	for _, c := range columns {
+		if tablewrap.ColumnsUsed(ctx, c.name) {
+			used[c.name] = true
+		}
+	}
+	return used
+}
+
+// row renders the used columns of an alert as an osquery row.
+func row(a *detect.Alert, used map[string]bool, in interner) map[string]string {
+	r := make(map[string]string, len(used))
+	for _, c := range columns {
+		if !used[c.name] {
+			continue
+		}
+		v := c.text(a)
+		if c.shared {
+			v = in.get(v)
+		}
+		r[c.name] = v
+	}
+	return r
+}
+
+// fold maps a text to what SQLite's NOCASE and RTRIM collations compare:
+// ASCII letters lower-cased, trailing spaces removed. Two texts equal under
+// BINARY, NOCASE or RTRIM have equal folds.
+func fold(s string) string {
+	return strings.TrimRight(asciiLower(s), " ")
+}
+
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+// folded folds a validator's input first.
+func folded(valid func(string) bool) func(string) bool {
+	return func(s string) bool { return valid(fold(s)) }
+}
+
+// foldValues folds and de-duplicates equality values.
+func foldValues(values []string) []string {
+	if len(values) == 0 {
+		return nil
+	}
+	seen := make(map[string]bool, len(values))
+	out := make([]string, 0, len(values))
+	for _, v := range values {
+		if f := fold(v); !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // Query turns osquery's constraints into a store query. none is true when
-// the constraints can match no alert, so the store need not be read.
+// the constraints can match no alert, so the store need not be read. Text
+// values come back folded (see fold); stored ids and severities are
+// already in folded form, rule ids are not (see storedRuleIDs).
 func Query(qc table.QueryContext) (q store.AlertQuery, none bool) {
 	if cl, ok := qc.Constraints["time"]; ok {
 		r := constraint.Ints(cl)
@@ -102,25 +274,25 @@ func Query(qc table.QueryContext) (q store.AlertQuery, none bool) {
 		}
 	}
 	if cl, ok := qc.Constraints["id"]; ok {
-		set := constraint.Strings(cl, constraint.IsUUID)
+		set := constraint.Strings(cl, folded(constraint.IsUUID))
 		if set.None() {
 			return q, true
 		}
-		q.IDs = set.Values
+		q.IDs = foldValues(set.Values)
 	}
 	if cl, ok := qc.Constraints["rule_id"]; ok {
-		set := constraint.Strings(cl, func(s string) bool { return s != "" && len(s) <= store.MaxRuleIDLen })
+		set := constraint.Strings(cl, folded(func(s string) bool { return s != "" && len(s) <= store.MaxRuleIDLen }))
 		if set.None() {
 			return q, true
 		}
-		q.RuleIDs = set.Values
+		q.RuleIDs = foldValues(set.Values)
 	}
 	if cl, ok := qc.Constraints["severity"]; ok {
-		set := constraint.Strings(cl, constraint.OneOf(Severities...))
+		set := constraint.Strings(cl, folded(constraint.OneOf(Severities...)))
 		if set.None() {
 			return q, true
 		}
-		q.Severities = set.Values
+		q.Severities = foldValues(set.Values)
 	}
 	return q, false
 }

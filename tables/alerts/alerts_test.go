@@ -108,7 +108,10 @@ var generateCases = []struct {
 	{"rule_id", map[string][]table.Constraint{"rule_id": {con(2, "a3ffb2e8-2b54-4ad2-bd47-5b2f4fd41d3a")}}},
 	{"rule_id_and_time", map[string][]table.Constraint{"rule_id": {con(2, "a3ffb2e8-2b54-4ad2-bd47-5b2f4fd41d3a")}, "time": {con(4, "1700000100")}}},
 	{"severity", map[string][]table.Constraint{"severity": {con(2, "low")}}},
-	{"severity_unknown", map[string][]table.Constraint{"severity": {con(2, "HIGH")}}},
+	{"severity_upper_case", map[string][]table.Constraint{"severity": {con(2, "HIGH")}}},
+	{"severity_unknown", map[string][]table.Constraint{"severity": {con(2, "urgent")}}},
+	{"rule_id_other_case", map[string][]table.Constraint{"rule_id": {con(2, "A3FFB2E8-2B54-4AD2-BD47-5B2F4FD41D3A")}}},
+	{"id_upper_case", map[string][]table.Constraint{"id": {con(2, "1C8A2D4F-6E3B-5F5A-9B7C-2D3E4F5A6B7C")}}},
 	{"id", map[string][]table.Constraint{"id": {con(2, "1c8a2d4f-6e3b-5f5a-9b7c-2d3e4f5a6b7c")}}},
 	{"id_hostile", map[string][]table.Constraint{"id": {con(2, "' OR 1=1; --")}}},
 	{"like_left_to_sqlite", map[string][]table.Constraint{"rule_name": {con(65, "%Shell%")}, "id": {con(65, "0b%")}}},
@@ -132,11 +135,16 @@ func TestGenerateGolden(t *testing.T) {
 	}
 }
 
-// recorder is a Source that remembers the queries it was asked.
+// recorder is a Source that remembers the queries it was asked. Its store
+// holds alerts of the rules r1, R1 and Other.
 type recorder struct {
 	mu      sync.Mutex
 	queries []store.AlertQuery
 	err     error
+}
+
+func (r *recorder) RuleAlertCounts(context.Context) (map[string]store.RuleCount, error) {
+	return map[string]store.RuleCount{"r1": {Count: 1}, "R1": {Count: 1}, "Other": {Count: 2}}, nil
 }
 
 func (r *recorder) Alerts(_ context.Context, q store.AlertQuery) ([]*detect.Alert, error) {
@@ -170,8 +178,16 @@ func TestPushDown(t *testing.T) {
 		{"time contradiction", map[string][]table.Constraint{"time": {con(4, "200"), con(8, "100")}}, nil},
 		{"time garbage ignored", map[string][]table.Constraint{"time": {con(4, "1e9"), con(4, "'x'")}}, &store.AlertQuery{}},
 		{"too many time constraints", map[string][]table.Constraint{"time": many}, &store.AlertQuery{}},
-		{"rule and severity", map[string][]table.Constraint{"rule_id": {con(2, "r1")}, "severity": {con(2, "critical")}},
-			&store.AlertQuery{RuleIDs: []string{"r1"}, Severities: []string{"critical"}}},
+		{"rule and severity", map[string][]table.Constraint{"rule_id": {con(2, "Other")}, "severity": {con(2, "critical")}},
+			&store.AlertQuery{RuleIDs: []string{"Other"}, Severities: []string{"critical"}}},
+		// SQLite does not pass the collation: `= 'HIGH' COLLATE NOCASE` and
+		// `= 'high ' COLLATE RTRIM` arrive as plain equality.
+		{"severity in another case", map[string][]table.Constraint{"severity": {con(2, "HIGH")}}, &store.AlertQuery{Severities: []string{"high"}}},
+		{"severity with trailing spaces", map[string][]table.Constraint{"severity": {con(2, "High  ")}}, &store.AlertQuery{Severities: []string{"high"}}},
+		{"rule id in any case", map[string][]table.Constraint{"rule_id": {con(2, "r1")}}, &store.AlertQuery{RuleIDs: []string{"R1", "r1"}}},
+		{"rule id of no stored alert", map[string][]table.Constraint{"rule_id": {con(2, "r2")}}, nil},
+		{"id in upper case", map[string][]table.Constraint{"id": {con(2, "0B7F1C3E-5D2A-5E4F-8A6B-1C2D3E4F5A6B")}},
+			&store.AlertQuery{IDs: []string{"0b7f1c3e-5d2a-5e4f-8a6b-1c2d3e4f5a6b"}}},
 		{"empty rule id", map[string][]table.Constraint{"rule_id": {con(2, "")}}, nil},
 		{"overlong rule id", map[string][]table.Constraint{"rule_id": {con(2, long)}}, nil},
 		{"unknown severity", map[string][]table.Constraint{"severity": {con(2, "urgent")}}, nil},
@@ -234,6 +250,8 @@ func TestColumnsAreTheContract(t *testing.T) {
 func FuzzQuery(f *testing.F) {
 	f.Add("time", uint8(4), "100", "id", uint8(2), "0b7f1c3e-5d2a-5e4f-8a6b-1c2d3e4f5a6b")
 	f.Add("severity", uint8(2), "high", "rule_id", uint8(2), "")
+	f.Add("severity", uint8(2), "HIGH ", "id", uint8(2), "0B7F1C3E-5D2A-5E4F-8A6B-1C2D3E4F5A6B")
+	f.Add("rule_id", uint8(2), "A3FFB2E8-2B54-4AD2-BD47-5B2F4FD41D3A", "time", uint8(4), "1")
 	f.Add("time", uint8(16), "-9223372036854775808", "time", uint8(4), "9223372036854775807")
 	s := func() *store.Store {
 		st, _, err := store.Open(context.Background(), f.TempDir(), store.Options{NoSync: true})
@@ -290,7 +308,9 @@ func matchesAll(row map[string]string, qc table.QueryContext) bool {
 			numeric := errX == nil && errY == nil && (col == "time" || col == "pid")
 			switch c.Operator {
 			case table.OperatorEquals:
-				if v != c.Expression && !(numeric && x == y) {
+				// The most permissive collation SQLite may apply: NOCASE
+				// and RTRIM at once.
+				if fold(v) != fold(c.Expression) && !(numeric && x == y) {
 					return false
 				}
 			case table.OperatorGreaterThan:
@@ -313,4 +333,49 @@ func matchesAll(row map[string]string, qc table.QueryContext) bool {
 		}
 	}
 	return true
+}
+
+// Columns the query does not use are not built, and the events of an
+// alert are not even decoded unless selected.
+func TestOnlyUsedColumnsAreBuilt(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	tbl := New(s, tablewrap.Options{})
+	for _, tt := range []struct {
+		name string
+		used []string
+	}{
+		{"count(*)", []string{}},
+		{"id and time", []string{"id", "time"}},
+		{"events", []string{"id", "events"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, _ := json.Marshal(map[string]any{"constraints": []any{}, "colsUsed": tt.used, "colsUsedBitset": 0})
+			resp := tbl.Plugin().Call(context.Background(), osquery.ExtensionPluginRequest{"action": "generate", "context": string(ctx)})
+			if resp.Status.Code != 0 || len(resp.Response) != 3 {
+				t.Fatalf("status %+v, %d rows, want 3", resp.Status, len(resp.Response))
+			}
+			for _, r := range resp.Response {
+				keys := make([]string, 0, len(r))
+				for k := range r {
+					keys = append(keys, k)
+				}
+				sort.Strings(keys)
+				want := append([]string(nil), tt.used...)
+				sort.Strings(want)
+				if strings.Join(keys, ",") != strings.Join(want, ",") {
+					t.Errorf("row columns %v, want %v", keys, want)
+				}
+				if ev, ok := r["events"]; ok && !strings.HasPrefix(ev, "[") {
+					t.Errorf("events %q", ev)
+				}
+			}
+		})
+	}
+	rec := &recorder{}
+	ctx, _ := json.Marshal(map[string]any{"constraints": []any{}, "colsUsed": []string{"id", "reason"}, "colsUsedBitset": 0})
+	New(rec, tablewrap.Options{}).Plugin().Call(context.Background(), osquery.ExtensionPluginRequest{"action": "generate", "context": string(ctx)})
+	if len(rec.queries) != 1 || !rec.queries[0].WithoutEvents {
+		t.Errorf("store queries %+v, want one WithoutEvents", rec.queries)
+	}
 }

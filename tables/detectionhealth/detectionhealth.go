@@ -82,6 +82,14 @@ type Source struct {
 	LastPoll      time.Time
 	Cursor        int64 // osquery time (Unix seconds) read up to
 	LagSeconds    int64 // how far the cursor trails the present
+	// Quarantined counts rows stamped implausibly far ahead of the host's
+	// clock; they are never read (LastQuarantine names the last one).
+	Quarantined    int64
+	LastQuarantine string
+	// StalledSince is when the cursor stopped moving while rows of
+	// complete seconds waited beyond it (zero when not stalled).
+	StalledSince time.Time
+	StallReason  string
 }
 
 // Engine is the detection engine's counters.
@@ -241,7 +249,18 @@ func Rows(s Snapshot) []map[string]string {
 				lagDetail = fmt.Sprintf("the cursor trails by over half of osquery's events_expiry (%d s)", x.EventsExpiry)
 			}
 		}
+		stalled := int64(0)
+		if !so.StalledSince.IsZero() {
+			stalled = max(int64(s.Taken.Sub(so.StalledSince)/time.Second), 1)
+		}
 		w.num(src, so.Table, "lag_seconds", so.LagSeconds, lagStatus, lagDetail)
+		stallStatus := StatusOK
+		if stalled > 0 {
+			stallStatus = StatusError
+		}
+		w.num(src, so.Table, "stalled_seconds", stalled, stallStatus, so.StallReason)
+		w.num(src, so.Table, "rows_quarantined", so.Quarantined, warnIf(so.Quarantined > 0),
+			detailIf(so.Quarantined > 0, "rows stamped too far ahead of the host's clock are never read; last: "+so.LastQuarantine))
 		w.num(src, so.Table, "errors", so.Errors, warnIf(so.Errors > 0), so.LastError)
 	}
 

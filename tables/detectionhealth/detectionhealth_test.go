@@ -36,8 +36,10 @@ func snapshots() map[string]Snapshot {
 	troubled.Extension.Registrations = 3
 	troubled.Warnings = []string{"socket_events: audit_allow_sockets is false; network rules see no events"}
 	troubled.Sources = []Source{
-		{Table: "process_events", EventsEnabled: true, Errors: 2, LastError: "query timed out", LagSeconds: 2000},
-		{Table: "socket_events", EventsEnabled: false, EventsProblem: "--audit_allow_sockets=false"},
+		{Table: "process_events", EventsEnabled: true, Errors: 2, LastError: "query timed out", LagSeconds: 2000,
+			StalledSince: start.Add(90*time.Minute - 45*time.Second), StallReason: "polling fails: query timed out"},
+		{Table: "socket_events", EventsEnabled: false, EventsProblem: "--audit_allow_sockets=false",
+			Quarantined: 1, LastQuarantine: "socket_events row eid \"0000000007\" quarantined: time 32503680000 (3000-01-01T00:00:00Z) is ..."},
 	}
 	troubled.Engine.RulesRejected = 1
 	troubled.Engine.RowsRejected = 5

@@ -9,7 +9,9 @@
 //   - turns a panic in the generate function into an error instead of
 //     killing the extension,
 //   - is counted (calls, rows, errors, timeouts, busy refusals, panics) for
-//     detection_health.
+//     detection_health,
+//   - knows which columns the query uses (ColumnsUsed), so a table can
+//     leave out costly columns nobody selected.
 //
 // A read that times out keeps its worker slot until its generate function
 // returns, so a generate function that ignores its context eventually makes
@@ -18,6 +20,7 @@ package tablewrap
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +29,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/osquery/osquery-go"
+	gen "github.com/osquery/osquery-go/gen/osquery"
 	"github.com/osquery/osquery-go/plugin/table"
 )
 
@@ -115,7 +120,7 @@ type Table struct {
 	timeout time.Duration
 	slots   chan struct{}
 	log     *slog.Logger
-	plugin  *table.Plugin
+	plugin  *plugin
 
 	calls, rows, errs, timeouts, busy, panics atomic.Int64
 	mu                                        sync.Mutex
@@ -138,12 +143,76 @@ func New(spec Spec, gen table.GenerateFunc, opts Options) *Table {
 		log:     opts.Logger,
 	}
 	// The one place the raw constructor is used.
-	t.plugin = table.NewPlugin(spec.Name, spec.definitions(), t.Generate)
+	t.plugin = &plugin{Plugin: table.NewPlugin(spec.Name, spec.definitions(), t.Generate), columns: spec.ColumnNames()}
 	return t
 }
 
 // Plugin is the osquery table plugin to register.
-func (t *Table) Plugin() *table.Plugin { return t.plugin }
+func (t *Table) Plugin() osquery.OsqueryPlugin { return t.plugin }
+
+// plugin is osquery-go's table plugin, plus the columns the query uses:
+// osqueryd sends them in the query context as "colsUsed" (the columns
+// SQLite reads anywhere in the statement: SELECT list, WHERE, ORDER BY),
+// (osquery/core/tables.cpp, TablePlugin::setRequestFromContext, adds
+// "colsUsed" and "colsUsedBitset" when SQLite reported them), but
+// osquery-go (at the pinned version) parses only the constraints, so
+// Call reads them from the same JSON and hands them to Generate through
+// its context.
+type plugin struct {
+	*table.Plugin
+	columns []string // in declaration order, as colsUsedBitset numbers them
+}
+
+func (p *plugin) Call(ctx context.Context, request gen.ExtensionPluginRequest) gen.ExtensionResponse {
+	if request["action"] == "generate" {
+		if cols, ok := parseColumnsUsed(request["context"], p.columns); ok {
+			ctx = context.WithValue(ctx, columnsUsedKey{}, cols)
+		}
+	}
+	return p.Plugin.Call(ctx, request)
+}
+
+type columnsUsedKey struct{}
+
+// parseColumnsUsed reads the columns a query uses from its context:
+// colsUsed (names), else colsUsedBitset (bit i is the i-th declared
+// column; SQLite's bit 63 stands for every column from the 64th on). ok is
+// false when neither is there or the JSON is malformed: then every column
+// counts as used.
+func parseColumnsUsed(contextJSON string, columns []string) (map[string]bool, bool) {
+	var doc struct {
+		ColsUsed       *[]string `json:"colsUsed"`
+		ColsUsedBitset *uint64   `json:"colsUsedBitset"`
+	}
+	if err := json.Unmarshal([]byte(contextJSON), &doc); err != nil {
+		return nil, false
+	}
+	switch {
+	case doc.ColsUsed != nil:
+		cols := make(map[string]bool, len(*doc.ColsUsed))
+		for _, c := range *doc.ColsUsed {
+			cols[c] = true
+		}
+		return cols, true
+	case doc.ColsUsedBitset != nil:
+		cols := make(map[string]bool, len(columns))
+		for i, c := range columns {
+			if *doc.ColsUsedBitset&(1<<min(i, 63)) != 0 {
+				cols[c] = true
+			}
+		}
+		return cols, true
+	}
+	return nil, false
+}
+
+// ColumnsUsed reports whether the query being generated reads column.
+// Without column information (a direct call, an osquery that does not
+// send it) every column counts as used.
+func ColumnsUsed(ctx context.Context, column string) bool {
+	cols, ok := ctx.Value(columnsUsedKey{}).(map[string]bool)
+	return !ok || cols[column]
+}
 
 // Spec is the table's contract.
 func (t *Table) Spec() Spec { return t.spec }

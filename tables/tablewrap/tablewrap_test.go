@@ -164,3 +164,36 @@ func TestRoutesMatchSpec(t *testing.T) {
 		t.Errorf("name = %q", tbl.Plugin().Name())
 	}
 }
+
+func TestColumnsUsed(t *testing.T) {
+	cols := []string{"a", "b", "c"}
+	for _, tt := range []struct {
+		name    string
+		context string
+		used    string // the columns ColumnsUsed reports, of a, b, c and z
+	}{
+		{"names", `{"constraints":[],"colsUsed":["b"],"colsUsedBitset":2}`, "b"},
+		{"names win over the bitset", `{"colsUsed":["a","c"],"colsUsedBitset":2}`, "a,c"},
+		{"none used (count(*))", `{"colsUsed":[],"colsUsedBitset":0}`, ""},
+		{"bitset alone", `{"colsUsedBitset":5}`, "a,c"},
+		{"neither: every column", `{"constraints":[]}`, "a,b,c,z"},
+		{"malformed: every column", `{"colsUsed":"b"}`, "a,b,c,z"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			tbl := New(Spec{Name: "t", Columns: []Column{Text("a", ""), Text("b", ""), Text("c", "")}},
+				func(ctx context.Context, _ table.QueryContext) ([]map[string]string, error) {
+					for _, c := range append(cols, "z") {
+						if ColumnsUsed(ctx, c) {
+							got = append(got, c)
+						}
+					}
+					return nil, nil
+				}, Options{})
+			tbl.Plugin().Call(context.Background(), osquery.ExtensionPluginRequest{"action": "generate", "context": tt.context})
+			if strings.Join(got, ",") != tt.used {
+				t.Errorf("used %v, want %s", got, tt.used)
+			}
+		})
+	}
+}

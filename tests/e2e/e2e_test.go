@@ -638,3 +638,91 @@ func TestMalformedRowsAreCountedAndSkipped(t *testing.T) {
 		t.Fatalf("events_processed %q, want the 1 good row", hl["engine//events_processed"])
 	}
 }
+
+// osqueryd restarts with a wiped (or ephemeral) database: its eid counters
+// start again near 1 (research/osquery.md §2.7), so the same eids now name
+// different events. The reverse shell happens again after the restart; its
+// alert must be a new one, not overwrite the first (alert ids are built from
+// what the events are, not from the eids alone). The new-terms symlink rule
+// has seen its term already and stays quiet.
+func TestCoreRestartWithEIDsStartingAgainKeepsOlderAlerts(t *testing.T) {
+	h := newHost(t)
+	core := h.startCore(osqcore.Options{})
+	ext := h.launch()
+	h.waitRegistered()
+	steps := loadScenario(t, "demo.jsonl")
+	first := h.replay(steps)
+	h.waitDelivered(first)
+	before := h.mustQuery("SELECT id, rule_id, time FROM alerts")
+	if len(before) != 2 {
+		t.Fatalf("alerts before the restart: %v, want 2", before)
+	}
+
+	core.DropExtension("osqdetect")
+	h.stopCore(core)
+	time.Sleep(1100 * time.Millisecond) // the new core's batches get later seconds
+	h.startCore(osqcore.Options{})
+	h.waitRegistered()
+	second := h.replay(steps) // same rows, same eids, later time
+	h.waitDelivered(first + second)
+	select {
+	case <-ext.done:
+		t.Fatalf("extension exited: %v", ext.err)
+	default:
+	}
+
+	after := h.mustQuery("SELECT id, rule_id, time FROM alerts")
+	ids := map[string]map[string]string{}
+	for _, r := range after {
+		ids[r["id"]] = r
+	}
+	for _, old := range before {
+		got, ok := ids[old["id"]]
+		if !ok || got["time"] != old["time"] {
+			t.Errorf("alert %s (rule %s, time %s) was overwritten or lost after the core restart: %v", old["id"], old["rule_id"], old["time"], after)
+		}
+	}
+	shells := 0
+	for _, r := range after {
+		if r["rule_id"] == reverseShellRule {
+			shells++
+		}
+	}
+	if len(after) != 3 || shells != 2 {
+		t.Fatalf("alerts after the restart: %v, want the 2 older ones and a second reverse shell", after)
+	}
+}
+
+// SQLite does not tell a virtual table the collation of a comparison:
+// `severity = 'MEDIUM' COLLATE NOCASE` reaches the extension as
+// severity = "MEDIUM". The pushed-down filter must still return every row
+// SQLite then keeps (sqlite.org/datatype3.html#collation: NOCASE folds
+// ASCII case, RTRIM ignores trailing spaces).
+func TestCollatedEqualityIsNotFilteredAway(t *testing.T) {
+	h := newHost(t)
+	h.startCore(osqcore.Options{})
+	h.launch()
+	h.waitRegistered()
+	h.waitDelivered(h.replay(loadScenario(t, "demo.jsonl")))
+	all := h.mustQuery("SELECT id, rule_id, severity FROM alerts WHERE rule_id = '" + reverseShellRule + "'")
+	if len(all) != 1 {
+		t.Fatalf("reverse shell alerts: %v", all)
+	}
+	shell := all[0]
+	for _, sql := range []string{
+		"SELECT id FROM alerts WHERE severity = '" + strings.ToUpper(shell["severity"]) + "' COLLATE NOCASE",
+		"SELECT id FROM alerts WHERE severity = '" + shell["severity"] + "   ' COLLATE RTRIM",
+		"SELECT id FROM alerts WHERE id = '" + strings.ToUpper(shell["id"]) + "' COLLATE NOCASE",
+		"SELECT id FROM alerts WHERE rule_id = '" + strings.ToUpper(reverseShellRule) + "' COLLATE NOCASE",
+		"SELECT id FROM alerts WHERE upper(rule_id) = '" + strings.ToUpper(reverseShellRule) + "'",
+	} {
+		rows := h.mustQuery(sql)
+		if len(rows) != 1 || rows[0]["id"] != shell["id"] {
+			t.Errorf("%s: %v, want the reverse shell alert %s", sql, rows, shell["id"])
+		}
+	}
+	// Case still matters where the query says so.
+	if rows := h.mustQuery("SELECT id FROM alerts WHERE severity = '" + strings.ToUpper(shell["severity"]) + "'"); len(rows) != 0 {
+		t.Errorf("binary comparison matched %v", rows)
+	}
+}

@@ -4,7 +4,10 @@
 // lookup, error bodies) and the results websocket protocol (auth,
 // select_campaign, then totals, status, result and error messages), with
 // simulated hosts that can be online, offline, slow, silent, missing the
-// osqdetect extension or failing. It does not import the client it tests.
+// osqdetect extension or failing. Its configuration side (config.go) does
+// what fleetctl apply and fleetctl gitops do with labels, queries and
+// policies, and which hosts then run them, by Fleet's own rules. It does
+// not import the client it tests.
 package fleetdouble
 
 import (
@@ -31,6 +34,13 @@ type Host struct {
 	Serial      string
 	Labels      []string // label names the host belongs to
 	TeamID      uint     // 0: no team
+	// Platform is the platform Fleet stores for the host: a Linux host's
+	// distribution ("ubuntu", "rhel", "debian", ...), or "darwin",
+	// "windows". Empty means "ubuntu".
+	Platform string
+	// NodeKey and OsqueryHostID are the host's other identifiers Fleet's
+	// host lookup accepts.
+	NodeKey, OsqueryHostID string
 
 	Offline bool // never answers; counted offline in totals
 	// Silent hosts are online but never answer (a host slower than any
@@ -95,6 +105,11 @@ type Config struct {
 	// FLEET_LIVE_QUERY_REST_PERIOD); hosts slower than it are not in the
 	// answer. Zero means 1 s.
 	RestPeriod time.Duration
+	// GitOpsReports makes the server a Fleet 4.82 or later, whose GitOps
+	// files take reports: (and settings:) next to the older key names.
+	// Without it the server is an older Fleet (4.69 was tried), which
+	// rejects reports: as an unknown top-level field.
+	GitOpsReports bool
 }
 
 // Server is a running double.
@@ -108,6 +123,7 @@ type Server struct {
 	nextID    uint
 	requests  []string
 	live      []string // SQL of every campaign, in order
+	applied   appliedConfig
 	stop      chan struct{}
 	stopOnce  sync.Once
 }
@@ -300,7 +316,7 @@ func (s *Server) createByIdentifiers(w http.ResponseWriter, r *http.Request) {
 	for i := range s.cfg.Hosts {
 		h := &s.cfg.Hosts[i]
 		for _, l := range labels {
-			if contains(h.Labels, l) {
+			if s.inLabel(h, l) {
 				set[h.ID] = true
 			}
 		}
@@ -331,6 +347,13 @@ func (s *Server) createByIDs(w http.ResponseWriter, r *http.Request) {
 				labelNames[l.Name] = true
 			}
 		}
+		s.mu.Lock()
+		for _, l := range s.applied.labels {
+			if l.id == id {
+				labelNames[l.Name] = true
+			}
+		}
+		s.mu.Unlock()
 	}
 	set := map[uint]bool{}
 	for _, id := range hosts {
@@ -340,8 +363,8 @@ func (s *Server) createByIDs(w http.ResponseWriter, r *http.Request) {
 	}
 	for i := range s.cfg.Hosts {
 		h := &s.cfg.Hosts[i]
-		for _, l := range h.Labels {
-			if labelNames[l] {
+		for l := range labelNames {
+			if s.inLabel(h, l) {
 				set[h.ID] = true
 			}
 		}
@@ -464,6 +487,11 @@ func (s *Server) listLabels(w http.ResponseWriter, _ *http.Request) {
 	for _, l := range s.cfg.Labels {
 		labels = append(labels, map[string]any{"id": l.ID, "name": l.Name, "label_type": "regular"})
 	}
+	s.mu.Lock()
+	for _, l := range s.applied.labels {
+		labels = append(labels, map[string]any{"id": l.id, "name": l.Name, "label_type": "regular"})
+	}
+	s.mu.Unlock()
 	writeJSON(w, map[string]any{"labels": labels})
 }
 
@@ -478,14 +506,19 @@ func (s *Server) hostByIdentifier(w http.ResponseWriter, r *http.Request) {
 		status = "offline"
 	}
 	writeJSON(w, map[string]any{"host": map[string]any{
-		"id": h.ID, "hostname": h.Hostname, "display_name": h.DisplayName, "uuid": h.UUID, "status": status,
+		"id": h.ID, "hostname": h.Hostname, "display_name": h.DisplayName, "uuid": h.UUID,
+		"hardware_serial": h.Serial, "platform": h.platform(), "status": status,
 	}})
 }
 
 func (s *Server) findHost(ident string) *Host {
 	for i := range s.cfg.Hosts {
 		h := &s.cfg.Hosts[i]
-		if ident != "" && (h.Hostname == ident || h.UUID == ident || h.Serial == ident) {
+		// Fleet matches an identifier against hostname, osquery_host_id,
+		// node_key, uuid and hardware_serial (HostByIdentifier in
+		// fleetdm/fleet server/datastore/mysql/hosts.go).
+		if ident != "" && (h.Hostname == ident || h.UUID == ident || h.Serial == ident ||
+			h.NodeKey == ident || h.OsqueryHostID == ident) {
 			return h
 		}
 	}
@@ -498,7 +531,21 @@ func (s *Server) labelExists(name string) bool {
 			return true
 		}
 	}
-	return false
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.applied.label(name) != nil
+}
+
+// inLabel reports whether h belongs to the label: given in its Labels, or
+// found by the label's query the last time RefreshLabels ran.
+func (s *Server) inLabel(h *Host, name string) bool {
+	if contains(h.Labels, name) {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.applied.label(name)
+	return l != nil && l.members[h.ID]
 }
 
 func contains(list []string, v string) bool {

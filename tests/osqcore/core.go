@@ -156,7 +156,11 @@ type Core struct {
 
 const maxGenerateLog = 256
 
-// Start creates the core, binds opts.Socket and begins serving.
+// Start creates the core, binds opts.Socket and begins serving. Each core
+// starts with an empty event buffer and its eid counters at 1: a restart
+// (Stop, then Start on the same socket) is osqueryd restarting with a wiped
+// or ephemeral database, whose counters start again near 1 and so reuse
+// eids of events read before (research/osquery.md §2.7).
 func Start(ctx context.Context, opts Options) (*Core, error) {
 	if opts.Socket == "" {
 		return nil, errors.New("osqcore: Options.Socket is required")

@@ -1,0 +1,174 @@
+package normalize
+
+import (
+	"encoding/binary"
+	"unsafe"
+)
+
+// A row encoded for a Reorderer's buffers:
+//
+//	5 bytes  the length of the rest of the row (a padded uvarint)
+//	uvarint  Seq
+//	uvarint  len(Table), Table
+//	the columns, as Fields lays them out
+//
+// The host is the buffer's.
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// appendColumn appends one column as Fields lay them out.
+func appendColumn(b []byte, name, value string) []byte {
+	if c := ColOf(name); c != ColNone {
+		b = append(b, byte(c))
+	} else {
+		b = append(b, 0)
+		b = appendStr(b, name)
+	}
+	return appendStr(b, value)
+}
+
+// encodeRow appends r (without its host) to b.
+func encodeRow(b []byte, r *Row) []byte {
+	start := len(b)
+	b = append(b, 0, 0, 0, 0, 0) // room for the length
+	b = binary.AppendUvarint(b, r.Seq)
+	b = appendStr(b, r.Table)
+	switch f := r.Fields; {
+	case f != nil && !f.view:
+		b = append(b, f.b...)
+	case f != nil:
+		f.Range(func(name, value string) { b = appendColumn(b, name, value) })
+	default:
+		for name, value := range r.Cols {
+			b = appendColumn(b, name, value)
+		}
+	}
+	n := uint64(len(b) - start - 5)
+	for i := 0; i < 5; i++ {
+		bt := byte(n & 0x7f)
+		n >>= 7
+		if i < 4 {
+			bt |= 0x80
+		}
+		b[start+i] = bt
+	}
+	return b
+}
+
+// decodeRows decodes n rows encoded by encodeRow. Each row's columns are a
+// new buffer of their own, so a value the process cache keeps holds only
+// its row.
+func decodeRows(chunks [][]byte, n int, host string) []Row {
+	rows := make([]Row, n)
+	fields := make([]Fields, n)
+	var b []byte
+	for i := 0; i < n; i++ {
+		for len(b) == 0 {
+			b, chunks = chunks[0], chunks[1:]
+		}
+		b = decodeRow(b, &rows[i], &fields[i], true)
+		rows[i].Host = host
+	}
+	return rows
+}
+
+// decodeRow decodes the row at the start of b into r and f and returns
+// the rest of b. With own, f gets a copy of the columns; else f views b.
+func decodeRow(b []byte, r *Row, f *Fields, own bool) []byte {
+	size, k := binary.Uvarint(b)
+	b = b[k:]
+	rb := b[:size]
+	b = b[size:]
+	seq, k := binary.Uvarint(rb)
+	r.Seq = seq
+	rb = rb[k:]
+	tn, k := binary.Uvarint(rb)
+	r.Table = tableName(rb[k : k+int(tn)])
+	rb = rb[k+int(tn):]
+	f.Reset()
+	if own {
+		f.b = append(make([]byte, 0, len(rb)), rb...) // the row's own copy
+	} else {
+		f.b = rb
+	}
+	r.Fields = f
+	cols := f.b
+	for pos := 0; pos < len(cols); {
+		tag := Col(cols[pos])
+		pos++
+		if tag == ColNone {
+			f.others[0] = 1 // a name without a slot (Range walks them)
+			nn, k := binary.Uvarint(cols[pos:])
+			pos += k + int(nn)
+		}
+		vn, k := binary.Uvarint(cols[pos:])
+		pos += k
+		if tag != ColNone {
+			f.span[tag] = span{uint32(pos), uint32(vn)}
+			f.has |= 1 << tag
+		}
+		pos += int(vn)
+	}
+	return b
+}
+
+// RowBatch carries rows from one goroutine to another as bytes: each row
+// encoded end to end with its host, one buffer for the batch, nothing for
+// the collector to trace.
+type RowBatch struct {
+	b []byte
+	n int
+}
+
+// Add appends a copy of r.
+func (rb *RowBatch) Add(r Row) {
+	rb.b = appendStr(rb.b, r.Host)
+	rb.b = encodeRow(rb.b, &r)
+	rb.n++
+}
+
+// Len is the number of rows.
+func (rb *RowBatch) Len() int { return rb.n }
+
+// Each calls fn with every row in order. A row and its strings are views
+// of the batch, valid while fn runs and the batch is unchanged.
+func (rb *RowBatch) Each(fn func(Row)) {
+	var f Fields
+	b := rb.b
+	for len(b) > 0 {
+		hn, k := binary.Uvarint(b)
+		host := unsafeString(b[k : k+int(hn)])
+		b = b[k+int(hn):]
+		var r Row
+		b = decodeRow(b, &r, &f, false)
+		r.Host = host
+		fn(r)
+	}
+}
+
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// tableName returns the table's name, without a copy for the known ones.
+func tableName(b []byte) string {
+	switch string(b) {
+	case TableProcessEvents:
+		return TableProcessEvents
+	case TableSocketEvents:
+		return TableSocketEvents
+	case TableBPFProcessEvents:
+		return TableBPFProcessEvents
+	case TableBPFSocketEvents:
+		return TableBPFSocketEvents
+	case TableProcesses:
+		return TableProcesses
+	}
+	return string(b)
+}
