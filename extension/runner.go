@@ -451,6 +451,12 @@ func (r *runner) watch(ctx context.Context) error {
 		if r.shutdownRequested(shutdownSettle) {
 			return errShutdownRequested
 		}
+		// The server registers as it starts, asynchronously: one started
+		// just before this watch may be listed by now.
+		if r.server != nil && r.listed(ctx) {
+			r.health.Update(func(s *HealthSnapshot) { s.CoreReachable = true; s.Registered = true })
+			return nil
+		}
 		r.log.Warn("osquery no longer lists the extension; registering again")
 	}
 	r.unregister()
@@ -481,6 +487,14 @@ func (r *runner) shutdownRequested(wait time.Duration) bool {
 	case <-time.After(wait):
 		return false
 	}
+}
+
+// listed asks osquery whether it lists the extension now.
+func (r *runner) listed(ctx context.Context) bool {
+	lctx, cancel := context.WithTimeout(ctx, max(r.opts.Interval, 2*time.Second))
+	defer cancel()
+	names, err := r.client.ExtensionNames(lctx)
+	return err == nil && slices.Contains(names, Name)
 }
 
 // pollTick reads the event tables until caught up (bounded per tick) and
