@@ -669,9 +669,9 @@ func (p *scanPipeline) printSummary(w io.Writer, files int) {
 		suppressed = p.limiter.Suppressed()
 	}
 	rs := p.reorder.Stats()
-	fmt.Fprintf(w, "scanned %d files, %d lines: %d rows, %d events, %d alerts (%d suppressed by rate limits), "+
+	fmt.Fprintf(w, "scanned %s, %d lines: %d rows, %d events, %d alerts (%d suppressed by rate limits), "+
 		"%d bad lines, %d rows rejected, %d rows out of order beyond the reorder window",
-		files, p.sum.lines, rows, events, len(p.seen), suppressed, p.sum.badLines, p.sum.badRows, rs.Late)
+		plural(files, "file"), p.sum.lines, rows, events, len(p.seen), suppressed, p.sum.badLines, p.sum.badRows, rs.Late)
 	if rs.EarlyRows > 0 {
 		fmt.Fprintf(w, ", %d rows released early (reorder buffer full at %d MiB)", rs.EarlyRows, normalize.DefaultMaxBufferedBytes>>20)
 	}
@@ -679,7 +679,7 @@ func (p *scanPipeline) printSummary(w io.Writer, files int) {
 		fmt.Fprintf(w, ", %d rows quarantined for implausible times (last: %s)", p.sum.quarantined, p.sum.lastQuarantine)
 	}
 	if n := p.sum.badFiles + p.sum.readFailures; n > 0 {
-		fmt.Fprintf(w, ", %d files not read to the end", n)
+		fmt.Fprintf(w, ", %s not read to the end", plural(n, "file"))
 	}
 	fmt.Fprintln(w)
 }

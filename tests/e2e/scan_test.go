@@ -76,7 +76,7 @@ func TestScanReadsEveryReadableFile(t *testing.T) {
 		if got := alertLines(t, r.out); strings.Join(got, ",") != strings.Join(want, ",") {
 			t.Errorf("scan %v: alerts %v, want %v", args, got, want)
 		}
-		if r.code != 2 || !strings.Contains(r.stderr, missing) || !strings.Contains(r.stderr, "1 files not read to the end") {
+		if r.code != 2 || !strings.Contains(r.stderr, missing) || !strings.Contains(r.stderr, "1 file not read to the end") {
 			t.Errorf("scan %v: exit %d, stderr:\n%s", args, r.code, r.stderr)
 		}
 	}
@@ -226,7 +226,7 @@ func TestScanStopsOnSIGTERM(t *testing.T) {
 			t.Fatalf("GOMAXPROCS=%s: scan did not end within 10 s of SIGTERM", cpus)
 		}
 		stdin.Close()
-		if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(errb.String(), "scanned 1 files, 992 lines") {
+		if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(errb.String(), "scanned 1 file, 992 lines") {
 			t.Errorf("GOMAXPROCS=%s: exit %d, stderr:\n%s", cpus, code, errb.String())
 		}
 		if n := len(alertLines(t, out.String())); n != 2 {
