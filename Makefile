@@ -6,7 +6,7 @@ BENCHCOUNT ?= 6
 BENCHPKGS ?= ./detect/... ./extension/... ./tables/... ./fleet/... ./tests/...
 FUZZTIME ?= 10s
 
-.PHONY: all build test bench bench-scan bench-compare bench-memory bench-scaling benchstat demo demo-scan lint fuzz soak clean
+.PHONY: all build test crash bench bench-scan bench-compare bench-memory bench-scaling benchstat demo demo-scan lint fuzz soak clean
 
 all: build
 
@@ -18,6 +18,15 @@ build:
 test: build
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...
+
+# Crash-equivalence, the long loop: the real extension killed inside every
+# commit of the crash scenario (and while commits are written), several
+# times in one run, from outside, and with osqueryd restarting; each run must
+# end with exactly the uninterrupted run's alerts. make test runs a short
+# version. CRASH_COMMITS bounds the commits tried (default 45).
+CRASH_COMMITS ?= 45
+crash: build
+	OSQDETECT_CRASH_LONG=1 OSQDETECT_CRASH_COMMITS=$(CRASH_COMMITS) $(GO) test -count=1 -timeout 4h -run 'TestCrash' ./tests/e2e/
 
 # Go benchmarks with allocation counts; results go to build/bench.txt.
 # -p 1 runs one package's benchmarks at a time, so that they do not share

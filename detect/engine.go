@@ -3,6 +3,7 @@ package detect
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
@@ -56,6 +57,10 @@ type Engine struct {
 	terms    *termHistory
 	events   int64
 	copies   eql.EventCopy // one copy of the event for every sequence keeping it
+
+	// What TakeDelta (state.go) has handed over already.
+	savedSeqChanges uint64 // the matchers' change counts at the last delta
+	limitsDirty     bool   // a rate-limit window moved since the last delta
 }
 
 type ruleState struct {
@@ -134,6 +139,9 @@ func (e *Engine) Process(ev *ecs.Event, emit func(*Alert)) {
 
 func (e *Engine) alert(rs *ruleState, events []*ecs.Event, term string, emit func(*Alert)) {
 	last := events[len(events)-1]
+	if rs.limiter.active() {
+		e.limitsDirty = true
+	}
 	if !rs.limiter.allow(last.Time) {
 		rs.stats.Suppressed++
 		return
@@ -196,6 +204,9 @@ type TermEntry struct {
 	Rule     string `json:"rule"`
 	Key      string `json:"key"`
 	LastSeen int64  `json:"last_seen"` // Unix milliseconds
+	// Forget marks an entry evicted from the history (TakeDelta): the
+	// stored entry goes too.
+	Forget bool `json:"-"`
 }
 
 // DirtyTerms returns the history entries changed since the last call.
@@ -248,8 +259,10 @@ type rateLimiter struct {
 	count    int
 }
 
+func (l *rateLimiter) active() bool { return l.limit > 0 && l.interval > 0 }
+
 func (l *rateLimiter) allow(t int64) bool {
-	if l.limit <= 0 || l.interval <= 0 {
+	if !l.active() {
 		return true
 	}
 	b := t / l.interval
@@ -365,11 +378,14 @@ func (h *termHistory) evictOldest() {
 	}
 	for _, e := range all[:n] {
 		delete(h.seen[e.rule], e.key)
-		delete(h.dirty, termKey{e.rule, e.key})
+		h.dirty[termKey{e.rule, e.key}] = forgotten
 		h.size--
 		h.evicted++
 	}
 }
+
+// forgotten marks a dirty entry that was evicted.
+const forgotten = math.MinInt64
 
 func (h *termHistory) len() int { return h.size }
 
@@ -379,6 +395,10 @@ func (h *termHistory) takeDirty() []TermEntry {
 	}
 	out := make([]TermEntry, 0, len(h.dirty))
 	for k, t := range h.dirty {
+		if t == forgotten {
+			out = append(out, TermEntry{Rule: k.rule, Key: k.key, Forget: true})
+			continue
+		}
 		out = append(out, TermEntry{Rule: k.rule, Key: k.key, LastSeen: t})
 	}
 	clear(h.dirty)
@@ -420,6 +440,7 @@ type thresholdState struct {
 	card    ecs.Field
 	groups  map[string]*thresholdGroup
 	lastKey string
+	dirty   map[string]struct{} // groups changed since the last TakeDelta
 }
 
 type thresholdGroup struct {
@@ -433,7 +454,7 @@ func newThresholdState(r *Rule, max int) *thresholdState {
 	if max <= 0 {
 		max = 100_000
 	}
-	s := &thresholdState{t: r.threshold, window: r.Meta.From.Milliseconds(), max: max, groups: map[string]*thresholdGroup{}}
+	s := &thresholdState{t: r.threshold, window: r.Meta.From.Milliseconds(), max: max, groups: map[string]*thresholdGroup{}, dirty: map[string]struct{}{}}
 	for _, name := range r.threshold.Fields {
 		f, _ := ecs.FieldOf(name)
 		s.fields = append(s.fields, f)
@@ -461,6 +482,7 @@ func (s *thresholdState) add(ev *ecs.Event) bool {
 	g := s.groups[key]
 	if g != nil && ev.Time-g.first > s.window {
 		delete(s.groups, key)
+		s.dirty[key] = struct{}{}
 		g = nil
 	}
 	if g == nil {
@@ -473,6 +495,7 @@ func (s *thresholdState) add(ev *ecs.Event) bool {
 		g = &thresholdGroup{first: ev.Time}
 		s.groups[key] = g
 	}
+	s.dirty[key] = struct{}{}
 	g.count++
 	if s.t.Cardinality > 0 {
 		if g.distinct == nil {
@@ -499,6 +522,7 @@ func (s *thresholdState) expire(now int64) {
 	for k, g := range s.groups {
 		if now-g.first > s.window {
 			delete(s.groups, k)
+			s.dirty[k] = struct{}{}
 		}
 	}
 }

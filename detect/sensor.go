@@ -1,7 +1,9 @@
 package detect
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 
@@ -151,3 +153,110 @@ func (s *Sensor) ProcessState() ([]byte, error) { return s.norm.Snapshot() }
 
 // RestoreProcesses restores the process cache.
 func (s *Sensor) RestoreProcesses(b []byte) error { return s.norm.Restore(b) }
+
+// SensorDelta is what changed in a sensor's durable state since the
+// previous TakeDelta: the engine's part, the process cache's journal and
+// the sensor's own counters. Stored in one transaction with the read
+// position of the rows that produced it, it makes a restart continue
+// exactly where the sensor was.
+type SensorDelta struct {
+	Engine    EngineDelta
+	Processes normalize.ProcessJournal
+	Counters  []byte
+}
+
+// SensorState is a sensor's whole durable state, for RestoreState.
+type SensorState struct {
+	Engine       EngineState
+	ProcessClock []byte
+	ProcessSlots []normalize.ProcessSlot
+	LegacyProcs  []byte // a whole-cache snapshot (ProcessState), used when there is no clock
+	Counters     []byte
+}
+
+type sensorCounters struct {
+	Seq      uint64 `json:"seq"`
+	Rows     int64  `json:"rows"`
+	Rejected int64  `json:"rejected"`
+	Last     string `json:"last,omitempty"`
+}
+
+// TakeDelta returns what changed since the previous call and starts anew.
+func (s *Sensor) TakeDelta() (SensorDelta, error) {
+	var d SensorDelta
+	var err error
+	if d.Engine, err = s.engine.TakeDelta(); err != nil {
+		return SensorDelta{}, err
+	}
+	if d.Processes, err = s.norm.TakeProcessJournal(); err != nil {
+		return SensorDelta{}, err
+	}
+	if d.Counters, err = s.counters(); err != nil {
+		return SensorDelta{}, err
+	}
+	return d, nil
+}
+
+func (s *Sensor) counters() ([]byte, error) {
+	b, err := json.Marshal(sensorCounters{Seq: s.seq, Rows: s.rows, Rejected: s.reject, Last: s.last})
+	if err != nil {
+		return nil, fmt.Errorf("encoding sensor counters: %w", err)
+	}
+	return b, nil
+}
+
+// RestoreState loads a durable state into a new sensor and starts a new
+// delta. A part that cannot be read is left empty and named in the
+// returned error; the others are restored.
+func (s *Sensor) RestoreState(st SensorState) error {
+	var problems []error
+	if err := s.engine.RestoreState(st.Engine); err != nil {
+		problems = append(problems, err)
+	}
+	switch {
+	case len(st.ProcessClock) > 0:
+		if err := s.norm.RestoreProcessSlots(st.ProcessClock, st.ProcessSlots); err != nil {
+			problems = append(problems, err)
+		}
+	case len(st.LegacyProcs) > 0:
+		if err := s.norm.Restore(st.LegacyProcs); err != nil {
+			problems = append(problems, err)
+		}
+	}
+	if len(st.Counters) > 0 {
+		var c sensorCounters
+		if err := json.Unmarshal(st.Counters, &c); err != nil {
+			problems = append(problems, fmt.Errorf("reading sensor counters: %w", err))
+		} else {
+			s.seq, s.rows, s.reject, s.last = c.Seq, c.Rows, c.Rejected, c.Last
+		}
+	}
+	if len(problems) > 0 {
+		return errors.Join(problems...)
+	}
+	return nil
+}
+
+// FullState returns the sensor's whole durable state, for a state file
+// written as a whole.
+func (s *Sensor) FullState() (SensorState, error) {
+	var st SensorState
+	var err error
+	if st.Engine, err = s.engine.FullState(); err != nil {
+		return st, err
+	}
+	if st.ProcessClock, st.ProcessSlots, err = s.norm.AllProcessSlots(); err != nil {
+		return st, err
+	}
+	if st.Counters, err = s.counters(); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+// KnowsProcess reports whether the process cache holds pid of host.
+func (s *Sensor) KnowsProcess(host string, pid int64) bool { return s.norm.Knows(host, pid) }
+
+// ProcessCacheRoom is how many more processes the cache holds before it
+// evicts.
+func (s *Sensor) ProcessCacheRoom() int { return s.norm.CacheRoom() }

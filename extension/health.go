@@ -64,7 +64,10 @@ type HealthSnapshot struct {
 	CommitErrors    int64              `json:"commit_errors"`
 	LastCommitError string             `json:"last_commit_error,omitempty"`
 	StoreRecovery   string             `json:"store_recovery,omitempty"`
-	AlertsPruned    int64              `json:"alerts_pruned"`
+	// StateRestoreError says which part of the durable engine state could
+	// not be read at start (that part started empty).
+	StateRestoreError string `json:"state_restore_error,omitempty"`
+	AlertsPruned      int64  `json:"alerts_pruned"`
 }
 
 // Health is the extension's live health, updated by the runner and read by

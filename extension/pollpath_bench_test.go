@@ -106,15 +106,13 @@ func (q *cannedQuerier) QueryColumns(ctx context.Context, sql string, columns []
 // second of 1,000 events (500 execs of new processes with unique command
 // lines, 500 connects); allocs/op / 1000 is allocations per row.
 //
-// The runner writes the whole process cache with a commit every 30 s
-// (of the poller's clock: 30 ops here); "no-snapshot" leaves that out, to
-// show the rest of the path apart from it.
+// Every commit carries the journal of the process cache slots the page
+// changed (BenchmarkCommitPerPoll measures that part alone).
 func BenchmarkPollPath(b *testing.B) {
-	b.Run("snapshot-30s", func(b *testing.B) { benchmarkPollPath(b, true) })
-	b.Run("no-snapshot", func(b *testing.B) { benchmarkPollPath(b, false) })
+	benchmarkPollPath(b)
 }
 
-func benchmarkPollPath(b *testing.B, snapshots bool) {
+func benchmarkPollPath(b *testing.B) {
 	core := startTestCore(b, osqcore.Options{})
 	base := time.Now().Add(-10 * time.Minute)
 	sec := 0
@@ -175,9 +173,6 @@ func benchmarkPollPath(b *testing.B, snapshots bool) {
 		}
 		sec++
 		before := r.state.Delivered["process_events"] + r.state.Delivered["socket_events"]
-		if !snapshots {
-			r.lastProcessSave = clock()
-		}
 		timer.start()
 		for {
 			more, err := r.pollPage(ctx)

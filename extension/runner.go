@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
 	osquery "github.com/osquery/osquery-go"
@@ -51,12 +52,11 @@ type Options struct {
 }
 
 const (
-	minStartWait      = 3 * time.Second
-	callTimeout       = 30 * time.Second
-	registerTimeout   = time.Minute
-	maxPagesPerTick   = 20
-	probeEvery        = time.Minute
-	processStateEvery = 30 * time.Second
+	minStartWait    = 3 * time.Second
+	callTimeout     = 30 * time.Second
+	registerTimeout = time.Minute
+	maxPagesPerTick = 20
+	probeEvery      = time.Minute
 )
 
 // Run is the extension's life: connect to osquery, register the tables,
@@ -93,11 +93,10 @@ type runner struct {
 	server    *osquery.ExtensionManagerServer
 	serveDone chan error
 
-	coreLostSince   time.Time
-	lastProbe       time.Time
-	lastProcessSave time.Time
-	pending         *pendingCommit
-	memory          idleReturn
+	coreLostSince time.Time
+	lastProbe     time.Time
+	pending       *pendingCommit
+	memory        idleReturn
 }
 
 // pollState is the poller position and durable counters, committed with
@@ -107,14 +106,8 @@ type pollState struct {
 	Delivered map[string]int64 `json:"delivered"`
 	Rejected  int64            `json:"rejected"`
 	LastError string           `json:"last_reject,omitempty"`
-}
-
-// pendingCommit is a commit that failed and is retried before polling on.
-type pendingCommit struct {
-	alerts  []*detect.Alert
-	terms   []detect.TermEntry
-	cursors map[string]store.Cursor
-	blobs   map[string][]byte
+	// Seq numbers the rows handed to the sensor (their arrival order).
+	Seq uint64 `json:"seq,omitempty"`
 }
 
 func newRunner(opts Options) (*runner, error) {
@@ -212,6 +205,12 @@ func (r *runner) run(ctx context.Context) error {
 			r.pollTick(ctx)
 		case <-watchT.C:
 			if err := r.watch(ctx); err != nil {
+				if errors.Is(err, errShutdownRequested) {
+					r.log.Info("stopping: osquery asked the extension to shut down")
+					r.server, r.serveDone = nil, nil
+					r.stop()
+					return nil
+				}
 				r.stop()
 				return err
 			}
@@ -269,20 +268,12 @@ func (r *runner) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if len(saved.terms) > 0 {
-		r.sensor.LoadTerms(saved.terms)
+	if err := r.sensor.RestoreState(saved.sensor); err != nil {
+		r.log.Warn("engine state partly restored", "err", err)
+		r.health.Update(func(s *HealthSnapshot) { s.StateRestoreError = err.Error() })
 	}
-	if b := saved.blobs[blobSequences]; len(b) > 0 {
-		if err := r.sensor.RestoreSequences(b); err != nil {
-			r.log.Warn("pending sequences not restored", "err", err)
-		}
-	}
-	if b := saved.blobs[blobProcesses]; len(b) > 0 {
-		if err := r.sensor.RestoreProcesses(b); err != nil {
-			r.log.Warn("process cache not restored", "err", err)
-		}
-	}
-	if b := saved.blobs[blobPoller]; len(b) > 0 {
+	restored := len(saved.sensor.ProcessClock) > 0 || len(saved.sensor.LegacyProcs) > 0
+	if b := saved.poller; len(b) > 0 {
 		var st pollState
 		if err := json.Unmarshal(b, &st); err != nil {
 			r.log.Warn("poller counters unreadable; starting them from zero", "err", err)
@@ -302,19 +293,49 @@ func (r *runner) prepare(ctx context.Context) error {
 		r.log.Warn("saved cursor is ahead of the clock; reading osquery's buffer again", "cursor", r.state.Cursor.Time, "limit", limit)
 		r.state.Cursor = Cursor{Time: max(r.now().Unix()-r.setup.ExpirySeconds, 0)}
 	}
-	// Live processes fill in what the snapshot lacks; processes the
-	// snapshot knows keep their identity.
-	procs, err := r.client.QueryRows(qctx, "SELECT pid, name, path, cmdline, cwd, parent, uid, gid, euid, egid, start_time FROM processes")
-	if err != nil {
-		r.log.Warn("process cache not seeded from the processes table", "err", err)
-	} else {
-		r.sensor.Seed(r.host, procs)
-	}
-	r.lastProcessSave = r.now()
+	r.seq = r.state.Seq
+	r.seed(qctx, restored)
 	r.publishEngine()
 	r.log.Info("started", "host_id", r.host, "rules", len(r.deps.rules.Rules), "cursor", r.state.Cursor.Time,
 		"sources", sourceNames(r.setup.Sources), "state_dir", r.opts.Config.StateDir)
 	return nil
+}
+
+// seed fills the process cache from osquery's processes table (what is
+// alive now). On a first start that is every process. After a restart the
+// durable cache already holds everything the events up to the cursor said,
+// and events after the cursor are read again, so a restart must add nothing
+// an uninterrupted run would not know: only processes the cache does not
+// know and that began before the cursor (their events were lost, expired or
+// never collected) are added, and only into free room, never evicting an
+// entry the uninterrupted run would still have.
+func (r *runner) seed(ctx context.Context, restored bool) {
+	procs, err := r.client.QueryRows(ctx, "SELECT pid, name, path, cmdline, cwd, parent, uid, gid, euid, egid, start_time FROM processes")
+	if err != nil {
+		r.log.Warn("process cache not seeded from the processes table", "err", err)
+		return
+	}
+	if restored {
+		kept := procs[:0]
+		for _, p := range procs {
+			pid, perr := strconv.ParseInt(p["pid"], 10, 64)
+			start, serr := strconv.ParseInt(p["start_time"], 10, 64)
+			if perr == nil && r.sensor.KnowsProcess(r.host, pid) {
+				continue
+			}
+			if serr == nil && start >= r.state.Cursor.Time && r.state.Cursor.Time > 0 {
+				continue // its exec is still to be read
+			}
+			if len(kept) >= r.sensor.ProcessCacheRoom() {
+				break
+			}
+			kept = append(kept, p)
+		}
+		procs = kept
+	}
+	if _, err := r.sensor.Seed(r.host, procs); err != nil {
+		r.log.Warn("seeding the process cache", "err", err)
+	}
 }
 
 func sourceNames(src []Source) []string {
@@ -425,10 +446,55 @@ func (r *runner) watch(ctx context.Context) error {
 		return nil
 	}
 	if r.server != nil {
+		// osqueryd's shutdown request deregisters the extension before the
+		// server stops: not being listed then is the shutdown, not a drop.
+		if r.shutdownRequested(shutdownSettle) {
+			return errShutdownRequested
+		}
+		// The server registers as it starts, asynchronously: one started
+		// just before this watch may be listed by now.
+		if r.server != nil && r.listed(ctx) {
+			r.health.Update(func(s *HealthSnapshot) { s.CoreReachable = true; s.Registered = true })
+			return nil
+		}
 		r.log.Warn("osquery no longer lists the extension; registering again")
 	}
 	r.unregister()
 	return r.register()
+}
+
+// errShutdownRequested is watch's way of saying osqueryd asked the
+// extension to shut down.
+var errShutdownRequested = errors.New("osquery asked the extension to shut down")
+
+// shutdownSettle is how long watch waits for the server to stop when osquery
+// stopped listing the extension: a shutdown request deregisters first and
+// stops the server right after.
+const shutdownSettle = 2 * time.Second
+
+// shutdownRequested reports whether the current server ended without an
+// error (osqueryd's shutdown call) within wait. An error there means the
+// registration was refused, to be retried.
+func (r *runner) shutdownRequested(wait time.Duration) bool {
+	select {
+	case err := <-r.serveDone:
+		if err == nil {
+			return true
+		}
+		r.log.Warn("extension server stopped", "err", err)
+		r.server, r.serveDone = nil, nil
+		return false
+	case <-time.After(wait):
+		return false
+	}
+}
+
+// listed asks osquery whether it lists the extension now.
+func (r *runner) listed(ctx context.Context) bool {
+	lctx, cancel := context.WithTimeout(ctx, max(r.opts.Interval, 2*time.Second))
+	defer cancel()
+	names, err := r.client.ExtensionNames(lctx)
+	return err == nil && slices.Contains(names, Name)
 }
 
 // pollTick reads the event tables until caught up (bounded per tick) and
@@ -530,8 +596,9 @@ func (r *runner) pollPage(ctx context.Context) (bool, error) {
 		r.log.Info("alert", "rule_id", a.RuleID, "rule_name", a.RuleName, "pid", a.Pid, "id", a.ID)
 	}
 
+	r.state.Seq = r.seq
 	if len(page.Rows) > 0 || !cursorEqual(prev, page.Next) {
-		if err := r.commit(alerts, now.Sub(r.lastProcessSave) > processStateEvery); err != nil {
+		if err := r.commit(alerts); err != nil {
 			return false, err
 		}
 	}
@@ -539,35 +606,27 @@ func (r *runner) pollPage(ctx context.Context) (bool, error) {
 	return page.More, nil
 }
 
-// commit writes alerts, dirty terms and the durable state in one store
-// transaction; on failure it is kept and retried before the next poll.
-func (r *runner) commit(alerts []*detect.Alert, withProcesses bool) error {
-	pc := &pendingCommit{alerts: alerts, terms: r.sensor.DirtyTerms(), blobs: map[string][]byte{},
-		cursors: cursorToStore(r.state.Cursor, r.poller.Sources())}
-	if r.pending != nil {
-		pc.alerts = append(r.pending.alerts, pc.alerts...)
-		pc.terms = append(r.pending.terms, pc.terms...)
+// commit writes the alerts, the cursor and everything the sensor changed
+// since the previous commit in one store transaction (see durable.go); on
+// failure it is kept and merged into the next.
+func (r *runner) commit(alerts []*detect.Alert) error {
+	delta, err := r.sensor.TakeDelta()
+	if err != nil {
+		// Encoding in-memory state does not fail in practice; if it did,
+		// committing the cursor without it would break the invariant.
+		r.log.Error("serializing engine state", "err", err)
+		return err
 	}
 	pollBlob, err := json.Marshal(r.state)
 	if err != nil {
 		return fmt.Errorf("serializing poller state: %w", err)
 	}
-	pc.blobs[blobPoller] = pollBlob
-	if seq, err := r.sensor.SequenceState(); err != nil {
-		r.log.Warn("serializing pending sequences", "err", err)
+	pc := newPendingCommit(alerts, delta, cursorToStore(r.state.Cursor, r.poller.Sources()), pollBlob)
+	if r.pending != nil {
+		r.pending.merge(pc)
 	} else {
-		pc.blobs[blobSequences] = seq
+		r.pending = pc
 	}
-	if withProcesses {
-		if b, err := r.sensor.ProcessState(); err != nil {
-			r.log.Warn("serializing the process cache", "err", err)
-		} else {
-			pc.blobs[blobProcesses] = b
-			r.lastProcessSave = r.now()
-			r.memory.bulky = true
-		}
-	}
-	r.pending = pc
 	return r.commitPending()
 }
 
@@ -644,8 +703,8 @@ func (r *runner) updateWarnings() {
 // stop flushes the engine's state (cursor, sequences, process cache) and
 // deregisters.
 func (r *runner) stop() {
-	if r.sensor != nil {
-		if err := r.commit(nil, true); err != nil {
+	if r.sensor != nil && r.poller != nil {
+		if err := r.commit(nil); err != nil {
 			r.log.Error("flushing state at shutdown", "err", err)
 		}
 	}

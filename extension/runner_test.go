@@ -2,6 +2,7 @@ package extension
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -13,6 +14,7 @@ import (
 	osquery "github.com/osquery/osquery-go"
 	"github.com/osquery/osquery-go/plugin/table"
 
+	"github.com/osqdetect/osqdetect/detect"
 	"github.com/osqdetect/osqdetect/extension/config"
 	"github.com/osqdetect/osqdetect/extension/store"
 	"github.com/osqdetect/osqdetect/rules"
@@ -250,4 +252,109 @@ func stringify(rows []map[string]string) string {
 		s += "} "
 	}
 	return s
+}
+
+// osqueryd's shutdown call makes the extension's server deregister and only
+// then stop: a watch between the two sees the extension unlisted. That is
+// the shutdown (the run ends and saves), not a drop to register again from
+// (which osqueryd, shutting down, answers with a kill 3 s later).
+func TestWatchTellsShutdownFromADrop(t *testing.T) {
+	core := startTestCore(t, osqcore.Options{})
+	for _, tc := range []struct {
+		name         string
+		serverStops  bool
+		wantShutdown bool
+	}{
+		{"deregistered, then the server stops", true, true},
+		{"dropped, the server still serving", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := newRunner(Options{Socket: core.Socket(), Interval: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.client.Close()
+			r.deps = &wiring{}
+			srv, err := osquery.NewExtensionManagerServer(Name, core.Socket(), osquery.WithClient(r.client))
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			r.server, r.serveDone = srv, done
+			if tc.serverStops {
+				time.AfterFunc(100*time.Millisecond, func() { done <- nil })
+			}
+			err = r.watch(context.Background())
+			defer r.unregister()
+			if got := errors.Is(err, errShutdownRequested); got != tc.wantShutdown {
+				t.Fatalf("watch = %v, want shutdown %v", err, tc.wantShutdown)
+			}
+			if tc.wantShutdown {
+				return
+			}
+			if err != nil || r.server == srv {
+				t.Fatalf("watch = %v; want a new registration", err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := core.WaitForExtension(ctx, Name); err != nil {
+				t.Fatalf("not registered again: %v", err)
+			}
+		})
+	}
+}
+
+// After a restart the durable cache is the truth: seeding from processes
+// adds only what the cache does not know, began before the cursor, and fits
+// without evicting anything an uninterrupted run would still hold.
+func TestSeedAfterRestoreNeverEvicts(t *testing.T) {
+	core := startTestCore(t, osqcore.Options{})
+	for pid := 100; pid < 110; pid++ {
+		if err := core.SetProcess(map[string]string{"pid": strconv.Itoa(pid), "parent": "1", "path": "/usr/bin/p", "start_time": "1000"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := core.SetProcess(map[string]string{"pid": "200", "parent": "1", "path": "/usr/bin/late", "start_time": "3000"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		capacity int
+		known    int // processes the restored cache holds (not in processes)
+		want     int // cache size after seeding
+	}{
+		{"room for all that began before the cursor", 100, 5, 15},
+		{"room for some", 8, 5, 8},
+		{"full", 5, 5, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := newRunner(Options{Socket: core.Socket()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.client.Close()
+			r.host = "h"
+			r.sensor = detect.NewSensor(nil, detect.SensorOptions{MaxProcesses: tc.capacity})
+			rows := make([]map[string]string, tc.known)
+			for i := range rows {
+				rows[i] = map[string]string{"pid": strconv.Itoa(10 + i), "parent": "1", "path": "/bin/k", "start_time": "500"}
+			}
+			if _, err := r.sensor.Seed("h", rows); err != nil {
+				t.Fatal(err)
+			}
+			r.state.Cursor = Cursor{Time: 2000}
+			r.seed(context.Background(), true)
+			if got := tc.capacity - r.sensor.ProcessCacheRoom(); got != tc.want {
+				t.Errorf("cache holds %d, want %d", got, tc.want)
+			}
+			for i := 0; i < tc.known; i++ {
+				if !r.sensor.KnowsProcess("h", int64(10+i)) {
+					t.Errorf("pid %d was evicted by the seed", 10+i)
+				}
+			}
+			if r.sensor.KnowsProcess("h", 200) {
+				t.Error("a process that began after the cursor was seeded (its exec is still to be read)")
+			}
+		})
+	}
 }

@@ -79,7 +79,7 @@ func healthSnapshot(cfg config.Config, set *rules.Set, st *store.Store, health *
 			Store: detectionhealth.Store{
 				Path: st.Path(), Recovered: h.StoreRecovery != "", RecoveryReason: h.StoreRecovery,
 				Commits: h.Commits, CommitErrors: h.CommitErrors, LastCommitError: h.LastCommitError,
-				AlertsPruned: h.AlertsPruned,
+				AlertsPruned: h.AlertsPruned, Durable: durableSummary, RestoreError: h.StateRestoreError,
 			},
 			Warnings: h.Warnings,
 		}

@@ -14,13 +14,6 @@ import (
 	"github.com/osqdetect/osqdetect/rules"
 )
 
-// Names of the state blobs the runner keeps in the store.
-const (
-	blobPoller    = "poller"    // pollState: durable counters
-	blobSequences = "sequences" // the engine's pending sequences
-	blobProcesses = "processes" // the process cache snapshot
-)
-
 // TablesFunc builds the table plugins the extension registers (alerts,
 // detection_rules, detection_health) over the rule set, the store and the
 // live health.
@@ -34,13 +27,6 @@ type wiring struct {
 	store  *store.Store
 	tables []osquery.OsqueryPlugin
 	health *Health
-}
-
-// savedState is what the store holds for the runner at start.
-type savedState struct {
-	cursors map[string]store.Cursor
-	terms   []detect.TermEntry
-	blobs   map[string][]byte
 }
 
 func openWiring(ctx context.Context, opts Options, health *Health, log *slog.Logger) (*wiring, error) {
@@ -61,6 +47,10 @@ func openWiring(ctx context.Context, opts Options, health *Health, log *slog.Log
 	st, res, err := store.Open(octx, cfg.StateDir, store.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("opening the state store in %s: %w", cfg.StateDir, err)
+	}
+	if err := installFaults(st); err != nil {
+		_ = st.Close()
+		return nil, err
 	}
 	if res.Recovered {
 		log.Error("state store was unusable and was replaced by an empty one", "reason", res.Reason, "moved_to", res.MovedTo)
@@ -94,29 +84,8 @@ func (w *wiring) pruneInterval() time.Duration {
 	return 10 * time.Minute
 }
 
-func (w *wiring) load(ctx context.Context) (savedState, error) {
-	var s savedState
-	var err error
-	wrap := func(err error) error { return fmt.Errorf("loading state from %s: %w", w.store.Path(), err) }
-	if s.cursors, err = w.store.Cursors(ctx); err != nil {
-		return s, wrap(err)
-	}
-	if s.terms, err = w.store.Terms(ctx); err != nil {
-		return s, wrap(err)
-	}
-	s.blobs = map[string][]byte{}
-	for _, name := range []string{blobPoller, blobSequences, blobProcesses} {
-		b, err := w.store.State(ctx, name)
-		if err != nil {
-			return s, wrap(err)
-		}
-		s.blobs[name] = b
-	}
-	return s, nil
-}
-
 func (w *wiring) commit(ctx context.Context, pc *pendingCommit) error {
-	res, err := w.store.Commit(ctx, store.Batch{Alerts: pc.alerts, Terms: pc.terms, Cursors: pc.cursors, State: pc.blobs})
+	res, err := w.store.Commit(ctx, pc.batch())
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/osqdetect/osqdetect/detect"
+	"github.com/osqdetect/osqdetect/detect/normalize"
 	"github.com/osqdetect/osqdetect/rules"
 )
 
@@ -68,8 +69,9 @@ func runScan(ctx context.Context, args []string, io stdio) int {
 	}
 	p := newScanPipeline(set.Rules, detect.Options{DisableRateLimit: *noRateLimit}, shards, *window,
 		newAlertWriter(io.out, *format), io.err, files)
+	var prior scanState
 	if *statePath != "" {
-		if err := loadScanState(*statePath, p.sensors[0]); err != nil {
+		if prior, err = loadScanState(*statePath, p.sensors[0]); err != nil {
 			fmt.Fprintf(io.err, "osqdetect scan: %v\n", err)
 			return exitUsage
 		}
@@ -77,11 +79,25 @@ func runScan(ctx context.Context, args []string, io stdio) int {
 
 	tuneGC()
 	p.start()
+	if *statePath != "" {
+		p.resume(prior)
+	}
+	// The state is taken before the reorder window is drained: the rows it
+	// still holds may yet be joined by rows of the next log, so the next
+	// scan processes them again from this point, and the alerts printed now
+	// from them are not printed twice.
+	var next scanState
+	var takeErr error
+	p.beforeFlush = func() {
+		if *statePath != "" {
+			next, takeErr = takeScanState(p.sensors[0], p.reorder, prior.Files+uint64(len(files)))
+		}
+	}
 	for i, path := range files {
 		if ctx.Err() != nil {
 			break
 		}
-		p.scanFile(ctx, path, uint64(i), io.in)
+		p.scanFile(ctx, path, prior.Files+uint64(i), io.in)
 	}
 	// Whatever happened above, every row read is processed and every
 	// alert written, as whole lines.
@@ -91,8 +107,13 @@ func runScan(ctx context.Context, args []string, io stdio) int {
 		fmt.Fprintf(io.err, "osqdetect scan: writing alerts: %v\n", err)
 		failed = true
 	}
+	if *statePath != "" && !failed && takeErr != nil {
+		fmt.Fprintf(io.err, "osqdetect scan: %v\n", takeErr)
+		failed = true
+	}
 	if *statePath != "" && !failed {
-		if err := saveScanState(*statePath, p.sensors[0]); err != nil {
+		next.Printed = p.flushed
+		if err := saveScanState(*statePath, next); err != nil {
 			fmt.Fprintf(io.err, "osqdetect scan: %v\n", err)
 			failed = true
 		}
@@ -139,83 +160,121 @@ func perHost(rs []*detect.Rule) bool {
 // row can be named by file and line.
 const lineBits = 40
 
-func rowPlace(files []string, seq uint64) string {
+// base is the number of files earlier scans of the same state file read:
+// rows of this scan are numbered after theirs.
+func rowPlace(files []string, base, seq uint64) string {
 	i := seq >> lineBits
 	name := "stdin"
-	if int(i) < len(files) && files[i] != "-" {
-		name = files[i]
+	switch {
+	case i < base:
+		name = "a log of an earlier scan"
+	case int(i-base) < len(files) && files[i-base] != "-":
+		name = files[i-base]
 	}
 	return fmt.Sprintf("%s:%d", name, seq&(1<<lineBits-1))
 }
 
-// scanState is what --state keeps between scans.
+// scanState is what --state keeps between scans: the engine's whole state
+// as it was before the reorder window was drained, the rows that window
+// held, and the ids of the alerts printed from them, so that scanning a log
+// in parts gives the alerts of one scan of the whole log, each once.
+// Version 1 files (terms, sequences and a process cache snapshot) are read.
 type scanState struct {
 	Version   int                `json:"version"`
 	Terms     []detect.TermEntry `json:"terms"`
 	Sequences json.RawMessage    `json:"sequences,omitempty"`
-	Processes json.RawMessage    `json:"processes,omitempty"`
+	Processes json.RawMessage    `json:"processes,omitempty"` // version 1
+
+	Limits         json.RawMessage `json:"limits,omitempty"`
+	Groups         []scanGroup     `json:"groups,omitempty"`
+	EngineCounters json.RawMessage `json:"engine_counters,omitempty"`
+	SensorCounters json.RawMessage `json:"sensor_counters,omitempty"`
+	ProcessClock   json.RawMessage `json:"process_clock,omitempty"`
+	ProcessSlots   []scanSlot      `json:"process_slots,omitempty"`
+	Held           []scanRow       `json:"held,omitempty"`
+	Released       int64           `json:"released"`
+	Printed        []string        `json:"printed,omitempty"`
+	Files          uint64          `json:"files"`
 }
 
-func loadScanState(path string, s *detect.Sensor) error {
+type scanGroup struct {
+	Rule string          `json:"rule"`
+	Key  string          `json:"key"`
+	Data json.RawMessage `json:"data"`
+}
+
+type scanSlot struct {
+	Slot int32           `json:"slot"`
+	Data json.RawMessage `json:"data"`
+}
+
+type scanRow struct {
+	Table string            `json:"table"`
+	Host  string            `json:"host"`
+	Cols  map[string]string `json:"cols"`
+	Seq   uint64            `json:"seq"`
+}
+
+const scanStateVersion = 2
+
+func loadScanState(path string, s *detect.Sensor) (scanState, error) {
+	st := scanState{Released: -1}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return st, nil
 	}
 	if err != nil {
-		return fmt.Errorf("reading state file: %w", err)
+		return st, fmt.Errorf("reading state file: %w", err)
 	}
-	var st scanState
 	if err := json.Unmarshal(data, &st); err != nil {
-		return fmt.Errorf("state file %s is not valid: %v", path, err)
+		return st, fmt.Errorf("state file %s is not valid: %v", path, err)
 	}
-	if st.Version != 1 {
-		return fmt.Errorf("state file %s has version %d, want 1", path, st.Version)
+	if st.Version != 1 && st.Version != scanStateVersion {
+		return st, fmt.Errorf("state file %s has version %d, want %d", path, st.Version, scanStateVersion)
 	}
-	s.LoadTerms(st.Terms)
-	if err := s.RestoreSequences(st.Sequences); err != nil {
-		return fmt.Errorf("state file %s: %w", path, err)
+	if st.Version == 1 {
+		st.Released = -1
 	}
-	if len(st.Processes) > 0 {
-		if err := s.RestoreProcesses(st.Processes); err != nil {
-			return fmt.Errorf("state file %s: %w", path, err)
-		}
+	full := detect.SensorState{
+		Engine:       detect.EngineState{Terms: st.Terms, Sequences: st.Sequences, Limits: st.Limits, Counters: st.EngineCounters},
+		ProcessClock: st.ProcessClock, LegacyProcs: st.Processes, Counters: st.SensorCounters,
 	}
-	return nil
+	for _, g := range st.Groups {
+		full.Engine.Groups = append(full.Engine.Groups, detect.GroupEntry{Rule: g.Rule, Key: g.Key, Data: g.Data})
+	}
+	for _, sl := range st.ProcessSlots {
+		full.ProcessSlots = append(full.ProcessSlots, normalize.ProcessSlot{Slot: sl.Slot, Data: sl.Data})
+	}
+	if err := s.RestoreState(full); err != nil {
+		return st, fmt.Errorf("state file %s: %w", path, err)
+	}
+	return st, nil
+}
+
+// takeScanState records the sensor's state and the rows the reorder window
+// holds, before the window is drained.
+func takeScanState(s *detect.Sensor, reorder *normalize.Reorderer, files uint64) (scanState, error) {
+	full, err := s.FullState()
+	if err != nil {
+		return scanState{}, err
+	}
+	st := scanState{Version: scanStateVersion, Terms: full.Engine.Terms, Sequences: full.Engine.Sequences,
+		Limits: full.Engine.Limits, EngineCounters: full.Engine.Counters, SensorCounters: full.Counters,
+		ProcessClock: full.ProcessClock, Released: reorder.Released(), Files: files}
+	for _, g := range full.Engine.Groups {
+		st.Groups = append(st.Groups, scanGroup{Rule: g.Rule, Key: g.Key, Data: g.Data})
+	}
+	for _, sl := range full.ProcessSlots {
+		st.ProcessSlots = append(st.ProcessSlots, scanSlot{Slot: sl.Slot, Data: sl.Data})
+	}
+	for _, r := range reorder.Held() {
+		st.Held = append(st.Held, scanRow{Table: r.Table, Host: r.Host, Cols: r.ColMap(), Seq: r.Seq})
+	}
+	return st, nil
 }
 
 // saveScanState writes the state atomically: a crash leaves the old file.
-func saveScanState(path string, s *detect.Sensor) error {
-	st := scanState{Version: 1}
-	old := &scanState{}
-	if data, err := os.ReadFile(path); err == nil {
-		_ = json.Unmarshal(data, old)
-	}
-	// Dirty terms are only what changed; merge with what the file had.
-	merged := map[[2]string]int64{}
-	for _, t := range old.Terms {
-		merged[[2]string{t.Rule, t.Key}] = t.LastSeen
-	}
-	for _, t := range s.DirtyTerms() {
-		if t.LastSeen > merged[[2]string{t.Rule, t.Key}] {
-			merged[[2]string{t.Rule, t.Key}] = t.LastSeen
-		}
-	}
-	for k, v := range merged {
-		st.Terms = append(st.Terms, detect.TermEntry{Rule: k[0], Key: k[1], LastSeen: v})
-	}
-	sort.Slice(st.Terms, func(i, j int) bool {
-		if st.Terms[i].Rule != st.Terms[j].Rule {
-			return st.Terms[i].Rule < st.Terms[j].Rule
-		}
-		return st.Terms[i].Key < st.Terms[j].Key
-	})
-	var err error
-	if st.Sequences, err = s.SequenceState(); err != nil {
-		return err
-	}
-	if st.Processes, err = s.ProcessState(); err != nil {
-		return err
-	}
+func saveScanState(path string, st scanState) error {
 	data, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("encoding state: %w", err)

@@ -39,7 +39,14 @@ type scanPipeline struct {
 	sensors []*detect.Sensor
 	reorder *normalize.Reorderer
 	seen    map[string]bool // alert ids written (overlapping logs)
-	sum     scanSummary
+	// With --state: the files earlier scans read (rows are numbered after
+	// theirs), a hook run before the reorder window drains, and the ids of
+	// the alerts of the rows it drains.
+	fileBase    uint64
+	beforeFlush func()
+	flushing    bool
+	flushed     []string
+	sum         scanSummary
 
 	now       int64
 	guards    map[string]*hostGuard
@@ -213,6 +220,9 @@ func mergeKeyed[T any](a, b []T, key func(T) uint64) []T {
 }
 
 func (p *scanPipeline) emit(a *detect.Alert) {
+	if p.flushing {
+		p.flushed = append(p.flushed, a.ID)
+	}
 	if p.seen[a.ID] {
 		return // overlapping logs: the same events give the same alert
 	}
@@ -222,7 +232,7 @@ func (p *scanPipeline) emit(a *detect.Alert) {
 
 func (p *scanPipeline) rowError(seq uint64, err error) {
 	p.sum.badRows++
-	fmt.Fprintf(p.errw, "osqdetect scan: %s: skipped row: %v\n", rowPlace(p.files, seq), err)
+	fmt.Fprintf(p.errw, "osqdetect scan: %s: skipped row: %v\n", rowPlace(p.files, p.fileBase, seq), err)
 }
 
 // process takes the reorder window's rows, in order.
@@ -285,6 +295,10 @@ func (p *scanPipeline) finish() {
 			hg.held = nil
 		}
 	}
+	if p.beforeFlush != nil {
+		p.beforeFlush()
+	}
+	p.flushing = len(p.sensors) == 1 // --state runs one engine
 	p.reorder.Flush(p.process)
 	if len(p.sensors) > 1 {
 		p.submit()
@@ -337,7 +351,7 @@ func (p *scanPipeline) push(r normalize.Row) {
 
 func (p *scanPipeline) quarantine(r normalize.Row, why string) {
 	p.sum.quarantined++
-	place := rowPlace(p.files, r.Seq)
+	place := rowPlace(p.files, p.fileBase, r.Seq)
 	p.sum.lastQuarantine = place + ": " + why
 	fmt.Fprintf(p.errw, "osqdetect scan: %s: row quarantined: %s\n", place, why)
 }
@@ -681,4 +695,19 @@ func (p *scanPipeline) printSummary(w io.Writer, files int) {
 		fmt.Fprintf(w, ", %s not read to the end", plural(n, "file"))
 	}
 	fmt.Fprintln(w)
+}
+
+// resume continues a scan saved with --state: the alerts printed from the
+// rows it held back are not printed again, and those rows go back into the
+// reorder window (judged already), which carries on after the seconds the
+// saved scan released.
+func (p *scanPipeline) resume(st scanState) {
+	p.fileBase = st.Files
+	for _, id := range st.Printed {
+		p.seen[id] = true
+	}
+	p.reorder.Resume(st.Released)
+	for _, r := range st.Held {
+		p.reorder.Push(normalize.Row{Table: r.Table, Host: r.Host, Cols: r.Cols, Seq: r.Seq}, p.process)
+	}
 }

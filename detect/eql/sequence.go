@@ -185,6 +185,7 @@ type Matcher struct {
 	head, tail *pending              // all pending sequences, oldest first event first
 	count      int
 	dropped    int64
+	changes    uint64 // counts changes to the pending sequences (see Changes)
 
 	keyBuf []byte
 	copies *EventCopy    // the copy of the event being pushed, made on first need
@@ -226,10 +227,15 @@ func (m *Matcher) reset() {
 		m.stages[i] = map[string]*pending{}
 	}
 	m.head, m.tail, m.count = nil, nil, 0
+	m.changes++
 }
 
 // Pending returns how many partial sequences are held.
 func (m *Matcher) Pending() int { return m.count }
+
+// Changes counts the changes to the pending sequences so far: a caller
+// that saved a Snapshot saves again only when it moved.
+func (m *Matcher) Changes() uint64 { return m.changes }
 
 // Dropped returns how many partial sequences were evicted to respect
 // MaxPending.
@@ -311,6 +317,7 @@ func (m *Matcher) PushSteps(ev *ecs.Event, c *EventCopy, mask uint64) [][]*ecs.E
 		}
 		p.events = append(p.events, m.copies.get())
 		p.stage = j
+		m.changes++
 		if old, ok := m.stages[j][p.key]; ok {
 			m.remove(old)
 		}
@@ -431,6 +438,7 @@ func (m *Matcher) insert(p *pending) {
 	}
 	m.tail = p
 	m.count++
+	m.changes++
 }
 
 // remove forgets p entirely.
@@ -454,6 +462,7 @@ func (m *Matcher) unlink(p *pending) {
 	}
 	p.prev, p.next = nil, nil
 	m.count--
+	m.changes++
 }
 
 // key renders st's join key values of ev into m.keyBuf. It reports false

@@ -153,6 +153,10 @@ type procCache struct {
 	tick   uint64 // counts uses
 
 	hits, misses, evictions uint64
+
+	// dirty remembers the slots changed since the last takeDirty, so that
+	// durable state follows only what changed (see journal.go).
+	dirty dirtySlots
 }
 
 // hostProcs indexes the entries of one host by pid, so that a lookup hashes
@@ -242,6 +246,7 @@ func (c *procCache) use(i int32) *proc {
 	p := c.at(i)
 	p.lastUse = c.tick
 	p.referenced = true
+	c.dirty.mark(i)
 	return p
 }
 
@@ -298,6 +303,7 @@ func (c *procCache) put(host string, pid int64) *proc {
 	c.tick++
 	p := c.at(i)
 	*p = proc{key: key, ppid: -1, parentSlot: -1, lastUse: c.tick, referenced: true}
+	c.dirty.mark(i)
 	return p
 }
 
@@ -321,6 +327,7 @@ func (c *procCache) victim() int32 {
 			return i
 		}
 		p.referenced = false
+		c.dirty.mark(i)
 	}
 }
 
@@ -346,4 +353,5 @@ func (c *procCache) reset() {
 	c.chunks = nil
 	c.used = 0
 	c.hand = 0
+	c.dirty.reset()
 }

@@ -496,3 +496,41 @@ func (h *secondHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return v
 }
+
+// Held returns the rows held back now, in the order Push received them
+// within each (second, host), seconds oldest first and hosts by name: a
+// state file keeps them so that a later run pushes them again into a
+// Reorderer restored with Resume, and releases them exactly as this one
+// would have.
+func (o *Reorderer) Held() []Row {
+	secs := make([]int64, 0, len(o.buckets))
+	for s := range o.buckets {
+		secs = append(secs, s)
+	}
+	sort.Slice(secs, func(i, j int) bool { return secs[i] < secs[j] })
+	out := make([]Row, 0, o.rows)
+	for _, s := range secs {
+		b := o.buckets[s]
+		names := make([]string, 0, len(b.hosts))
+		for h := range b.hosts {
+			names = append(names, h)
+		}
+		sort.Strings(names)
+		for _, h := range names {
+			hb := b.hosts[h]
+			out = append(out, decodeRows(hb.chunks, hb.rows, h)...)
+		}
+	}
+	return out
+}
+
+// Released returns the newest second released so far (-1 before any).
+func (o *Reorderer) Released() int64 { return o.released }
+
+// Resume makes a new Reorderer continue after one that had released
+// seconds up to released: rows of those seconds count as late.
+func (o *Reorderer) Resume(released int64) {
+	if released > o.released {
+		o.released = released
+	}
+}

@@ -41,6 +41,16 @@ type Batch struct {
 	Cursors map[string]Cursor
 	// State replaces named engine state blobs; a nil value deletes one.
 	State map[string][]byte
+	// Records change keyed engine state, by namespace: each record
+	// replaces the stored value of its key, a nil Value deletes it. A
+	// namespace named in ClearRecords is emptied first.
+	Records      map[string][]Record
+	ClearRecords []string
+}
+
+// Record is one entry of keyed engine state.
+type Record struct {
+	Key, Value []byte
 }
 
 // CommitResult counts what a Commit did.
@@ -100,6 +110,16 @@ func (s *Store) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 			return CommitResult{}, errors.New("committing: state blob with an empty name")
 		}
 	}
+	for name, recs := range b.Records {
+		if name == "" {
+			return CommitResult{}, errors.New("committing: records with an empty namespace")
+		}
+		for _, r := range recs {
+			if len(r.Key) == 0 || len(r.Key) > bolt.MaxKeySize {
+				return CommitResult{}, fmt.Errorf("committing: a record of %s has a key of %d bytes", name, len(r.Key))
+			}
+		}
+	}
 
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		w := writer{tx: tx}
@@ -120,6 +140,12 @@ func (s *Store) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 		terms := tx.Bucket(bucketTerms)
 		for _, t := range b.Terms {
 			k, v := termKV(t)
+			if t.Forget {
+				if err := terms.Delete(k); err != nil {
+					return fmt.Errorf("deleting new-terms entry of rule %s: %w", t.Rule, err)
+				}
+				continue
+			}
 			if old := terms.Get(k); len(old) >= 8 && int64(binary.BigEndian.Uint64(old)) > t.LastSeen {
 				continue
 			}
@@ -139,11 +165,17 @@ func (s *Store) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 			if blob == nil {
 				err = sb.Delete([]byte(name))
 			} else {
-				err = sb.Put([]byte(name), blob)
+				err = sb.Put([]byte(name), seal(blob))
 			}
 			if err != nil {
 				return fmt.Errorf("storing state %s: %w", name, err)
 			}
+		}
+		if err := putRecords(tx, b.ClearRecords, b.Records); err != nil {
+			return err
+		}
+		if s.inCommit != nil {
+			s.inCommit()
 		}
 		return nil
 	})
@@ -318,4 +350,37 @@ func decodeTerm(v []byte) (detect.TermEntry, bool) {
 		Rule:     string(v[12 : 12+n]),
 		Key:      string(v[12+n:]),
 	}, true
+}
+
+// putRecords applies keyed state changes: namespaces are buckets nested in
+// the records bucket.
+func putRecords(tx *bolt.Tx, clearNS []string, recs map[string][]Record) error {
+	root := tx.Bucket(bucketRecords)
+	for _, name := range clearNS {
+		if root.Bucket([]byte(name)) != nil {
+			if err := root.DeleteBucket([]byte(name)); err != nil {
+				return fmt.Errorf("clearing records of %s: %w", name, err)
+			}
+		}
+	}
+	for name, list := range recs {
+		if len(list) == 0 {
+			continue
+		}
+		b, err := root.CreateBucketIfNotExists([]byte(name))
+		if err != nil {
+			return fmt.Errorf("storing records of %s: %w", name, err)
+		}
+		for _, r := range list {
+			if r.Value == nil {
+				err = b.Delete(r.Key)
+			} else {
+				err = b.Put(r.Key, seal(r.Value))
+			}
+			if err != nil {
+				return fmt.Errorf("storing a record of %s: %w", name, err)
+			}
+		}
+	}
+	return nil
 }

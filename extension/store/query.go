@@ -278,7 +278,11 @@ func (s *Store) State(ctx context.Context, name string) ([]byte, error) {
 	var out []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketState).Get([]byte(name)); v != nil {
-			out = append([]byte{}, v...)
+			body, _, err := unseal(v)
+			if err != nil {
+				return err
+			}
+			out = append([]byte{}, body...)
 		}
 		return nil
 	})
@@ -316,3 +320,33 @@ func (s *Store) Info(ctx context.Context) (Info, error) {
 	}
 	return info, nil
 }
+
+// Records calls fn with every record of a namespace, in key order. The
+// slices are valid only during the call.
+func (s *Store) Records(ctx context.Context, namespace string, fn func(key, value []byte) error) error {
+	if err := s.usable(ctx); err != nil {
+		return err
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRecords).Bucket([]byte(namespace))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			body, _, err := unseal(v)
+			if err != nil {
+				return fmt.Errorf("record %x: %w", k, err)
+			}
+			return fn(k, body)
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("reading records of %s: %w", namespace, err)
+	}
+	return nil
+}
+
+// SetCommitHook makes fn run inside every later commit's transaction, after
+// its writes and before bbolt writes them out: a fault-injection point for
+// crash tests. nil removes it. Not for concurrent use with Commit.
+func (s *Store) SetCommitHook(fn func()) { s.inCommit = fn }

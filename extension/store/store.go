@@ -8,10 +8,14 @@
 // alert twice stores it once. Reads (the alerts table) run concurrently
 // with commits and see the last committed poll.
 //
-// Open never leaves the extension in a crash loop: a file that bbolt cannot
-// open, that fails the integrity check or that holds another schema version
-// is renamed to "<name>.corrupt-<unix seconds>" and a fresh store is
-// created; OpenResult says so and why, for detection_health.
+// Open never leaves the extension in a crash loop, and never discards a
+// healthy file: a file whose content is damaged (bbolt rejects it, a page
+// fails the integrity check, a value does not decode or fails its checksum)
+// or that holds another schema version is renamed to
+// "<name>.corrupt-<unix seconds>" and a fresh store is created; OpenResult
+// says so and why, for detection_health. A failure of the moment (memory
+// that cannot be mapped, an I/O error) is retried and then returned as
+// ErrUnavailable with the file untouched.
 //
 // Layout (bucket: key → value):
 //
@@ -23,6 +27,8 @@
 //	terms:    sha256(rule, key) → last seen ms(8) len(rule)(2) rule key
 //	cursors:  source table → cursor JSON
 //	state:    name → opaque blob
+//	records:  namespace (a nested bucket) → key → opaque value
+//	          (keyed engine state: process cache slots, threshold groups)
 //
 // Times are encoded so that byte order is numeric order, negatives included.
 package store
@@ -32,11 +38,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -60,9 +68,10 @@ var (
 	bucketTerms   = []byte("terms")
 	bucketCursors = []byte("cursors")
 	bucketState   = []byte("state")
+	bucketRecords = []byte("records")
 
 	allBuckets = [][]byte{bucketMeta, bucketAlerts, bucketByTime, bucketByRule,
-		bucketCounts, bucketTerms, bucketCursors, bucketState}
+		bucketCounts, bucketTerms, bucketCursors, bucketState, bucketRecords}
 
 	keySchema     = []byte("schema")
 	keyAlertCount = []byte("alerts")
@@ -70,6 +79,12 @@ var (
 
 // ErrLocked is returned by Open when another process holds the database.
 var ErrLocked = errors.New("database is in use by another process")
+
+// ErrUnavailable is returned by Open when a file that may well be healthy
+// could not be opened (memory could not be mapped, an I/O error, too many
+// open files) even after retries. The file is left where it is: the caller
+// should exit and be restarted rather than start empty.
+var ErrUnavailable = errors.New("state store unavailable")
 
 // Options tune Open. The zero value is ready to use.
 type Options struct {
@@ -83,6 +98,13 @@ type Options struct {
 	// NoSync skips fsync on commit: only for tests and benchmarks, a crash
 	// can then lose or corrupt the file.
 	NoSync bool
+	// InitialMmapSize is bbolt's initial memory map size (0: the file's).
+	InitialMmapSize int
+	// Retries is how many more times a transient failure to open is tried
+	// (default 3), RetryWait the first wait between tries (default 200ms,
+	// doubling).
+	Retries   int
+	RetryWait time.Duration
 }
 
 // OpenResult says whether Open had to discard an unusable file.
@@ -102,6 +124,9 @@ type Store struct {
 	path   string
 	result OpenResult
 	closed atomic.Bool
+	// inCommit, when set, runs inside every commit's transaction after
+	// its writes (a fault-injection point for crash tests).
+	inCommit func()
 }
 
 // Open opens (creating when needed) the store in dir. An unusable file is
@@ -132,9 +157,30 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, OpenResult, er
 	}
 	// The freelist is synced: rebuilding it on open (NoFreelistSync) panics on
 	// a damaged file in a goroutine of bbolt's, which no recover can catch.
-	bopts := &bolt.Options{Timeout: timeout, NoSync: opts.NoSync, FreelistType: bolt.FreelistMapType}
+	bopts := &bolt.Options{Timeout: timeout, NoSync: opts.NoSync, FreelistType: bolt.FreelistMapType,
+		InitialMmapSize: opts.InitialMmapSize}
 
-	db, problem, err := openChecked(path, bopts, !opts.SkipCheck)
+	retries, wait := opts.Retries, opts.RetryWait
+	if retries <= 0 {
+		retries = 3
+	}
+	if wait <= 0 {
+		wait = 200 * time.Millisecond
+	}
+	var db *bolt.DB
+	var problem string
+	var err error
+	for attempt := 0; ; attempt++ {
+		db, problem, err = openChecked(path, bopts, !opts.SkipCheck)
+		if !errors.Is(err, ErrUnavailable) || attempt >= retries {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, OpenResult{}, fmt.Errorf("%w (then: %w)", err, ctx.Err())
+		case <-time.After(wait << attempt):
+		}
+	}
 	if err != nil {
 		return nil, OpenResult{}, err
 	}
@@ -182,8 +228,10 @@ func openChecked(path string, opts *bolt.Options, check bool) (db *bolt.DB, prob
 		return nil, "", fmt.Errorf("opening state store %s: %w (waited %s)", path, ErrLocked, opts.Timeout)
 	case errors.Is(err, fs.ErrPermission):
 		return nil, "", fmt.Errorf("opening state store: %w", err)
-	case err != nil:
+	case err != nil && fileIsDamaged(err):
 		return nil, "cannot open: " + err.Error(), nil
+	case err != nil:
+		return nil, "", fmt.Errorf("opening state store %s: %w: %w", path, ErrUnavailable, err)
 	}
 	if check {
 		if problem := verify(db); problem != "" {
@@ -196,6 +244,20 @@ func openChecked(path string, opts *bolt.Options, check bool) (db *bolt.DB, prob
 		return nil, problem, nil
 	}
 	return db, "", nil
+}
+
+// fileIsDamaged tells errors bbolt returns for a file whose content is
+// wrong (not a bbolt file, a meta page failing its checksum, too short)
+// from errors of the moment (memory mapping, I/O, file limits), which a
+// retry or a restart may clear and which never justify discarding a file.
+func fileIsDamaged(err error) bool {
+	switch {
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch),
+		errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrInvalidMapping),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	}
+	return strings.Contains(err.Error(), "file size too small")
 }
 
 func closeQuietly(db *bolt.DB) (err error) {
@@ -243,6 +305,11 @@ func verify(db *bolt.DB) string {
 		for cerr := range tx.Check() {
 			if problem == "" {
 				problem = "integrity check failed: " + cerr.Error()
+			}
+		}
+		if problem == "" {
+			if p := integrityProblem(tx); p != "" {
+				problem = "integrity check failed: " + p
 			}
 		}
 		return nil

@@ -594,3 +594,87 @@ func BenchmarkAlertsTimeRange(b *testing.B) {
 		}
 	}
 }
+
+func records(t *testing.T, s *Store, ns string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	if err := s.Records(context.Background(), ns, func(k, v []byte) error {
+		out[string(k)] = string(v)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestRecordsPutDeleteAndClear(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	mustCommit(t, s, Batch{Records: map[string][]Record{
+		"procs":  {{Key: []byte("a"), Value: []byte("1")}, {Key: []byte("b"), Value: []byte("2")}},
+		"groups": {{Key: []byte("g"), Value: []byte("x")}},
+	}})
+	mustCommit(t, s, Batch{Records: map[string][]Record{"procs": {{Key: []byte("a")}, {Key: []byte("c"), Value: []byte("3")}}}})
+	if got := records(t, s, "procs"); len(got) != 2 || got["b"] != "2" || got["c"] != "3" {
+		t.Errorf("procs = %v, want b and c", got)
+	}
+	mustCommit(t, s, Batch{ClearRecords: []string{"procs"}, Records: map[string][]Record{"procs": {{Key: []byte("d"), Value: []byte("4")}}}})
+	if got := records(t, s, "procs"); len(got) != 1 || got["d"] != "4" {
+		t.Errorf("procs after clear = %v, want only d", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, dir)
+	if got := records(t, s, "groups"); got["g"] != "x" {
+		t.Errorf("groups after reopen = %v", got)
+	}
+	if got := records(t, s, "none"); len(got) != 0 {
+		t.Errorf("unknown namespace = %v", got)
+	}
+	if _, err := s.Commit(context.Background(), Batch{Records: map[string][]Record{"procs": {{Key: nil, Value: []byte("x")}}}}); err == nil {
+		t.Error("a record with an empty key was accepted")
+	}
+}
+
+func TestForgottenTermsAreDeleted(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, t.TempDir())
+	mustCommit(t, s, Batch{Terms: []detect.TermEntry{{Rule: "r", Key: "k1", LastSeen: 5}, {Rule: "r", Key: "k2", LastSeen: 6}}})
+	mustCommit(t, s, Batch{Terms: []detect.TermEntry{{Rule: "r", Key: "k1", Forget: true}}})
+	terms, err := s.Terms(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(terms) != 1 || terms[0].Key != "k2" {
+		t.Errorf("terms = %+v, want only k2", terms)
+	}
+}
+
+// A commit the hook interrupts (here by failing it, as a kill would leave
+// it) stores nothing of the batch.
+func TestCommitHookRunsInsideTheTransaction(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, t.TempDir())
+	calls := 0
+	s.SetCommitHook(func() {
+		calls++
+		panic("interrupted")
+	})
+	func() {
+		defer func() { _ = recover() }()
+		_, _ = s.Commit(context.Background(), Batch{Cursors: map[string]Cursor{"process_events": {Time: 9}}})
+	}()
+	s.SetCommitHook(nil)
+	if calls != 1 {
+		t.Fatalf("hook ran %d times", calls)
+	}
+	cs, err := s.Cursors(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs["process_events"].Time == 9 {
+		t.Error("an interrupted commit was stored")
+	}
+}

@@ -118,6 +118,10 @@ type Store struct {
 	CommitErrors    int64
 	LastCommitError string
 	AlertsPruned    int64
+	// Durable says what survives a crash (one sentence); RestoreError
+	// names a part of the engine state that could not be read at start.
+	Durable      string
+	RestoreError string
 }
 
 // SnapshotFunc returns the current snapshot.
@@ -286,6 +290,10 @@ func Rows(s Snapshot) []map[string]string {
 	w.num(st, "", "commits", so.Commits, StatusOK, "")
 	w.num(st, "", "commit_errors", so.CommitErrors, warnIf(so.CommitErrors > 0), so.LastCommitError)
 	w.num(st, "", "alerts_pruned", so.AlertsPruned, StatusOK, "")
+	if so.Durable != "" {
+		w.add(st, "", "durable", so.Durable, StatusOK, "")
+	}
+	w.add(st, "", "state_restored", boolValue(so.RestoreError == ""), warnIf(so.RestoreError != ""), so.RestoreError)
 
 	const tbl = "table"
 	for _, t := range s.Tables {

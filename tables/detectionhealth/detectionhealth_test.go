@@ -28,7 +28,7 @@ func snapshots() map[string]Snapshot {
 				LastPoll: start.Add(90*time.Minute - time.Second), Cursor: 1700005398, LagSeconds: 2},
 		},
 		Engine: Engine{RulesEnabled: 2, EventsProcessed: 1490, AlertsEmitted: 3, PendingSequences: 1, ProcessCacheSize: 812, Terms: 40},
-		Store:  Store{Path: "/var/osquery/osqdetect/osqdetect.db", Alerts: 3, SizeBytes: 65536, Commits: 2700},
+		Store:  Store{Path: "/var/osquery/osqdetect/osqdetect.db", Alerts: 3, SizeBytes: 65536, Commits: 2700, Durable: "every poll commits its alerts with the cursor"},
 		Tables: []tablewrap.Stats{{Table: "alerts", Calls: 4, Rows: 9}},
 	}
 	troubled := healthy
@@ -47,6 +47,7 @@ func snapshots() map[string]Snapshot {
 	troubled.Engine.AlertsSuppressed = 7
 	troubled.Store.Recovered = true
 	troubled.Store.RecoveryReason = "state store was unusable (cannot open: invalid database); moved it aside"
+	troubled.Store.RestoreError = "restoring the process cache: slot 3 out of range or repeated"
 	troubled.Tables = []tablewrap.Stats{{Table: "alerts", Calls: 5, Errors: 1, Timeouts: 1, LastError: "alerts: table read timed out (limit 30s)"}}
 	return map[string]Snapshot{"healthy": healthy, "troubled": troubled, "empty": {}}
 }

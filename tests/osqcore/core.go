@@ -72,6 +72,31 @@ type Options struct {
 	// SQLConnections is the number of SQLite connections (concurrent
 	// queries). Default 4.
 	SQLConnections int
+	// Machine, when set, holds what outlives osqueryd on a real host: the
+	// kernel's process table and osqueryd's RocksDB (the buffered events
+	// and their eid counters, which resume from the stored maximum on
+	// restart). A core started again with the same Machine is osqueryd
+	// restarting on that host; without one a core starts on a fresh host
+	// with an ephemeral database.
+	Machine *Machine
+}
+
+// Machine is the state a host keeps across osqueryd restarts (see
+// Options.Machine). Only one core may use it at a time.
+type Machine struct {
+	events    map[string]*eventTable
+	processes *processTable
+}
+
+// NewMachine returns a host with no processes and an empty database.
+func NewMachine() *Machine {
+	return &Machine{
+		events: map[string]*eventTable{
+			"process_events": newEventTable("process_events", processEventsColumns),
+			"socket_events":  newEventTable("socket_events", socketEventsColumns),
+		},
+		processes: &processTable{byPID: map[int64]map[string]string{}},
+	}
 }
 
 // ExtensionInfo describes a registered extension.
@@ -113,7 +138,7 @@ type Core struct {
 	tables     map[string]*tableDef // copy-on-write
 	schemaGen  uint64
 	events     map[string]*eventTable
-	processes  processTable
+	processes  *processTable
 	generated  []GenerateCall
 	// disabledWarned rate-limits the "events are disabled" warning.
 	disabledWarned map[string]time.Time
@@ -179,7 +204,6 @@ func Start(ctx context.Context, opts Options) (*Core, error) {
 		flags:          newFlagSet(),
 		extensions:     map[int64]*extension{},
 		events:         map[string]*eventTable{},
-		processes:      processTable{byPID: map[int64]map[string]string{}},
 		conns:          map[net.Conn]struct{}{},
 		disabledWarned: map[string]time.Time{},
 		stopping:       make(chan struct{}),
@@ -198,8 +222,11 @@ func Start(ctx context.Context, opts Options) (*Core, error) {
 		}
 		c.flags[k] = nv
 	}
-	c.events["process_events"] = newEventTable("process_events", processEventsColumns)
-	c.events["socket_events"] = newEventTable("socket_events", socketEventsColumns)
+	machine := opts.Machine
+	if machine == nil {
+		machine = NewMachine()
+	}
+	c.events, c.processes = machine.events, machine.processes
 	c.tables = c.coreTables()
 	c.schemaGen = 1
 

@@ -1,9 +1,11 @@
 package osqcore
 
 import (
+	"context"
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -324,5 +326,65 @@ func TestSystemTables(t *testing.T) {
 	}
 	if rows := mustQuery(t, core, "SELECT version, extensions FROM osquery_info"); rows[0]["version"] != Version || rows[0]["extensions"] != "active" {
 		t.Errorf("osquery_info = %v", rows)
+	}
+}
+
+// processes shows what is alive when it is queried, as osquery's reads
+// /proc then: a scenario's exec adds a process, its exit removes it, and the
+// exit leaves no event row (audit records exec and fork, not exit).
+func TestScenarioExitLeavesTheProcessesTable(t *testing.T) {
+	core := startCore(t, Options{})
+	steps, err := ParseScenario(strings.NewReader(`{"table":"process_events","row":{"pid":"70","parent":"1","path":"/usr/bin/dash","cmdline":"sh -c x","syscall":"execve"}}
+{"table":"process_events","row":{"pid":"71","parent":"70","path":"/tmp/x","cmdline":"./x","syscall":"execve"}}
+{"table":"exit","row":{"pid":"70"}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := core.Replay(context.Background(), steps, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := column(mustQuery(t, core, "SELECT pid FROM processes ORDER BY pid"), "pid"); !reflect.DeepEqual(got, []string{"71"}) {
+		t.Errorf("processes after the exit = %v, want only 71", got)
+	}
+	if rows := mustQuery(t, core, "SELECT pid FROM process_events WHERE time >= 0"); len(rows) != 2 {
+		t.Errorf("process_events = %v, want the 2 execs", rows)
+	}
+	for _, bad := range []string{`{"table":"exit","row":{"pid":"x"}}`, `{"table":"exit","row":{"pid":"1","path":"/x"}}`} {
+		if _, err := ParseScenario(strings.NewReader(bad)); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+// osqueryd restarting on the same host keeps its RocksDB (buffered events,
+// eids resuming from the stored maximum) and finds the processes still
+// running; a core on a fresh host starts empty.
+func TestCoreRestartOnTheSameMachineKeepsEventsAndProcesses(t *testing.T) {
+	m := NewMachine()
+	first := startCore(t, Options{Machine: m})
+	if _, err := first.InjectProcessEvents(map[string]string{"pid": "80", "path": "/bin/sleep", "cmdline": "sleep 9", "parent": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Stop(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	second := startCore(t, Options{Machine: m})
+	if _, err := second.InjectProcessEvents(map[string]string{"pid": "81", "path": "/bin/true", "cmdline": "true", "parent": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	rows := mustQuery(t, second, "SELECT eid, pid FROM process_events WHERE time >= 0 ORDER BY eid")
+	if got := column(rows, "pid"); !reflect.DeepEqual(got, []string{"80", "81"}) {
+		t.Fatalf("events after the restart = %v, want both", rows)
+	}
+	if rows[0]["eid"] == rows[1]["eid"] {
+		t.Errorf("the eid counter started again: %v", rows)
+	}
+	if got := column(mustQuery(t, second, "SELECT pid FROM processes ORDER BY pid"), "pid"); !reflect.DeepEqual(got, []string{"80", "81"}) {
+		t.Errorf("processes after the restart = %v", got)
+	}
+	fresh := startCore(t, Options{})
+	if rows := mustQuery(t, fresh, "SELECT pid FROM process_events WHERE time >= 0"); len(rows) != 0 {
+		t.Errorf("a fresh host has events: %v", rows)
 	}
 }

@@ -8,12 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // ScenarioStep is one line of a replay scenario: a row for process_events,
-// socket_events or processes, injected after DelayMS milliseconds.
+// socket_events or processes, injected after DelayMS milliseconds; or, with
+// Table "exit", the end of the process Row["pid"]: it leaves the processes
+// table (which shows what is alive when it is queried) and, as with audit,
+// no event row records it.
 type ScenarioStep struct {
 	Line    int
 	Table   string
@@ -85,10 +89,10 @@ func parseScenarioLine(text []byte) (ScenarioStep, error) {
 		return step, errors.New(`missing "table"`)
 	}
 	switch *raw.Table {
-	case "process_events", "socket_events", "processes":
+	case "process_events", "socket_events", "processes", "exit":
 		step.Table = *raw.Table
 	default:
-		return step, fmt.Errorf("unknown table %q (want process_events, socket_events or processes)", *raw.Table)
+		return step, fmt.Errorf("unknown table %q (want process_events, socket_events, processes or exit)", *raw.Table)
 	}
 	if raw.DelayMS != nil {
 		d, err := raw.DelayMS.Int64()
@@ -123,6 +127,12 @@ var scenarioSchemas = map[string][]Column{
 // checkScenarioRow applies the checks injection would, so a bad row is
 // reported with its line before anything is replayed.
 func checkScenarioRow(table string, row map[string]string) error {
+	if table == "exit" {
+		if _, err := strconv.ParseInt(row["pid"], 10, 64); err != nil || len(row) != 1 {
+			return errors.New(`exit wants a row with only an integer "pid"`)
+		}
+		return nil
+	}
 	cols := scenarioSchemas[table]
 	index := make(map[string]int, len(cols))
 	for i, c := range cols {
@@ -189,7 +199,7 @@ func (c *Core) Replay(ctx context.Context, steps []ScenarioStep, progress func(s
 			}
 		}
 		j := i + 1
-		if step.Table != "processes" {
+		if step.Table != "processes" && step.Table != "exit" {
 			for j < len(steps) && steps[j].Table == step.Table && steps[j].DelayMS == 0 {
 				j++
 			}
@@ -212,6 +222,9 @@ func (c *Core) Replay(ctx context.Context, steps []ScenarioStep, progress func(s
 		case "processes":
 			err = c.SetProcess(step.Row)
 			stored = 1
+		case "exit":
+			pid, _ := strconv.ParseInt(step.Row["pid"], 10, 64)
+			c.RemoveProcess(pid)
 		default:
 			err = fmt.Errorf("unknown table %q", step.Table)
 		}

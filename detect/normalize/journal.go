@@ -1,0 +1,216 @@
+package normalize
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// The process cache is durable slot by slot: each commit writes only the
+// slots changed since the previous one (a journal), and a restart puts every
+// entry back into the slot it held, with the clock hand, the use marks and
+// the tick, so that a restarted cache is the cache that was running, down to
+// which entry it would evict next. The cost of a commit follows the rows
+// since the last one, never the size of the cache.
+
+// dirtySlots is a set of cache slots: a bitmap for the test, a list for
+// the walk.
+type dirtySlots struct {
+	bits []uint64
+	list []int32
+	// cleared is set when the cache was emptied: the stored slots must all
+	// be dropped before the listed ones are written.
+	cleared bool
+}
+
+func (d *dirtySlots) mark(i int32) {
+	w := int(i >> 6)
+	if w >= len(d.bits) {
+		d.bits = append(d.bits, make([]uint64, w+1-len(d.bits))...)
+	}
+	b := uint64(1) << (uint(i) & 63)
+	if d.bits[w]&b == 0 {
+		d.bits[w] |= b
+		d.list = append(d.list, i)
+	}
+}
+
+func (d *dirtySlots) reset() {
+	clear(d.bits)
+	d.list = d.list[:0]
+	d.cleared = true
+}
+
+// take returns the marked slots in order and empties the set.
+func (d *dirtySlots) take() (slots []int32, cleared bool) {
+	slots = slices.Clone(d.list)
+	slices.Sort(slots)
+	for _, i := range d.list {
+		d.bits[i>>6] = 0
+	}
+	d.list = d.list[:0]
+	cleared, d.cleared = d.cleared, false
+	return slots, cleared
+}
+
+// ProcessSlot is one slot of the process cache, encoded.
+type ProcessSlot struct {
+	Slot int32
+	Data []byte
+}
+
+// ProcessJournal is what changed in the process cache since the previous
+// TakeProcessJournal.
+type ProcessJournal struct {
+	// Reset means the cache was replaced as a whole: every stored slot is
+	// dropped before Slots are written.
+	Reset bool
+	// Slots are the changed slots, in slot order.
+	Slots []ProcessSlot
+	// Clock is the cache's clock (slots in use, hand, tick); it is small
+	// and written with every journal.
+	Clock []byte
+}
+
+// Empty reports whether the journal changes nothing but the clock.
+func (j ProcessJournal) Empty() bool { return !j.Reset && len(j.Slots) == 0 }
+
+// slotEntry is a process slot's encoding: the snapshot fields plus the
+// clock's per-entry marks.
+type slotEntry struct {
+	snapshotProc
+	LastUse    uint64 `json:"lu"`
+	Referenced bool   `json:"r,omitempty"`
+}
+
+type cacheClock struct {
+	Version int    `json:"v"`
+	Used    int32  `json:"used"`
+	Hand    int32  `json:"hand"`
+	Tick    uint64 `json:"tick"`
+}
+
+const journalVersion = 1
+
+// TakeProcessJournal returns the slots changed since the previous call and
+// the cache's clock, and starts a new journal. The caller must store them
+// together, in one transaction with whatever else the same rows changed.
+func (n *Normalizer) TakeProcessJournal() (ProcessJournal, error) {
+	c := n.cache
+	slots, cleared := c.dirty.take()
+	j := ProcessJournal{Reset: cleared, Slots: make([]ProcessSlot, 0, len(slots))}
+	for _, i := range slots {
+		if i >= c.used {
+			continue
+		}
+		s, err := c.encodeSlot(i)
+		if err != nil {
+			return ProcessJournal{}, err
+		}
+		j.Slots = append(j.Slots, s)
+	}
+	clock, err := c.encodeClock()
+	if err != nil {
+		return ProcessJournal{}, err
+	}
+	j.Clock = clock
+	return j, nil
+}
+
+// AllProcessSlots returns the clock and every slot of the process cache
+// (for a state file written as a whole); the journal is left as it is.
+func (n *Normalizer) AllProcessSlots() (clock []byte, slots []ProcessSlot, err error) {
+	c := n.cache
+	slots = make([]ProcessSlot, 0, c.used)
+	for i := int32(0); i < c.used; i++ {
+		s, err := c.encodeSlot(i)
+		if err != nil {
+			return nil, nil, err
+		}
+		slots = append(slots, s)
+	}
+	clock, err = c.encodeClock()
+	return clock, slots, err
+}
+
+func (c *procCache) encodeSlot(i int32) (ProcessSlot, error) {
+	p := c.at(i)
+	data, err := json.Marshal(slotEntry{snapshotProc: snapProc(p), LastUse: p.lastUse, Referenced: p.referenced})
+	if err != nil {
+		return ProcessSlot{}, fmt.Errorf("encoding process cache slot %d: %w", i, err)
+	}
+	return ProcessSlot{Slot: i, Data: data}, nil
+}
+
+func (c *procCache) encodeClock() ([]byte, error) {
+	b, err := json.Marshal(cacheClock{Version: journalVersion, Used: c.used, Hand: c.hand, Tick: c.tick})
+	if err != nil {
+		return nil, fmt.Errorf("encoding process cache clock: %w", err)
+	}
+	return b, nil
+}
+
+// RestoreProcessSlots rebuilds the process cache from a clock and every
+// slot it counts, as TakeProcessJournal wrote them. On error the cache is
+// left empty. The restored entries are not in the next journal: they are
+// stored already.
+func (n *Normalizer) RestoreProcessSlots(clock []byte, slots []ProcessSlot) error {
+	c := n.cache
+	c.reset()
+	c.dirty.cleared = false
+	fail := func(err error) error {
+		c.reset()
+		return fmt.Errorf("restoring the process cache: %w", err)
+	}
+	var ck cacheClock
+	if err := json.Unmarshal(clock, &ck); err != nil {
+		return fail(fmt.Errorf("clock: %w", err))
+	}
+	if ck.Version != journalVersion {
+		return fail(fmt.Errorf("clock version %d, want %d", ck.Version, journalVersion))
+	}
+	if ck.Used < 0 || ck.Used > c.max || ck.Hand < 0 || (ck.Used > 0 && ck.Hand >= ck.Used) {
+		return fail(fmt.Errorf("clock out of range (used %d, hand %d, capacity %d)", ck.Used, ck.Hand, c.max))
+	}
+	if len(slots) != int(ck.Used) {
+		return fail(fmt.Errorf("%d slots stored, the clock counts %d", len(slots), ck.Used))
+	}
+	seen := make([]bool, ck.Used)
+	for _, s := range slots {
+		if s.Slot < 0 || s.Slot >= ck.Used || seen[s.Slot] {
+			return fail(fmt.Errorf("slot %d out of range or repeated", s.Slot))
+		}
+		seen[s.Slot] = true
+	}
+	for int(ck.Used) > len(c.chunks)*chunkSize {
+		c.chunks = append(c.chunks, make([]proc, chunkSize))
+	}
+	c.used, c.hand, c.tick = ck.Used, ck.Hand, ck.Tick
+	for _, s := range slots {
+		var e slotEntry
+		if err := json.Unmarshal(s.Data, &e); err != nil {
+			return fail(fmt.Errorf("slot %d: %w", s.Slot, err))
+		}
+		if e.Host == "" || e.Pid < 0 || e.EntityID == "" {
+			return fail(fmt.Errorf("slot %d: %w", s.Slot, errors.New("needs a host, a pid and an entity id")))
+		}
+		if _, dup := c.lookup(e.Host, e.Pid); dup {
+			return fail(fmt.Errorf("slot %d: host %s pid %d is in two slots", s.Slot, e.Host, e.Pid))
+		}
+		p := c.at(s.Slot)
+		*p = proc{key: procKey{e.Host, e.Pid}, parentSlot: -1}
+		fillProc(p, e.snapshotProc)
+		p.lastUse, p.referenced = e.LastUse, e.Referenced
+		c.index(p.key, s.Slot)
+	}
+	c.dirty.take()
+	return nil
+}
+
+// Knows reports whether the process cache holds pid of host, without
+// touching its use marks.
+func (n *Normalizer) Knows(host string, pid int64) bool { return n.cache.peek(host, pid) != nil }
+
+// CacheRoom is how many more processes the cache takes before it evicts.
+func (n *Normalizer) CacheRoom() int { return int(n.cache.max) - n.cache.size() }

@@ -1,0 +1,193 @@
+package normalize
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"testing"
+
+	"github.com/osqdetect/osqdetect/detect/ecs"
+)
+
+// storedSlots plays the store: it applies journals as a commit would.
+type storedSlots struct {
+	clock []byte
+	slots map[int32][]byte
+}
+
+func (s *storedSlots) apply(j ProcessJournal) {
+	if j.Reset || s.slots == nil {
+		s.slots = map[int32][]byte{}
+	}
+	for _, sl := range j.Slots {
+		s.slots[sl.Slot] = sl.Data
+	}
+	s.clock = j.Clock
+}
+
+func (s *storedSlots) list() []ProcessSlot {
+	out := make([]ProcessSlot, 0, len(s.slots))
+	for i, d := range s.slots {
+		out = append(out, ProcessSlot{Slot: i, Data: d})
+	}
+	return out
+}
+
+// churnRows execs and forks over more pids than the cache holds, so that
+// entries are evicted and slots reused.
+func churnRows(from, to int) []Row {
+	var rows []Row
+	for i := from; i < to; i++ {
+		pid := strconv.Itoa(100 + i%37)
+		parent := strconv.Itoa(100 + (i*7)%37)
+		t := strconv.Itoa(1700000000 + i)
+		if i%3 == 0 {
+			rows = append(rows, Row{Table: TableProcessEvents, Host: host, Cols: cols(
+				"syscall=fork", "pid="+pid, "parent="+parent, "time="+t, "eid="+strconv.Itoa(i))})
+			continue
+		}
+		rows = append(rows, execRow(pid, parent, "/usr/bin/p"+strconv.Itoa(i%11), "p"+strconv.Itoa(i%11)+" -x", t, strconv.Itoa(i)))
+	}
+	return rows
+}
+
+func eventJSON(t *testing.T, n *Normalizer, r Row) string {
+	t.Helper()
+	ev := &ecs.Event{}
+	if err := n.Normalize(r, ev); err != nil {
+		return "error: " + err.Error()
+	}
+	ev.Complete()
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// A cache restored from its journals is the cache that ran: the same
+// entries in the same slots with the same clock, so it evicts the same
+// entries and normalizes the next rows the same way.
+func TestJournalRestoresTheCacheExactly(t *testing.T) {
+	for _, split := range []int{1, 17, 40, 99, 150} {
+		t.Run(fmt.Sprint(split), func(t *testing.T) {
+			running := New(Options{MaxProcesses: 16})
+			var st storedSlots
+			rows := churnRows(0, 200)
+			for i, r := range rows[:split] {
+				eventJSON(t, running, r)
+				if i%5 == 0 {
+					j, err := running.TakeProcessJournal()
+					if err != nil {
+						t.Fatal(err)
+					}
+					st.apply(j)
+				}
+			}
+			j, err := running.TakeProcessJournal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.apply(j)
+
+			restarted := New(Options{MaxProcesses: 16})
+			if err := restarted.RestoreProcessSlots(st.clock, st.list()); err != nil {
+				t.Fatal(err)
+			}
+			wantClock, wantSlots, _ := running.AllProcessSlots()
+			gotClock, gotSlots, _ := restarted.AllProcessSlots()
+			if !bytes.Equal(wantClock, gotClock) || len(wantSlots) != len(gotSlots) {
+				t.Fatalf("clock %s, want %s; %d slots, want %d", gotClock, wantClock, len(gotSlots), len(wantSlots))
+			}
+			for i := range wantSlots {
+				if !bytes.Equal(wantSlots[i].Data, gotSlots[i].Data) {
+					t.Fatalf("slot %d:\n got %s\nwant %s", i, gotSlots[i].Data, wantSlots[i].Data)
+				}
+			}
+			if j, _ := restarted.TakeProcessJournal(); !j.Empty() {
+				t.Errorf("a restored cache journals %d slots before any row", len(j.Slots))
+			}
+			for _, r := range rows[split:] {
+				if got, want := eventJSON(t, restarted, r), eventJSON(t, running, r); got != want {
+					t.Fatalf("row %v after restore:\n got %s\nwant %s", r.Cols, got, want)
+				}
+			}
+		})
+	}
+}
+
+// A journal holds what changed, not the cache: one row touches a few
+// slots however many the cache holds.
+func TestJournalFollowsWhatChanged(t *testing.T) {
+	n := New(Options{MaxProcesses: 10000})
+	for i := 0; i < 5000; i++ {
+		eventJSON(t, n, execRow(strconv.Itoa(10000+i), "1", "/bin/x", "x", "1700000000", strconv.Itoa(i)))
+	}
+	if j, _ := n.TakeProcessJournal(); len(j.Slots) != 5000 {
+		t.Fatalf("first journal has %d slots, want 5000", len(j.Slots))
+	}
+	eventJSON(t, n, execRow("10007", "10003", "/bin/y", "y", "1700000001", "9999"))
+	j, _ := n.TakeProcessJournal()
+	if len(j.Slots) == 0 || len(j.Slots) > 3 {
+		t.Errorf("one exec journals %d slots, want 1 to 3", len(j.Slots))
+	}
+}
+
+func TestRestoreProcessSlotsRejectsBadState(t *testing.T) {
+	n := New(Options{MaxProcesses: 4})
+	eventJSON(t, n, execRow("10", "1", "/bin/x", "x", "1700000000", "1"))
+	good, _ := n.TakeProcessJournal()
+	cases := map[string]struct {
+		clock []byte
+		slots []ProcessSlot
+	}{
+		"clock not json":     {[]byte("{"), good.Slots},
+		"missing slot":       {good.Clock, nil},
+		"slot out of range":  {good.Clock, []ProcessSlot{{Slot: 3, Data: good.Slots[0].Data}}},
+		"entry not json":     {good.Clock, []ProcessSlot{{Slot: 0, Data: []byte("x")}}},
+		"used over capacity": {[]byte(`{"v":1,"used":9,"hand":0,"tick":1}`), good.Slots},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := New(Options{MaxProcesses: 4})
+			if err := r.RestoreProcessSlots(c.clock, c.slots); err == nil {
+				t.Fatal("accepted")
+			}
+			if r.cache.size() != 0 {
+				t.Errorf("cache holds %d entries after a failed restore", r.cache.size())
+			}
+			if j, _ := r.TakeProcessJournal(); !j.Reset {
+				t.Error("a failed restore must clear the stored slots at the next commit")
+			}
+		})
+	}
+}
+
+// A stored clock and slots, however damaged, restore a consistent cache or
+// fail leaving it empty; never a panic.
+func FuzzRestoreProcessSlots(f *testing.F) {
+	n := New(Options{MaxProcesses: 8})
+	for _, r := range churnRows(0, 20) {
+		ev := &ecs.Event{}
+		_ = n.Normalize(r, ev)
+	}
+	clock, slots, err := n.AllProcessSlots()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(clock, slots[0].Data, int32(0))
+	f.Add([]byte(`{"v":1,"used":1,"hand":0,"tick":3}`), []byte(`{"h":"x","p":1,"e":"e1","lu":2,"r":true}`), int32(0))
+	f.Fuzz(func(t *testing.T, clock, entry []byte, slot int32) {
+		r := New(Options{MaxProcesses: 8})
+		err := r.RestoreProcessSlots(clock, []ProcessSlot{{Slot: slot, Data: entry}})
+		if err != nil {
+			if r.cache.size() != 0 {
+				t.Fatalf("failed restore left %d entries", r.cache.size())
+			}
+			return
+		}
+		// The restored cache works: a row over it normalizes.
+		eventJSON(t, r, execRow("5", "1", "/bin/x", "x", "1700000000", "1"))
+	})
+}
