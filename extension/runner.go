@@ -97,6 +97,9 @@ type runner struct {
 	lastProbe     time.Time
 	pending       *pendingCommit
 	memory        idleReturn
+	// lastStorePages is when the store's mapped pages were last dropped
+	// from the resident set (dropStorePages).
+	lastStorePages time.Time
 }
 
 // pollState is the poller position and durable counters, committed with
@@ -649,7 +652,26 @@ func (r *runner) commitPending() error {
 		return err
 	}
 	r.pending = nil
+	r.dropStorePages()
 	return nil
+}
+
+// storePagesEvery spaces DropResidentPages calls after commits.
+const storePagesEvery = 5 * time.Second
+
+// dropStorePages lets the state store's mapped file pages leave the
+// resident set now and then: each commit reads pages of a store that holds
+// the process cache slot by slot, and left alone the whole file becomes
+// resident (page cache the extension would be charged for).
+func (r *runner) dropStorePages() {
+	now := r.now()
+	if r.deps == nil || r.deps.store == nil || now.Sub(r.lastStorePages) < storePagesEvery {
+		return
+	}
+	r.lastStorePages = now
+	if err := r.deps.store.DropResidentPages(); err != nil {
+		r.log.Debug("releasing the state store's pages", "err", err)
+	}
 }
 
 func (r *runner) publishEngine() {
