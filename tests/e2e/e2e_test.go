@@ -285,6 +285,23 @@ func loadScenario(t *testing.T, name string) []osqcore.ScenarioStep {
 // replay injects steps without their recorded delays (batching follows the
 // file: consecutive rows of one table form one batch) and returns how many
 // event rows were stored.
+// replayDemoExpectingSeedAlerts replays the demo scenario, waits until the
+// extension has read every row, and fails unless the alerts table holds
+// exactly the two seed alerts. It returns the number of rows injected.
+func (h *host) replayDemoExpectingSeedAlerts() int {
+	h.t.Helper()
+	injected := h.replay(loadScenario(h.t, "demo.jsonl"))
+	h.waitDelivered(injected)
+	got, err := h.alerts()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if !alertsEqual(got, demoAlerts) {
+		h.t.Fatalf("alerts %+v, want %+v", got, demoAlerts)
+	}
+	return injected
+}
+
 func (h *host) replay(steps []osqcore.ScenarioStep) int {
 	h.t.Helper()
 	fast := make([]osqcore.ScenarioStep, len(steps))
@@ -344,15 +361,7 @@ func TestDemoScenarioRaisesExactlyTheSeedAlerts(t *testing.T) {
 	h.launch()
 	h.waitRegistered()
 
-	injected := h.replay(loadScenario(t, "demo.jsonl"))
-	h.waitDelivered(injected)
-	got, err := h.alerts()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !alertsEqual(got, demoAlerts) {
-		t.Fatalf("alerts %+v, want %+v", got, demoAlerts)
-	}
+	injected := h.replayDemoExpectingSeedAlerts()
 
 	rules := h.mustQuery("SELECT rule_id, enabled, alerts, error FROM detection_rules ORDER BY rule_id")
 	if len(rules) != 2 {

@@ -28,15 +28,7 @@ func TestRowsFromTheFutureAreQuarantined(t *testing.T) {
 	h.launch()
 	h.waitRegistered()
 
-	injected := h.replay(loadScenario(t, "demo.jsonl"))
-	h.waitDelivered(injected)
-	got, err := h.alerts()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !alertsEqual(got, demoAlerts) {
-		t.Fatalf("alerts %+v, want %+v", got, demoAlerts)
-	}
+	h.replayDemoExpectingSeedAlerts()
 	hl, err := h.health()
 	if err != nil {
 		t.Fatal(err)
