@@ -92,7 +92,9 @@ func firstText(events []*ecs.Event, f ecs.Field) string {
 			v = v.Arr[0]
 		}
 		if s, ok := v.Text(); ok && s != "" {
-			return s
+			// The alert outlives the event, whose strings may be views
+			// of buffers reused once it is processed.
+			return strings.Clone(s)
 		}
 	}
 	return ""

@@ -76,6 +76,7 @@ type scanSummary struct {
 
 // hostGuard is one host's time guard and the rows it holds.
 type hostGuard struct {
+	host string
 	g    *timeguard.Guard
 	held []normalize.Row
 }
@@ -150,6 +151,8 @@ func (p *scanPipeline) start() {
 }
 
 func runShard(s *detect.Sensor, batches <-chan *shardBatch) {
+	var rows []normalize.Row
+	var fields []normalize.Fields
 	for b := range batches {
 		var k uint64
 		emit := func(a *detect.Alert) { b.alerts = append(b.alerts, keyedAlert{k, a}) }
@@ -165,9 +168,12 @@ func runShard(s *detect.Sensor, batches <-chan *shardBatch) {
 				process(it.row)
 				continue
 			}
-			for _, row := range it.second.Rows() {
+			rows, fields = it.second.View(rows, fields)
+			for _, row := range rows {
 				process(row)
 			}
+			clear(rows) // no view outlives its second
+			it.second.Release()
 		}
 		close(b.done)
 	}
@@ -308,6 +314,7 @@ func (p *scanPipeline) finish() {
 		}
 		p.merged.Wait()
 	}
+	p.reorder.Close()
 }
 
 // push judges a row's time and passes it on to the reorder window.
@@ -321,10 +328,10 @@ func (p *scanPipeline) push(r normalize.Row) {
 	if r.Host != p.lastHost || hg == nil {
 		hg = p.guards[r.Host]
 		if hg == nil {
-			hg = &hostGuard{g: timeguard.New(timeguard.Policy{})}
-			p.guards[strings.Clone(r.Host)] = hg
+			hg = &hostGuard{host: strings.Clone(r.Host), g: timeguard.New(timeguard.Policy{})}
+			p.guards[hg.host] = hg
 		}
-		p.lastHost, p.lastGuard = strings.Clone(r.Host), hg
+		p.lastHost, p.lastGuard = hg.host, hg
 	}
 	o := hg.g.Judge(t, p.now)
 	if o.Discard > 0 {

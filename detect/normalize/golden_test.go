@@ -71,9 +71,9 @@ func TestGolden(t *testing.T) {
 				o := NewReorderer(0, 0)
 				var ordered []Row
 				for _, r := range rows {
-					o.Push(r, func(r Row) { ordered = append(ordered, r) })
+					o.Push(r, func(r Row) { ordered = append(ordered, r.Clone()) })
 				}
-				o.Flush(func(r Row) { ordered = append(ordered, r) })
+				o.Flush(func(r Row) { ordered = append(ordered, r.Clone()) })
 				rows = ordered
 			}
 			var out bytes.Buffer

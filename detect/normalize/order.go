@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/osqdetect/osqdetect/internal/slab"
 )
 
 // isSocketTable reports whether rows of the table are socket events.
@@ -199,8 +201,14 @@ func (o *secondOrder) order(rows []Row) {
 // bounded in bytes: when the buffers would pass maxBytes, the oldest
 // second is released early, its rows counted (ReorderStats.EarlyRows). A
 // row arriving later for a second already released is counted as late and
-// emitted at once. Rows are emitted with Fields, whose strings stay valid
-// after the emit returns (each row's values are one string of their own).
+// emitted at once.
+//
+// The buffers are chunks of a slab.Pool, outside the Go heap, reused as
+// soon as their second is released: a full window then costs its bytes
+// once, not a multiple of them set by the collector's goal. Rows are
+// emitted as views of those chunks, so a row and its strings are valid
+// only until the emit returns; whatever outlives it must be copied. (Rows
+// emitted at once, late or untimed, have strings of their own.)
 //
 // It reads each row's second from its time column; rows without a valid
 // time are emitted at once (the normalizer will reject them). A Reorderer
@@ -219,9 +227,12 @@ type Reorderer struct {
 	stats    ReorderStats
 	order    secondOrder
 	sink     func(HostSecond)
-	free     [numChunkSizes][][]byte // released chunks, by size class
+	pool     *slab.Pool
 	freeHost []*hostBuffer
 	scratch  []byte
+	// viewed and fields are the rows of the second being emitted, reused.
+	viewed []Row
+	fields []Fields
 }
 
 type secondBucket struct {
@@ -229,26 +240,11 @@ type secondBucket struct {
 }
 
 // hostBuffer holds one host's rows of one second, encoded, in chunks that
-// double in size as it fills (1 KiB to 64 KiB), so that it never copies
-// what it holds and a second of one row takes a kilobyte.
+// double in size as it fills (slab.MinChunk to slab.MaxChunk), so that it
+// never copies what it holds and a second of one row takes a kilobyte.
 type hostBuffer struct {
 	chunks [][]byte
 	rows   int
-}
-
-const (
-	minChunk      = 1 << 10
-	maxChunk      = 64 << 10
-	numChunkSizes = 7 // 1, 2, 4, ... 64 KiB
-	freeChunks    = 32
-)
-
-func chunkClass(size int) int {
-	c := 0
-	for s := minChunk; s < size && c < numChunkSizes-1; s <<= 1 {
-		c++
-	}
-	return c
 }
 
 // add appends one encoded row.
@@ -261,31 +257,22 @@ func (o *Reorderer) add(hb *hostBuffer, row []byte) {
 			return
 		}
 	}
-	size := minChunk << min(n, numChunkSizes-1)
+	class := min(n, slab.NumClasses-1)
 	var c []byte
-	switch {
-	case len(row) > size:
-		c = make([]byte, 0, len(row)) // a row of its own
-	default:
-		class := chunkClass(size)
-		if k := len(o.free[class]); k > 0 {
-			c = o.free[class][k-1]
-			o.free[class] = o.free[class][:k-1]
-		} else {
-			c = make([]byte, 0, size)
-		}
+	if len(row) > slab.Size(class) {
+		c = make([]byte, 0, len(row)) // a row of its own, on the heap
+	} else {
+		c = o.pool.Get(class)
 	}
 	o.bytes += cap(c)
 	hb.chunks = append(hb.chunks, append(c, row...))
 }
 
-// release returns a buffer's chunks to the free lists.
+// release returns a buffer's chunks to the pool.
 func (o *Reorderer) release(hb *hostBuffer) {
 	for i, c := range hb.chunks {
 		o.bytes -= cap(c)
-		if class := chunkClass(cap(c)); cap(c) == minChunk<<class && len(o.free[class]) < freeChunks {
-			o.free[class] = append(o.free[class], c[:0])
-		}
+		o.pool.Put(c)
 		hb.chunks[i] = nil
 	}
 	hb.chunks, hb.rows = hb.chunks[:0], 0
@@ -334,6 +321,10 @@ func NewReorderer(window time.Duration, maxBytes int) *Reorderer {
 	return &Reorderer{
 		window:   int64((window + time.Second - 1) / time.Second),
 		maxBytes: maxBytes,
+		// The buffers' classes shift as seconds fill differently; the
+		// slack lets the free chunks of one class wait for reuse while
+		// another's are taken.
+		pool:     slab.New(maxBytes + maxBytes/4 + 4<<20),
 		buckets:  map[int64]*secondBucket{},
 		newest:   -1,
 		released: -1,
@@ -395,11 +386,7 @@ func (o *Reorderer) Push(r Row, emit func(Row)) {
 
 // own returns a copy of r whose strings are its own, for a row emitted at
 // once.
-func (o *Reorderer) own(r Row) Row {
-	o.scratch = encodeRow(o.scratch[:0], &r)
-	rows := decodeRows([][]byte{o.scratch}, 1, strings.Clone(r.Host))
-	return rows[0]
-}
+func (o *Reorderer) own(r Row) Row { return r.Clone() }
 
 func (o *Reorderer) newHostBuffer() *hostBuffer {
 	if n := len(o.freeHost); n > 0 {
@@ -440,20 +427,22 @@ func (o *Reorderer) releaseOldest(emit func(Row)) {
 		o.rows -= hb.rows
 		o.bytes -= bucketOverhead + len(h)
 		if o.sink != nil {
-			// The chunks go with the second; they are not reused.
+			// The chunks go with the second, and come back to the pool
+			// when its consumer releases it.
 			for _, c := range hb.chunks {
 				o.bytes -= cap(c)
 			}
-			o.sink(HostSecond{Host: h, chunks: hb.chunks, n: hb.rows})
+			o.sink(HostSecond{Host: h, chunks: hb.chunks, n: hb.rows, pool: o.pool})
 			*hb = hostBuffer{}
 			continue
 		}
-		rows := decodeRows(hb.chunks, hb.rows, h)
-		o.release(hb)
-		o.order.order(rows)
-		for _, r := range rows {
+		o.viewed, o.fields = viewRows(hb.chunks, hb.rows, h, o.viewed, o.fields)
+		o.order.order(o.viewed)
+		for _, r := range o.viewed {
 			emit(r)
 		}
+		clear(o.viewed) // no view outlives its chunks
+		o.release(hb)
 	}
 	if sec > o.released {
 		o.released = sec
@@ -462,21 +451,33 @@ func (o *Reorderer) releaseOldest(emit func(Row)) {
 
 // HostSecond is one host's rows of one second as a Reorderer buffered
 // them, handed over whole (SetSink) so that another goroutine decodes and
-// orders them.
+// orders them, and then releases them.
 type HostSecond struct {
 	Host   string
 	chunks [][]byte
 	n      int
+	pool   *slab.Pool
 }
 
 // Len is the number of rows.
 func (h HostSecond) Len() int { return h.n }
 
-// Rows decodes the rows and puts them in the order OrderSecond gives.
-func (h HostSecond) Rows() []Row {
-	rows := decodeRows(h.chunks, h.n, h.Host)
+// View decodes the rows into rows and fields (reused, grown as needed and
+// returned for the next call), in the order OrderSecond gives, as views of
+// the second's buffers: they are valid until Release.
+func (h HostSecond) View(rows []Row, fields []Fields) ([]Row, []Fields) {
+	rows, fields = viewRows(h.chunks, h.n, h.Host, rows, fields)
 	OrderSecond(rows)
-	return rows
+	return rows, fields
+}
+
+// Release gives the second's buffers back to its Reorderer's pool; no row
+// View returned may be used afterwards. It may be called from any
+// goroutine, once.
+func (h HostSecond) Release() {
+	for _, c := range h.chunks {
+		h.pool.Put(c)
+	}
 }
 
 // SetSink makes the Reorderer hand each released host's second to sink,
@@ -523,6 +524,10 @@ func (o *Reorderer) Held() []Row {
 	}
 	return out
 }
+
+// Close gives back the memory of the buffers. Nothing the Reorderer
+// emitted or handed over may be used afterwards.
+func (o *Reorderer) Close() { o.pool.Close() }
 
 // Released returns the newest second released so far (-1 before any).
 func (o *Reorderer) Released() int64 { return o.released }

@@ -142,7 +142,7 @@ func TestReordererAcrossOutOfOrderBlocks(t *testing.T) {
 	}
 	o := NewReorderer(time.Second, 1<<20)
 	var out []Row
-	emit := func(r Row) { out = append(out, r) }
+	emit := func(r Row) { out = append(out, r.Clone()) }
 	seq := uint64(0)
 	for _, r := range append(block1, block2...) {
 		r.Seq = seq

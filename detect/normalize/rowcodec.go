@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"encoding/binary"
+	"strings"
 	"unsafe"
 )
 
@@ -85,6 +86,33 @@ func decodeRows(chunks [][]byte, n int, host string) []Row {
 	return rows
 }
 
+// Clone returns a copy of r whose strings are its own: what keeps a row
+// a Reorderer emitted past the emit.
+func (r Row) Clone() Row {
+	return decodeRows([][]byte{encodeRow(nil, &r)}, 1, strings.Clone(r.Host))[0]
+}
+
+// viewRows decodes n rows encoded by encodeRow into rows and fields
+// (reused, grown as needed, and returned for the next call) as views of
+// the chunks: nothing is copied, and the rows are valid only as long as
+// the chunks are.
+func viewRows(chunks [][]byte, n int, host string, rows []Row, fields []Fields) ([]Row, []Fields) {
+	if cap(rows) < n {
+		rows = make([]Row, n)
+		fields = make([]Fields, n)
+	}
+	rows, fields = rows[:n], fields[:n]
+	var b []byte
+	for i := 0; i < n; i++ {
+		for len(b) == 0 {
+			b, chunks = chunks[0], chunks[1:]
+		}
+		b = decodeRow(b, &rows[i], &fields[i])
+		rows[i].Host = host
+	}
+	return rows, fields
+}
+
 // decodeBlock is the most a block of decodeRows holds.
 const decodeBlock = 64 << 10
 
@@ -122,7 +150,9 @@ func decodeRow(b []byte, r *Row, f *Fields) []byte {
 	r.Table = tableName(rb[k : k+int(tn)])
 	rb = rb[k+int(tn):]
 	f.Reset()
-	f.b = rb
+	// The full slice expression keeps an append to f from writing over
+	// the next row.
+	f.b = rb[:len(rb):len(rb)]
 	r.Fields = f
 	cols := f.b
 	for pos := 0; pos < len(cols); {

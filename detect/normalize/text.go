@@ -186,9 +186,12 @@ func (c *argsCache) split(cmdline string) []ecs.Value {
 	if cmdline == "" {
 		return nil
 	}
+	// What the cache keeps outlives the row, whose strings may be views
+	// of buffers reused once it is processed: it keeps a copy.
 	if len(cmdline) > argsCacheMaxLen {
 		if c.long.cmdline != cmdline {
-			c.long = argsEntry{cmdline: cmdline, args: splitArgsArr(cmdline)}
+			own := strings.Clone(cmdline)
+			c.long = argsEntry{cmdline: own, args: splitArgsArr(own)}
 		}
 		return c.long.args
 	}
@@ -197,8 +200,9 @@ func (c *argsCache) split(cmdline string) []ecs.Value {
 	}
 	e := &c.entries[maphash.String(c.seed, cmdline)%argsCacheSize]
 	if e.cmdline != cmdline || e.args == nil {
-		e.args = splitArgsArr(cmdline)
-		e.cmdline = cmdline
+		own := strings.Clone(cmdline)
+		e.args = splitArgsArr(own)
+		e.cmdline = own
 	}
 	return e.args
 }
