@@ -435,8 +435,7 @@ func (p *scanPipeline) scanFile(ctx context.Context, path string, index uint64, 
 		if err == io.EOF {
 			return
 		}
-		var lineErr *osqlog.LineError
-		if errors.As(err, &lineErr) {
+		if err != nil && isLineError(err) {
 			p.badLine(err)
 			continue
 		}
@@ -454,6 +453,11 @@ func (p *scanPipeline) scanFile(ctx context.Context, path string, index uint64, 
 			p.push(row)
 		}
 	}
+}
+
+func isLineError(err error) bool {
+	var lineErr *osqlog.LineError
+	return errors.As(err, &lineErr)
 }
 
 func (p *scanPipeline) badLine(err error) {

@@ -215,6 +215,10 @@ func KnownTable(name string) bool { return lookupTable(name) != nil }
 // the process cache. It returns a *RowError when the row cannot become an
 // event (ev is then left empty), and ErrStateOnly for processes rows, which
 // only update the cache. It never panics.
+//
+// ev's values may share memory with r and with the Normalizer's scratch
+// space: they are valid until the next Normalize. What keeps an event
+// longer packs it (ecs.Pack) or copies what it keeps.
 func (n *Normalizer) Normalize(r Row, ev *ecs.Event) error {
 	n.stats.rows++
 	if prev := n.pend.ev; prev != nil {
@@ -253,6 +257,7 @@ func (n *Normalizer) countReject(e *RowError) {
 }
 
 func (n *Normalizer) normalize(r *Row, ev *ecs.Event) error {
+	n.args.reset()
 	tbl := lookupTable(r.Table)
 	if tbl == nil {
 		return rowErr(r.Table, "table", reasonTable, r.Table)
@@ -615,7 +620,7 @@ func (n *Normalizer) setProcess(ev *ecs.Event, p *proc, exe string) {
 func (n *Normalizer) setProcessExtra(ev *ecs.Event, p *proc) {
 	if cmdline := p.cmdline(); cmdline != "" {
 		ev.Set(ecs.ProcessTitle, ecs.Str(cmdline))
-		ev.Set(ecs.ProcessArgsCount, ecs.IntVal(int64(len(n.args.split(cmdline)))))
+		ev.Set(ecs.ProcessArgsCount, ecs.IntVal(int64(argsCount(cmdline))))
 	}
 	ev.SetStr(ecs.ProcessWorkingDirectory, p.cwd())
 }

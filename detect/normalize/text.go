@@ -163,10 +163,18 @@ func (n *Normalizer) canonicalIP(s string) string {
 // direct-mapped table. Args values are immutable once built, so events and
 // processes that ran the same command line share one array: the common
 // case (the same tools run over and over) then costs no allocation.
+//
+// A command line is kept only when it is seen a second time (each slot
+// remembers the hash of the last line that missed there): where command
+// lines never repeat, keeping them would cost a copy and an array each.
+// Lines not kept are split into scratch, views of the row's own string,
+// valid until reset (the next row).
 type argsCache struct {
 	seed    maphash.Seed
 	entries [argsCacheSize]argsEntry
+	missed  [argsCacheSize]uint64
 	long    argsEntry // the last command line too long for the table
+	scratch []ecs.Value
 }
 
 type argsEntry struct {
@@ -181,13 +189,17 @@ const (
 	argsCacheMaxLen = 1024
 )
 
-// split returns the elements of splitArgs(cmdline) through the cache.
+// reset lets the next split reuse the scratch space: the arrays split
+// returned for lines it did not keep are no longer valid.
+func (c *argsCache) reset() { c.scratch = c.scratch[:0] }
+
+// split returns the elements of splitArgs(cmdline) through the cache. What
+// the cache keeps outlives the row, whose strings may be views of buffers
+// reused once it is processed: it keeps a copy.
 func (c *argsCache) split(cmdline string) []ecs.Value {
 	if cmdline == "" {
 		return nil
 	}
-	// What the cache keeps outlives the row, whose strings may be views
-	// of buffers reused once it is processed: it keeps a copy.
 	if len(cmdline) > argsCacheMaxLen {
 		if c.long.cmdline != cmdline {
 			own := strings.Clone(cmdline)
@@ -198,11 +210,41 @@ func (c *argsCache) split(cmdline string) []ecs.Value {
 	if c.seed == (maphash.Seed{}) {
 		c.seed = maphash.MakeSeed()
 	}
-	e := &c.entries[maphash.String(c.seed, cmdline)%argsCacheSize]
-	if e.cmdline != cmdline || e.args == nil {
+	h := maphash.String(c.seed, cmdline)
+	slot := h % argsCacheSize
+	e := &c.entries[slot]
+	if e.cmdline == cmdline && e.args != nil {
+		return e.args
+	}
+	if c.missed[slot] == h {
 		own := strings.Clone(cmdline)
 		e.args = splitArgsArr(own)
 		e.cmdline = own
+		return e.args
 	}
-	return e.args
+	c.missed[slot] = h
+	start := len(c.scratch)
+	c.scratch = appendArgs(c.scratch, cmdline)
+	return c.scratch[start:len(c.scratch):len(c.scratch)]
+}
+
+// appendArgs appends the elements of splitArgs(cmdline) to dst.
+func appendArgs(dst []ecs.Value, cmdline string) []ecs.Value {
+	s := cmdline
+	for {
+		j := strings.IndexByte(s, ' ')
+		if j < 0 {
+			return append(dst, ecs.Value{Kind: ecs.String, Str: s})
+		}
+		dst = append(dst, ecs.Value{Kind: ecs.String, Str: s[:j]})
+		s = s[j+1:]
+	}
+}
+
+// argsCount is len(splitArgsArr(cmdline)).
+func argsCount(cmdline string) int {
+	if cmdline == "" {
+		return 0
+	}
+	return strings.Count(cmdline, " ") + 1
 }
