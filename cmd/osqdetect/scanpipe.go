@@ -151,8 +151,7 @@ func (p *scanPipeline) start() {
 }
 
 func runShard(s *detect.Sensor, batches <-chan *shardBatch) {
-	var rows []normalize.Row
-	var fields []normalize.Fields
+	var second normalize.SecondBuffer
 	for b := range batches {
 		var k uint64
 		emit := func(a *detect.Alert) { b.alerts = append(b.alerts, keyedAlert{k, a}) }
@@ -168,11 +167,9 @@ func runShard(s *detect.Sensor, batches <-chan *shardBatch) {
 				process(it.row)
 				continue
 			}
-			rows, fields = it.second.View(rows, fields)
-			for _, row := range rows {
+			for _, row := range it.second.View(&second) {
 				process(row)
 			}
-			clear(rows) // no view outlives its second
 			it.second.Release()
 		}
 		close(b.done)
@@ -319,16 +316,49 @@ func (p *scanPipeline) finish() {
 
 // push judges a row's time and passes it on to the reorder window.
 func (p *scanPipeline) push(r normalize.Row) {
-	t, err := parseSecond(r.Get(normalize.ColTime))
+	p.judge(r.Host, r.Get(normalize.ColTime), incoming{row: r})
+}
+
+// pushEncoded is push for a row of a parser's batch, which goes into the
+// reorder window without being decoded unless it must be held back or
+// quarantined.
+func (p *scanPipeline) pushEncoded(br normalize.BatchRow) {
+	p.judge(br.Host, br.Time, incoming{batch: br, encoded: true})
+}
+
+// incoming is a row as read (row), or still encoded in a batch.
+type incoming struct {
+	row     normalize.Row
+	batch   normalize.BatchRow
+	encoded bool
+}
+
+func (in incoming) decoded() normalize.Row {
+	if in.encoded {
+		return in.batch.Row()
+	}
+	return in.row
+}
+
+func (p *scanPipeline) admit(in incoming) {
+	if in.encoded {
+		p.reorder.PushEncoded(in.batch, p.process)
+		return
+	}
+	p.reorder.Push(in.row, p.process)
+}
+
+func (p *scanPipeline) judge(host, timeText string, in incoming) {
+	t, err := parseSecond(timeText)
 	if err != nil {
-		p.reorder.Push(r, p.process) // counted as untimed; the normalizer rejects it
+		p.admit(in) // counted as untimed; the normalizer rejects it
 		return
 	}
 	hg := p.lastGuard
-	if r.Host != p.lastHost || hg == nil {
-		hg = p.guards[r.Host]
+	if host != p.lastHost || hg == nil {
+		hg = p.guards[host]
 		if hg == nil {
-			hg = &hostGuard{host: strings.Clone(r.Host), g: timeguard.New(timeguard.Policy{})}
+			hg = &hostGuard{host: strings.Clone(host), g: timeguard.New(timeguard.Policy{})}
 			p.guards[hg.host] = hg
 		}
 		p.lastHost, p.lastGuard = hg.host, hg
@@ -348,11 +378,11 @@ func (p *scanPipeline) push(r normalize.Row) {
 			}
 			hg.held = hg.held[:0]
 		}
-		p.reorder.Push(r, p.process)
+		p.admit(in)
 	case timeguard.Hold:
-		hg.held = append(hg.held, ownRow(r))
+		hg.held = append(hg.held, ownRow(in.decoded()))
 	case timeguard.Quarantine:
-		p.quarantine(r, "time "+r.Get(normalize.ColTime)+" is more than "+timeguard.DefaultClockSkew.String()+" past this machine's clock")
+		p.quarantine(in.decoded(), "time "+timeText+" is more than "+timeguard.DefaultClockSkew.String()+" past this machine's clock")
 	}
 }
 
@@ -520,7 +550,7 @@ func (p *scanPipeline) readParallel(ctx context.Context, in io.Reader, name stri
 			p.badLine(err)
 		}
 		p.sum.lines += c.lines
-		c.rows.Each(p.push)
+		c.rows.Each(p.pushEncoded)
 		select {
 		case free <- c:
 		default:

@@ -138,9 +138,10 @@ func FuzzRowCodec(f *testing.F) {
 		}
 		var b RowBatch
 		b.Add(r)
-		b.Each(func(got Row) {
-			if !maps.Equal(got.ColMap(), want) || got.Seq != seq || got.Host != "h" {
-				t.Fatalf("batch gave %v, want %v", got.ColMap(), want)
+		b.Each(func(br BatchRow) {
+			got := br.Row()
+			if !maps.Equal(got.ColMap(), want) || got.Seq != seq || got.Host != "h" || br.Time != want["time"] {
+				t.Fatalf("batch gave %v (time %q), want %v", got.ColMap(), br.Time, want)
 			}
 		})
 	})

@@ -225,14 +225,11 @@ type Reorderer struct {
 	// released is the newest second released so far; -1 before any.
 	released int64
 	stats    ReorderStats
-	order    secondOrder
 	sink     func(HostSecond)
 	pool     *slab.Pool
 	freeHost []*hostBuffer
 	scratch  []byte
-	// viewed and fields are the rows of the second being emitted, reused.
-	viewed []Row
-	fields []Fields
+	second   SecondBuffer // the second being emitted
 }
 
 type secondBucket struct {
@@ -353,6 +350,23 @@ func (o *Reorderer) Push(r Row, emit func(Row)) {
 		emit(o.own(r))
 		return
 	}
+	o.scratch = encodeRow(o.scratch[:0], &r)
+	o.pushEncoded(sec, r.Host, o.scratch, emit)
+}
+
+// PushEncoded is Push for a row of a RowBatch, which it buffers as it
+// comes, without decoding it (a row emitted at once is decoded).
+func (o *Reorderer) PushEncoded(br BatchRow, emit func(Row)) {
+	sec, ok := parseInt(br.Time)
+	if !ok || sec < 0 || sec <= o.released {
+		o.Push(br.Row(), emit)
+		return
+	}
+	o.pushEncoded(sec, br.Host, br.enc, emit)
+}
+
+// pushEncoded buffers an encoded row of a second not yet released.
+func (o *Reorderer) pushEncoded(sec int64, host string, enc []byte, emit func(Row)) {
 	b := o.buckets[sec]
 	if b == nil {
 		b = &secondBucket{hosts: map[string]*hostBuffer{}}
@@ -360,14 +374,13 @@ func (o *Reorderer) Push(r Row, emit func(Row)) {
 		heap.Push(&o.seconds, sec)
 		o.bytes += bucketOverhead
 	}
-	hb := b.hosts[r.Host]
+	hb := b.hosts[host]
 	if hb == nil {
 		hb = o.newHostBuffer()
-		b.hosts[strings.Clone(r.Host)] = hb
-		o.bytes += bucketOverhead + len(r.Host)
+		b.hosts[strings.Clone(host)] = hb
+		o.bytes += bucketOverhead + len(host)
 	}
-	o.scratch = encodeRow(o.scratch[:0], &r)
-	o.add(hb, o.scratch)
+	o.add(hb, enc)
 	hb.rows++
 	o.rows++
 	o.stats.PeakBytes = max(o.stats.PeakBytes, o.bytes)
@@ -436,12 +449,11 @@ func (o *Reorderer) releaseOldest(emit func(Row)) {
 			*hb = hostBuffer{}
 			continue
 		}
-		o.viewed, o.fields = viewRows(hb.chunks, hb.rows, h, o.viewed, o.fields)
-		o.order.order(o.viewed)
-		for _, r := range o.viewed {
+		rows := o.second.view(hb.chunks, hb.rows, h)
+		for _, r := range rows {
 			emit(r)
 		}
-		clear(o.viewed) // no view outlives its chunks
+		o.second.done()
 		o.release(hb)
 	}
 	if sec > o.released {
@@ -462,14 +474,31 @@ type HostSecond struct {
 // Len is the number of rows.
 func (h HostSecond) Len() int { return h.n }
 
-// View decodes the rows into rows and fields (reused, grown as needed and
-// returned for the next call), in the order OrderSecond gives, as views of
-// the second's buffers: they are valid until Release.
-func (h HostSecond) View(rows []Row, fields []Fields) ([]Row, []Fields) {
-	rows, fields = viewRows(h.chunks, h.n, h.Host, rows, fields)
-	OrderSecond(rows)
-	return rows, fields
+// View decodes the rows, in the order OrderSecond gives, as views of the
+// second's buffers, into buf's memory: they are valid until Release, and
+// until buf's next View.
+func (h HostSecond) View(buf *SecondBuffer) []Row {
+	buf.done()
+	return buf.view(h.chunks, h.n, h.Host)
 }
+
+// SecondBuffer is the memory a second's rows are decoded and ordered in,
+// reused from one second to the next. The zero value is ready.
+type SecondBuffer struct {
+	rows   []Row
+	fields []Fields
+	order  secondOrder
+}
+
+func (b *SecondBuffer) view(chunks [][]byte, n int, host string) []Row {
+	b.rows, b.fields = viewRows(chunks, n, host, b.rows, b.fields)
+	b.order.order(b.rows)
+	return b.rows
+}
+
+// done drops the views of the last second, which must not outlive its
+// buffers.
+func (b *SecondBuffer) done() { clear(b.rows) }
 
 // Release gives the second's buffers back to its Reorderer's pool; no row
 // View returned may be used afterwards. It may be called from any

@@ -286,20 +286,28 @@ func TestRowBatch(t *testing.T) {
 	var f Fields
 	f.Set("pid", "7")
 	f.Set("mode", "0755")
+	f.Set("time", "1700000000")
+	timed := ViewFields([]byte("1700000009"), 1) // a view, as the extension decodes
+	timed[0].SetView(ColTime, 0, 10)
 	in := []Row{
-		{Table: TableProcessEvents, Host: "h1", Seq: 3, Cols: cols("pid=1", "path=/bin/sh", "uptime=5")},
+		{Table: TableProcessEvents, Host: "h1", Seq: 3, Cols: cols("pid=1", "path=/bin/sh", "uptime=5", "time=1700000001")},
 		{Table: TableSocketEvents, Host: "h2", Seq: 1 << 45, Fields: &f},
 		{Table: "x", Host: "", Seq: 0, Cols: map[string]string{}},
+		{Table: TableProcessEvents, Host: "h3", Seq: 4, Fields: &timed[0]},
 	}
 	var b RowBatch
 	for _, r := range in {
 		b.Add(r)
 	}
 	i := 0
-	b.Each(func(r Row) {
+	b.Each(func(br BatchRow) {
 		w := in[i]
-		if r.Table != w.Table || r.Host != w.Host || r.Seq != w.Seq || fmt.Sprint(r.ColMap()) != fmt.Sprint(w.ColMap()) {
+		r := br.Row()
+		if r.Table != w.Table || r.Host != w.Host || br.Host != w.Host || r.Seq != w.Seq || fmt.Sprint(r.ColMap()) != fmt.Sprint(w.ColMap()) {
 			t.Errorf("row %d: %+v %v, want %+v %v", i, r, r.ColMap(), w, w.ColMap())
+		}
+		if br.Time != w.Get(ColTime) {
+			t.Errorf("row %d: time %q, want %q", i, br.Time, w.Get(ColTime))
 		}
 		i++
 	})

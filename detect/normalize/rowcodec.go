@@ -175,8 +175,10 @@ func decodeRow(b []byte, r *Row, f *Fields) []byte {
 }
 
 // RowBatch carries rows from one goroutine to another as bytes: each row
-// encoded end to end with its host, one buffer for the batch, nothing for
-// the collector to trace.
+// encoded end to end with its host and where its time column's value is,
+// one buffer for the batch, nothing for the collector to trace. The
+// receiver can judge a row's time and buffer it (Reorderer.PushEncoded)
+// without decoding it.
 type RowBatch struct {
 	b []byte
 	n int
@@ -185,7 +187,29 @@ type RowBatch struct {
 // Add appends a copy of r.
 func (rb *RowBatch) Add(r Row) {
 	rb.b = appendStr(rb.b, r.Host)
+	at := len(rb.b)
+	rb.b = append(rb.b, 0, 0, 0, 0, 0, 0, 0, 0) // the time's place, below
+	start := len(rb.b)
 	rb.b = encodeRow(rb.b, &r)
+	// The time's value, found in the encoded row (a row with Fields of
+	// its own has it at the same place as in them).
+	var off, n uint32
+	if f := r.Fields; f != nil && !f.view {
+		if f.Has(ColTime) {
+			s := f.span[ColTime]
+			off, n = uint32(len(rb.b)-len(f.b)-start)+s.off, s.n
+		}
+	} else {
+		var dr Row
+		var df Fields
+		decodeRow(rb.b[start:], &dr, &df)
+		if df.Has(ColTime) {
+			s := df.span[ColTime]
+			off, n = uint32(len(rb.b)-len(df.b)-start)+s.off, s.n
+		}
+	}
+	binary.LittleEndian.PutUint32(rb.b[at:], off)
+	binary.LittleEndian.PutUint32(rb.b[at+4:], n)
 	rb.n++
 }
 
@@ -195,19 +219,37 @@ func (rb *RowBatch) Len() int { return rb.n }
 // Reset empties the batch, keeping its buffer for the next rows.
 func (rb *RowBatch) Reset() { rb.b, rb.n = rb.b[:0], 0 }
 
+// BatchRow is a row of a RowBatch, still encoded: its host and its time
+// column's text are read; Row decodes the rest.
+type BatchRow struct {
+	Host string
+	Time string // the time column's value, "" when absent
+	enc  []byte
+}
+
+// Row decodes the row: views of the batch, valid while it is unchanged.
+func (br BatchRow) Row() Row {
+	var r Row
+	decodeRow(br.enc, &r, new(Fields))
+	r.Host = br.Host
+	return r
+}
+
 // Each calls fn with every row in order. A row and its strings are views
 // of the batch, valid while fn runs and the batch is unchanged.
-func (rb *RowBatch) Each(fn func(Row)) {
-	var f Fields
+func (rb *RowBatch) Each(fn func(BatchRow)) {
 	b := rb.b
 	for len(b) > 0 {
 		hn, k := binary.Uvarint(b)
 		host := unsafeString(b[k : k+int(hn)])
 		b = b[k+int(hn):]
-		var r Row
-		b = decodeRow(b, &r, &f)
-		r.Host = host
-		fn(r)
+		off := binary.LittleEndian.Uint32(b)
+		n := binary.LittleEndian.Uint32(b[4:])
+		b = b[8:]
+		size, k := binary.Uvarint(b)
+		enc := b[:k+int(size)]
+		b = b[k+int(size):]
+		fn(BatchRow{Host: host, Time: unsafeString(enc[off : off+n]), enc: enc})
 	}
 }
 
