@@ -43,8 +43,30 @@ const (
 	ColTid
 	ColTime
 	ColUID
+	// Columns no one reads by slot, given one so that a row of osquery's
+	// event tables stores every column as a one-byte tag and its value:
+	// smaller in the reorder window, and no name to hash or copy.
+	ColAtime
+	ColBtime
+	ColCmdlineSize
+	ColCtime
+	ColEnv
+	ColEnvCount
+	ColEnvSize
+	ColFd
+	ColFsgid
+	ColFsuid
+	ColMode
+	ColMtime
+	ColOverflows
+	ColOwnerGid
+	ColOwnerUID
+	ColUptime
 	numCols
 )
+
+// The has bitmask holds one bit per slot.
+var _ = [64 - numCols]struct{}{}
 
 var colNames = [numCols]string{
 	ColAction: "action", ColAuid: "auid", ColCmdline: "cmdline", ColCwd: "cwd", ColEgid: "egid",
@@ -54,6 +76,7 @@ var colNames = [numCols]string{
 	ColRemoteAddress: "remote_address", ColRemotePort: "remote_port", ColSgid: "sgid",
 	ColSocket: "socket", ColStartTime: "start_time", ColStatus: "status", ColSuccess: "success",
 	ColSuid: "suid", ColSyscall: "syscall", ColTid: "tid", ColTime: "time", ColUID: "uid",
+	ColAtime: "atime", ColBtime: "btime", ColCmdlineSize: "cmdline_size", ColCtime: "ctime", ColEnv: "env", ColEnvCount: "env_count", ColEnvSize: "env_size", ColFd: "fd", ColFsgid: "fsgid", ColFsuid: "fsuid", ColMode: "mode", ColMtime: "mtime", ColOverflows: "overflows", ColOwnerGid: "owner_gid", ColOwnerUID: "owner_uid", ColUptime: "uptime",
 }
 
 // Name returns the column's name ("" for ColNone).
@@ -122,6 +145,38 @@ func ColOf(name string) Col {
 		return ColTime
 	case "uid":
 		return ColUID
+	case "atime":
+		return ColAtime
+	case "btime":
+		return ColBtime
+	case "cmdline_size":
+		return ColCmdlineSize
+	case "ctime":
+		return ColCtime
+	case "env":
+		return ColEnv
+	case "env_count":
+		return ColEnvCount
+	case "env_size":
+		return ColEnvSize
+	case "fd":
+		return ColFd
+	case "fsgid":
+		return ColFsgid
+	case "fsuid":
+		return ColFsuid
+	case "mode":
+		return ColMode
+	case "mtime":
+		return ColMtime
+	case "overflows":
+		return ColOverflows
+	case "owner_gid":
+		return ColOwnerGid
+	case "owner_uid":
+		return ColOwnerUID
+	case "uptime":
+		return ColUptime
 	}
 	return ColNone
 }
