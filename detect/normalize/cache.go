@@ -154,6 +154,17 @@ type procCache struct {
 
 	hits, misses, evictions uint64
 
+	// found is the last lookup's answer, for a put of the same key right
+	// after it (a get that missed, or found a reused pid): the index has
+	// not changed since (index and remove forget it).
+	found struct {
+		h     *hostProcs
+		pid   int64
+		i     int32
+		ok    bool
+		valid bool
+	}
+
 	// dirty remembers the slots changed since the last takeDirty, so that
 	// durable state follows only what changed (see journal.go).
 	dirty dirtySlots
@@ -206,7 +217,11 @@ func (c *procCache) lookup(host string, pid int64) (int32, bool) {
 	if h == nil {
 		return 0, false
 	}
+	if f := &c.found; f.valid && f.h == h && f.pid == pid {
+		return f.i, f.ok
+	}
 	i, ok := h.pids[pid]
+	c.found.h, c.found.pid, c.found.i, c.found.ok, c.found.valid = h, pid, i, ok, true
 	return i, ok
 }
 
@@ -217,6 +232,7 @@ func (c *procCache) remove(key procKey) {
 	if h == nil {
 		return
 	}
+	c.found.valid = false
 	before := len(h.pids)
 	delete(h.pids, key.pid)
 	c.count -= before - len(h.pids)
@@ -309,6 +325,7 @@ func (c *procCache) put(host string, pid int64) *proc {
 
 // index records that slot i holds key.
 func (c *procCache) index(key procKey, i int32) {
+	c.found.valid = false
 	c.host(key.host, true).pids[key.pid] = i
 	c.count++
 }
@@ -349,6 +366,7 @@ func (c *procCache) each(fn func(*proc)) {
 func (c *procCache) reset() {
 	c.hosts = make(map[string]*hostProcs)
 	c.last = nil
+	c.found.valid = false
 	c.count = 0
 	c.chunks = nil
 	c.used = 0
