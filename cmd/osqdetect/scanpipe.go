@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -644,8 +643,9 @@ func cutChunks(ctx context.Context, in io.Reader, ordered, work chan<- *chunk, f
 
 // parseChunks parses chunks into row batches.
 func parseChunks(work <-chan *chunk, name string, index uint64) {
+	r := osqlog.NewBytesReader(nil, name)
 	for c := range work {
-		r := osqlog.NewReader(bytes.NewReader(c.data), name)
+		r.ResetBytes(c.data)
 		r.SetLine(c.firstLine)
 		for {
 			rows, err := r.NextView()

@@ -58,6 +58,8 @@ type Stats struct {
 // use.
 type Reader struct {
 	br      *bufio.Reader
+	mem     []byte // the input left, for a Reader of bytes in memory
+	inMem   bool
 	source  string
 	line    int
 	seq     uint64
@@ -75,6 +77,20 @@ type Reader struct {
 // NewReader returns a Reader of r; source names r in errors (a file name).
 func NewReader(r io.Reader, source string) *Reader {
 	return &Reader{br: bufio.NewReaderSize(r, 64<<10), source: source, maxLine: MaxLineBytes}
+}
+
+// NewBytesReader returns a Reader of lines already in memory (a chunk of a
+// file cut at line ends): its lines are views of b, read without a copy.
+// b must not change while the rows are in use.
+func NewBytesReader(b []byte, source string) *Reader {
+	return &Reader{mem: b, inMem: true, source: source, maxLine: MaxLineBytes}
+}
+
+// ResetBytes makes r read b from its start, with its counters and reused
+// memory kept: a Reader for one chunk after another.
+func (r *Reader) ResetBytes(b []byte) {
+	r.mem, r.inMem, r.br = b, true, nil
+	r.line, r.stats = 0, Stats{}
 }
 
 // SetSeq sets the Seq the next row gets (rows are numbered in file order
@@ -165,6 +181,9 @@ func (r *Reader) bad(reason string) error {
 // limit is consumed and reported with tooLong, its bytes not kept. At the
 // end of input err is io.EOF, with the last unterminated line if any.
 func (r *Reader) readLine() (line []byte, tooLong bool, err error) {
+	if r.inMem {
+		return r.memLine()
+	}
 	chunk, err := r.br.ReadSlice('\n')
 	if err == nil && len(chunk) <= r.maxLine+1 {
 		// The whole line lies in the buffered reader's buffer: returned
@@ -197,6 +216,22 @@ func (r *Reader) readLine() (line []byte, tooLong bool, err error) {
 		}
 		return bytes.TrimSuffix(r.buf, []byte("\n")), tooLong, nil
 	}
+}
+
+// memLine is readLine for a Reader of bytes in memory.
+func (r *Reader) memLine() (line []byte, tooLong bool, err error) {
+	if len(r.mem) == 0 {
+		return nil, false, io.EOF
+	}
+	if i := bytes.IndexByte(r.mem, '\n'); i >= 0 {
+		line, r.mem = r.mem[:i], r.mem[i+1:]
+	} else {
+		line, r.mem, err = r.mem, nil, io.EOF
+	}
+	if len(line) > r.maxLine {
+		return line[:0], true, err
+	}
+	return line, false, err
 }
 
 // logLine is the union of the three line formats.

@@ -191,3 +191,53 @@ func FuzzReader(f *testing.F) {
 		t.Fatalf("reader did not reach EOF")
 	})
 }
+
+// TestBytesReaderMatchesReader: lines read from memory give what the same
+// bytes give through an io.Reader, for every testdata log and for the
+// edge cases of lines (too long, unterminated, blank, CRLF).
+func TestBytesReaderMatchesReader(t *testing.T) {
+	logs, err := filepath.Glob("testdata/*.log")
+	if err != nil || len(logs) == 0 {
+		t.Fatalf("no logs: %v", err)
+	}
+	inputs := map[string][]byte{
+		"long line":   []byte(strings.Repeat("x", 5000) + "\n{\"a\":1}\n"),
+		"last line":   []byte("{\"a\":1}\n{\"name\":\"process_events\",\"hostIdentifier\":\"h\",\"columns\":{\"pid\":\"1\"},\"action\":\"added\"}"),
+		"blank lines": []byte("\n\n \r\n"),
+		"empty":       nil,
+	}
+	for _, path := range logs {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs[filepath.Base(path)] = b
+		inputs[filepath.Base(path)+" CRLF"] = bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))
+	}
+	for name, data := range inputs {
+		t.Run(name, func(t *testing.T) { checkBytesReader(t, data) })
+	}
+}
+
+func checkBytesReader(t *testing.T, data []byte) {
+	want := NewReader(bytes.NewReader(data), "f.log")
+	want.maxLine = 4096
+	got := NewBytesReader(nil, "f.log")
+	got.ResetBytes(data)
+	got.maxLine = 4096
+	if w, g := readAll(t, want), readAll(t, got); !bytes.Equal(w, g) {
+		t.Errorf("from memory:\n%s\nthrough a reader:\n%s", g, w)
+	}
+}
+
+// FuzzBytesReaderMatchesReader: any input reads the same from memory as
+// through an io.Reader.
+func FuzzBytesReaderMatchesReader(f *testing.F) {
+	for _, p := range []string{"testdata/event.log", "testdata/batch.log", "testdata/bad.log"} {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(strings.Repeat("y", 4097) + "\n\n{}"))
+	f.Fuzz(checkBytesReader)
+}
