@@ -37,6 +37,10 @@ type proc struct {
 	img                                       string
 	exeLen, cmdLen, cwdLen                    uint32
 	uidLen, gidLen, euidLen, egidLen, nameLen uint16
+	// exeBase is the length of exe's base name when it is short enough
+	// (0 otherwise): name then needs no scan of exe, whose bytes a lookup
+	// of a process not in the CPU cache would have to load.
+	exeBase uint16
 }
 
 // image is a process's executable, command line, working directory and
@@ -50,6 +54,9 @@ type image struct {
 func (p *proc) exe() string { return p.img[:p.exeLen] }
 
 func (p *proc) name() string {
+	if p.exeBase > 0 {
+		return p.img[p.exeLen-uint32(p.exeBase) : p.exeLen]
+	}
 	if p.exeLen > 0 {
 		return baseName(p.exe())
 	}
@@ -131,6 +138,10 @@ func (p *proc) setImage(im image) {
 	p.exeLen, p.cmdLen, p.cwdLen = uint32(len(im.exe)), uint32(len(im.cmdline)), uint32(len(im.cwd))
 	p.uidLen, p.gidLen, p.euidLen, p.egidLen = uint16(len(im.uid)), uint16(len(im.gid)), uint16(len(im.euid)), uint16(len(im.egid))
 	p.nameLen = uint16(len(im.name))
+	p.exeBase = 0
+	if base := baseName(im.exe); len(base) <= maxIDLen {
+		p.exeBase = uint16(len(base))
+	}
 }
 
 const chunkBits = 10
