@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"os"
 	"runtime"
@@ -54,7 +53,11 @@ type scanPipeline struct {
 
 	// With more than one shard:
 	limiter *detect.AlertLimiter
-	seed    maphash.Seed
+	// hostShard is each host's engine: hosts are dealt to the engines in
+	// turn as they first come out of the window, so that hosts of equal
+	// weight load the engines equally (a hash split 20 hosts 12 to 8).
+	hostShard map[string]int
+	nextShard int
 	round   []*shardBatch // this round's rows, by shard
 	inRound int
 	next    uint64
@@ -136,7 +139,7 @@ func (p *scanPipeline) start() {
 	if n == 1 {
 		return
 	}
-	p.seed = maphash.MakeSeed()
+	p.hostShard = map[string]int{}
 	p.newRound()
 	p.reorder.SetSink(p.processSecond)
 	p.rounds = make(chan []*shardBatch, 2)
@@ -245,7 +248,7 @@ func (p *scanPipeline) process(r normalize.Row) {
 		}
 		return
 	}
-	b := p.round[maphash.String(p.seed, r.Host)%uint64(len(p.sensors))]
+	b := p.round[p.shardOf(r.Host)]
 	b.items = append(b.items, shardItem{k: p.next, row: r})
 	p.next++
 	p.inRound++
@@ -257,13 +260,24 @@ func (p *scanPipeline) process(r normalize.Row) {
 // processSecond takes a host's second from the reorder window, whole: its
 // shard decodes and orders it.
 func (p *scanPipeline) processSecond(h normalize.HostSecond) {
-	b := p.round[maphash.String(p.seed, h.Host)%uint64(len(p.sensors))]
+	b := p.round[p.shardOf(h.Host)]
 	b.items = append(b.items, shardItem{k: p.next, second: h, whole: true})
 	p.next += uint64(h.Len())
 	p.inRound += h.Len()
 	if p.inRound >= roundRows {
 		p.submit()
 	}
+}
+
+// shardOf returns the engine of a host, dealing a new host to the next.
+func (p *scanPipeline) shardOf(host string) int {
+	s, ok := p.hostShard[host]
+	if !ok {
+		s = p.nextShard
+		p.nextShard = (p.nextShard + 1) % len(p.sensors)
+		p.hostShard[strings.Clone(host)] = s
+	}
+	return s
 }
 
 func (p *scanPipeline) newRound() {
