@@ -350,3 +350,74 @@ func TestDecodeRowsShareBlocks(t *testing.T) {
 		}
 	}
 }
+
+// TestPushEncodedMatchesPush: rows handed over encoded in a RowBatch
+// (scan with several CPUs) come out of the window exactly as the same rows
+// pushed decoded do, late, untimed and early-released rows included.
+func TestPushEncodedMatchesPush(t *testing.T) {
+	var rows []Row
+	for i := 0; i < 400; i++ {
+		tm := strconv.Itoa(100 + i/7 - (i%11)/5) // out of order within a few seconds
+		switch {
+		case i%97 == 0:
+			tm = "not a time"
+		case i%89 == 0:
+			tm = "90" // late once second 90 is out
+		}
+		rows = append(rows, Row{Table: TableProcessEvents, Host: fmt.Sprintf("h%d", i%3), Seq: uint64(i),
+			Cols: cols("time="+tm, fmt.Sprintf("eid=%d", 1000-i), fmt.Sprintf("pid=%d", i), "path=/bin/x", "cmdline="+strings.Repeat("a", i))})
+	}
+	run := func(encoded bool) ([]string, ReorderStats) {
+		o := NewReorderer(2*time.Second, 16<<10) // small: seconds are released early
+		defer o.Close()
+		var out []string
+		emit := func(r Row) { out = append(out, fmt.Sprint(r.Host, r.Seq, r.ColMap())) }
+		var b RowBatch
+		for _, r := range rows {
+			if !encoded {
+				o.Push(r, emit)
+				continue
+			}
+			b.Reset()
+			b.Add(r)
+			b.Each(func(br BatchRow) { o.PushEncoded(br, emit) })
+		}
+		o.Flush(emit)
+		return out, o.Stats()
+	}
+	want, wantStats := run(false)
+	got, gotStats := run(true)
+	if wantStats.Late == 0 || wantStats.Untimed == 0 || wantStats.Early == 0 {
+		t.Fatalf("the input should have late, untimed and early-released rows: %+v", wantStats)
+	}
+	if gotStats != wantStats {
+		t.Errorf("stats encoded %+v, decoded %+v", gotStats, wantStats)
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("encoded rows came out differently:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestReordererReusesItsBuffers: a window that releases seconds as fast as
+// they come reuses their buffers: its pool maps no more than its bound
+// however many rows pass.
+func TestReordererReusesItsBuffers(t *testing.T) {
+	const bound = 256 << 10
+	o := NewReorderer(time.Second, bound)
+	defer o.Close()
+	n := 0
+	for i := 0; i < 20000; i++ {
+		o.Push(Row{Table: TableProcessEvents, Host: fmt.Sprintf("h%d", i%5), Seq: uint64(i),
+			Cols: cols("time="+strconv.Itoa(i/50), "pid=1", "path=/usr/bin/something", "cmdline=something --with arguments")}, func(Row) { n++ })
+	}
+	o.Flush(func(Row) { n++ })
+	if n != 20000 {
+		t.Fatalf("%d rows out, want 20000", n)
+	}
+	if m := o.pool.Mapped(); m > bound+bound/4+4<<20 {
+		t.Errorf("the pool mapped %d bytes for a %d-byte window", m, bound)
+	}
+	if m := o.pool.Mapped(); m == 0 {
+		t.Error("the window's buffers should come from the pool")
+	}
+}
