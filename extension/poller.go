@@ -390,11 +390,7 @@ func (p *Poller) limitFor(src Source, cur Cursor) int {
 // bound and counts each once. Such rows are never read by the poll itself
 // (its query stops at the clock).
 func (p *Poller) quarantine(ctx context.Context, page *Page, now time.Time) error {
-	every := p.QuarantineEvery
-	if every <= 0 {
-		every = defaultQuarantineEvery
-	}
-	if !p.lastQuarantined.IsZero() && now.Sub(p.lastQuarantined) < every && !now.Before(p.lastQuarantined) {
+	if !p.quarantineDue(now) {
 		return nil
 	}
 	limit := p.QuarantineLimit(now.Unix())
@@ -434,6 +430,15 @@ func (p *Poller) quarantine(ctx context.Context, page *Page, now time.Time) erro
 	}
 	p.lastQuarantined = now
 	return nil
+}
+
+// quarantineDue reports whether a poll at now looks for quarantined rows.
+func (p *Poller) quarantineDue(now time.Time) bool {
+	every := p.QuarantineEvery
+	if every <= 0 {
+		every = defaultQuarantineEvery
+	}
+	return p.lastQuarantined.IsZero() || now.Sub(p.lastQuarantined) >= every || now.Before(p.lastQuarantined)
 }
 
 func (p *Poller) clockSkew() time.Duration {
