@@ -159,8 +159,8 @@ type procCache struct {
 	// dirty remembers the slots changed since the last takeDirty, so that
 	// durable state follows only what changed (see journal.go).
 	dirty dirtySlots
-	// slotBytes is the size of the last journal's encodings, to size the
-	// next one's buffer.
+	// slotBytes is the mean size of the last journal's slot encodings, to
+	// size the next one's buffer.
 	slotBytes int
 }
 
@@ -371,7 +371,8 @@ func (n *Normalizer) TakeProcessJournalPacked() (ProcessJournal, error) {
 	c := n.cache
 	slots, cleared := c.dirty.take()
 	j := ProcessJournal{Reset: cleared, Slots: make([]ProcessSlot, 0, len(slots))}
-	buf := make([]byte, 0, max(c.slotBytes+c.slotBytes/8, 64*len(slots)))
+	per := max(c.slotBytes, 256)
+	buf := make([]byte, 0, len(slots)*(per+per/8))
 	for _, i := range slots {
 		if i >= c.used {
 			continue
@@ -380,7 +381,9 @@ func (n *Normalizer) TakeProcessJournalPacked() (ProcessJournal, error) {
 		buf = c.appendSlot(buf, i)
 		j.Slots = append(j.Slots, ProcessSlot{Slot: i, Data: buf[start:len(buf):len(buf)]})
 	}
-	c.slotBytes = len(buf)
+	if len(j.Slots) > 0 {
+		c.slotBytes = len(buf) / len(j.Slots)
+	}
 	clock, err := c.encodeClock()
 	if err != nil {
 		return ProcessJournal{}, err
