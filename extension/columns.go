@@ -157,8 +157,11 @@ type columnsResult struct {
 	// keys in that order (its Row is a std::map, osquery/core/sql/row.h),
 	// so the next key is nearly always the next name here, found by one
 	// comparison instead of a map lookup.
-	byName    []nameIndex
-	out       ColumnRows
+	byName []nameIndex
+	out    ColumnRows
+	// dups lists the columns named more than once, each with the first
+	// column of its name.
+	dups      [][2]int
 	code      int32
 	message   string
 	success   bool
@@ -306,10 +309,9 @@ func (res *columnsResult) readRows(d *decoder) error {
 			}
 			row[2*col], row[2*col+1] = uint32(start), uint32(len(buf)-start)+1
 		}
-		for j, c := range res.out.Columns { // a column named twice
-			if i := res.index[c]; i != j {
-				row[2*j], row[2*j+1] = row[2*i], row[2*i+1]
-			}
+		for _, d := range res.dups { // a column named twice
+			j, i := d[0], d[1]
+			row[2*j], row[2*j+1] = row[2*i], row[2*i+1]
 		}
 		offs = append(offs, row...)
 	}
@@ -327,7 +329,9 @@ type nameIndex struct {
 func newColumnsResult(r *bufio.Reader, columns []string) *columnsResult {
 	res := &columnsResult{r: r, index: make(map[string]int, len(columns)), out: ColumnRows{Columns: columns}}
 	for i, c := range columns {
-		if _, dup := res.index[c]; !dup {
+		if first, dup := res.index[c]; dup {
+			res.dups = append(res.dups, [2]int{i, first})
+		} else {
 			res.index[c] = i
 			res.byName = append(res.byName, nameIndex{c, i})
 		}
@@ -420,6 +424,14 @@ func (d *decoder) bytes(dst []byte) ([]byte, error) {
 	}
 	if n > maxThriftString {
 		return dst, fmt.Errorf("%w: a value of %d bytes (limit %d)", errThriftLimit, n, maxThriftString)
+	}
+	if n <= d.r.Size() {
+		// Copied straight from the read buffer.
+		b, err := d.read(n)
+		if err != nil {
+			return dst, err
+		}
+		return append(dst, b...), nil
 	}
 	start := len(dst)
 	dst = append(dst, make([]byte, n)...)[:start+n]
