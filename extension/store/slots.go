@@ -67,8 +67,7 @@ func eachInBlock(key, body []byte, fn func(n uint32, v []byte) error) error {
 // win), block by block: each changed block is read, merged and written
 // back as one value.
 func putSlots(b *bolt.Bucket, changes []Slot) error {
-	changes = slices.Clone(changes)
-	slices.SortStableFunc(changes, func(a, b Slot) int {
+	bySlot := func(a, b Slot) int {
 		switch {
 		case a.N < b.N:
 			return -1
@@ -76,7 +75,11 @@ func putSlots(b *bolt.Bucket, changes []Slot) error {
 			return 1
 		}
 		return 0
-	})
+	}
+	if !slices.IsSortedFunc(changes, bySlot) {
+		changes = slices.Clone(changes)
+		slices.SortStableFunc(changes, bySlot)
+	}
 	// The values stay referenced by bbolt until the transaction is
 	// written: one arena for all of them (a grown arena leaves the
 	// earlier values where they were).
@@ -114,7 +117,18 @@ func putSlots(b *bolt.Bucket, changes []Slot) error {
 				i = j + 1
 			}
 		}
-		if old := b.Get(key[:]); old != nil {
+		distinct := 0
+		for k := range block {
+			if k == 0 || block[k].N != block[k-1].N {
+				distinct++
+			}
+		}
+		// A block whose every slot changes is written without reading it.
+		var old []byte
+		if distinct < SlotsPerBlock {
+			old = b.Get(key[:])
+		}
+		if old != nil {
 			body, _, err := unseal(old)
 			if err != nil {
 				return fmt.Errorf("slot block %x: %w", key, err)

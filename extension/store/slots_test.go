@@ -41,6 +41,14 @@ func TestSlotsAgainstAMap(t *testing.T) {
 			clear(want)
 		}
 		var list []Slot
+		if round%7 == 3 { // whole blocks, some slots twice
+			first := uint32(rng.IntN(12)) * SlotsPerBlock
+			for n := first; n < first+3*SlotsPerBlock; n++ {
+				v := fmt.Sprintf("w%d-%d", round, n)
+				list = append(list, Slot{N: n, Value: []byte("old")}, Slot{N: n, Value: []byte(v)})
+				want[n] = v
+			}
+		}
 		for range rng.IntN(40) {
 			n := uint32(rng.IntN(200))
 			if rng.IntN(4) == 0 {
