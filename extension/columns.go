@@ -3,6 +3,7 @@ package extension
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -157,8 +158,11 @@ type columnsResult struct {
 	// keys in that order (its Row is a std::map, osquery/core/sql/row.h),
 	// so the next key is nearly always the next name here, found by one
 	// comparison instead of a map lookup.
-	byName    []nameIndex
-	out       ColumnRows
+	byName []nameIndex
+	out    ColumnRows
+	// dups lists the columns named more than once, each with the first
+	// column of its name.
+	dups      [][2]int
 	code      int32
 	message   string
 	success   bool
@@ -268,6 +272,14 @@ func (res *columnsResult) readRows(d *decoder) error {
 	buf := make([]byte, 0, max(res.sizeHint, 4096))
 	row := make([]uint32, ncol*2)
 	for range n {
+		clear(row)
+		if rowFastPath {
+			var ok bool
+			if buf, ok = res.rowFromBuffer(d, buf, row); ok {
+				offs = append(offs, row...)
+				continue
+			}
+		}
 		ktype, vtype, size, err := d.mapHeader()
 		if err != nil {
 			return err
@@ -306,10 +318,9 @@ func (res *columnsResult) readRows(d *decoder) error {
 			}
 			row[2*col], row[2*col+1] = uint32(start), uint32(len(buf)-start)+1
 		}
-		for j, c := range res.out.Columns { // a column named twice
-			if i := res.index[c]; i != j {
-				row[2*j], row[2*j+1] = row[2*i], row[2*i+1]
-			}
+		for _, d := range res.dups { // a column named twice
+			j, i := d[0], d[1]
+			row[2*j], row[2*j+1] = row[2*i], row[2*i+1]
 		}
 		offs = append(offs, row...)
 	}
@@ -317,6 +328,74 @@ func (res *columnsResult) readRows(d *decoder) error {
 	res.out.buf, res.out.offs = buf, offs
 	return nil
 }
+
+// rowFromBuffer decodes the next row, a map of strings, when the read
+// buffer holds all of it, as readRows does (values appended to buf, their
+// offsets set in row) but parsing the buffered bytes in place. Anything
+// else (a row not all buffered yet, other types, a negative or oversized
+// length) it leaves unread for readRows, which reports errors: ok is false
+// and buf and row are as they were.
+func (res *columnsResult) rowFromBuffer(d *decoder, buf []byte, row []uint32) (_ []byte, ok bool) {
+	avail, _ := d.r.Peek(d.r.Buffered())
+	if len(avail) < 6 || avail[0] != tString || avail[1] != tString {
+		return buf, false
+	}
+	size := int32(binary.BigEndian.Uint32(avail[2:]))
+	if size < 0 {
+		return buf, false
+	}
+	start := len(buf)
+	fail := func() ([]byte, bool) {
+		clear(row)
+		return buf[:start], false
+	}
+	pos, next := 6, 0
+	for range size {
+		if len(avail)-pos < 4 {
+			return fail()
+		}
+		kn := int(int32(binary.BigEndian.Uint32(avail[pos:])))
+		pos += 4
+		if kn < 0 || len(avail)-pos < kn+4 {
+			return fail()
+		}
+		key := avail[pos : pos+kn]
+		pos += kn
+		vn := int(int32(binary.BigEndian.Uint32(avail[pos:])))
+		pos += 4
+		if vn < 0 || vn > maxThriftString || len(avail)-pos < vn {
+			return fail()
+		}
+		value := avail[pos : pos+vn]
+		pos += vn
+		col := -1
+		if next < len(res.byName) && res.byName[next].name == string(key) {
+			col = res.byName[next].col
+			next++
+		} else if i, found := res.index[string(key)]; found {
+			col = i
+			next = len(res.byName) // out of order: no more guessing in this row
+		}
+		if col < 0 {
+			continue
+		}
+		if len(buf)+vn >= 1<<32-1 {
+			return fail() // over 4 GiB: readRows says so
+		}
+		row[2*col], row[2*col+1] = uint32(len(buf)), uint32(vn)+1
+		buf = append(buf, value...)
+	}
+	for _, d := range res.dups {
+		j, i := d[0], d[1]
+		row[2*j], row[2*j+1] = row[2*i], row[2*i+1]
+	}
+	_, _ = d.r.Discard(pos)
+	return buf, true
+}
+
+// rowFastPath lets readRows decode rows in place in the read buffer (off
+// only for the tests that compare the two paths).
+var rowFastPath = true
 
 type nameIndex struct {
 	name string
@@ -327,7 +406,9 @@ type nameIndex struct {
 func newColumnsResult(r *bufio.Reader, columns []string) *columnsResult {
 	res := &columnsResult{r: r, index: make(map[string]int, len(columns)), out: ColumnRows{Columns: columns}}
 	for i, c := range columns {
-		if _, dup := res.index[c]; !dup {
+		if first, dup := res.index[c]; dup {
+			res.dups = append(res.dups, [2]int{i, first})
+		} else {
 			res.index[c] = i
 			res.byName = append(res.byName, nameIndex{c, i})
 		}
@@ -420,6 +501,14 @@ func (d *decoder) bytes(dst []byte) ([]byte, error) {
 	}
 	if n > maxThriftString {
 		return dst, fmt.Errorf("%w: a value of %d bytes (limit %d)", errThriftLimit, n, maxThriftString)
+	}
+	if n <= d.r.Size() {
+		// Copied straight from the read buffer.
+		b, err := d.read(n)
+		if err != nil {
+			return dst, err
+		}
+		return append(dst, b...), nil
 	}
 	start := len(dst)
 	dst = append(dst, make([]byte, n)...)[:start+n]

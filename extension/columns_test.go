@@ -203,7 +203,13 @@ func FuzzColumnsDecode(f *testing.F) {
 		Response: []map[string]string{{"eid": "1", "time": "2"}, {"eid": "3", "x": "y"}}}), "eid", "a")
 	f.Add([]byte{tStruct, 0, 0, tList, 0, 2, tMap, 0, 0, 0, 1, tStop}, "", "b")
 	f.Fuzz(func(t *testing.T, data []byte, key, val string) {
-		_, _ = decodeQueryResult(data, []string{"eid", "time", key})
+		fast, fastErr := decodeQueryResult(data, []string{"eid", "time", key})
+		rowFastPath = false
+		slow, slowErr := decodeQueryResult(data, []string{"eid", "time", key})
+		rowFastPath = true
+		if (fastErr == nil) != (slowErr == nil) || fastErr == nil && !reflect.DeepEqual(valuesOf(fast.out), valuesOf(slow.out)) {
+			t.Fatalf("in place: %q %v; value by value: %q %v", valuesOf(fast.out), fastErr, valuesOf(slow.out), slowErr)
+		}
 		rows := []map[string]string{{key: val, "eid": val + key}, {}}
 		b := encodeQueryResult(t, &gen.ExtensionResponse{Status: &gen.ExtensionStatus{Code: 3, Message: val}, Response: rows})
 		res, err := decodeQueryResult(b, []string{"eid", key})

@@ -34,7 +34,8 @@ type CoreClient struct {
 	sock   *thrift.TSocket
 	client *gen.ExtensionManagerClient
 	reader *bufio.Reader // the connection's read buffer, for QueryColumns
-	// sizeHint is the value bytes of the last QueryColumns answer.
+	// sizeHint sizes the next QueryColumns answer's buffer: the value
+	// bytes of the recent ones.
 	sizeHint int
 }
 
@@ -198,7 +199,9 @@ func (c *CoreClient) QueryColumns(ctx context.Context, sql string, columns []str
 	err := c.do(ctx, what, func(ctx context.Context, cl *gen.ExtensionManagerClient) error {
 		res.r, res.sizeHint = c.reader, c.sizeHint
 		_, err := cl.Client_().Call(ctx, "query", &gen.ExtensionManagerQueryArgs{Sql: sql}, res)
-		c.sizeHint = res.sizeHint
+		// The hint follows the larger answers (the poller's tables take
+		// turns) and lets a flood's size go slowly.
+		c.sizeHint = max(res.sizeHint, c.sizeHint-c.sizeHint/8)
 		return err
 	})
 	if err != nil {

@@ -37,8 +37,10 @@ const (
 	blobSensor       = "sensor"        // sensor counters (event order)
 	blobProcessClock = "process_clock" // the process cache's clock
 
-	recordsProcesses = "processes"  // slot (4 bytes) → process entry
+	recordsProcesses = "processes"  // slot (4 bytes) → process entry (older stores)
 	recordsGroups    = "thresholds" // sha256(rule, key) → threshold group
+
+	slotsProcesses = "process_slots" // the process cache's slots, store.SlotsPerBlock to a value
 )
 
 // savedState is what the store holds for the runner at start.
@@ -69,15 +71,35 @@ func (w *wiring) load(ctx context.Context) (savedState, error) {
 			return s, wrap(err)
 		}
 	}
-	err = w.store.Records(ctx, recordsProcesses, func(k, v []byte) error {
-		if len(k) != 4 {
-			return fmt.Errorf("process cache record with a %d-byte key", len(k))
-		}
-		st.ProcessSlots = append(st.ProcessSlots, normalize.ProcessSlot{Slot: int32(binary.BigEndian.Uint32(k)), Data: append([]byte{}, v...)})
+	err = w.store.Slots(ctx, slotsProcesses, func(n uint32, v []byte) error {
+		st.ProcessSlots = append(st.ProcessSlots, normalize.ProcessSlot{Slot: int32(n), Data: append([]byte{}, v...)})
 		return nil
 	})
 	if err != nil {
 		return s, wrap(err)
+	}
+	// A store written before the slots were packed keeps one record per
+	// slot: they move, once, into the packed slots (none was written
+	// packed yet, since this runs before the first commit).
+	var legacy []store.Slot
+	err = w.store.Records(ctx, recordsProcesses, func(k, v []byte) error {
+		if len(k) != 4 {
+			return fmt.Errorf("process cache record with a %d-byte key", len(k))
+		}
+		n, data := binary.BigEndian.Uint32(k), append([]byte{}, v...)
+		st.ProcessSlots = append(st.ProcessSlots, normalize.ProcessSlot{Slot: int32(n), Data: data})
+		legacy = append(legacy, store.Slot{N: n, Value: data})
+		return nil
+	})
+	if err != nil {
+		return s, wrap(err)
+	}
+	if len(legacy) > 0 {
+		_, err := w.store.Commit(ctx, store.Batch{ClearRecords: []string{recordsProcesses},
+			Slots: map[string][]store.Slot{slotsProcesses: legacy}})
+		if err != nil {
+			return s, wrap(fmt.Errorf("packing the process cache records: %w", err))
+		}
 	}
 	err = w.store.Records(ctx, recordsGroups, func(_, v []byte) error {
 		g, ok := decodeGroup(v)
@@ -101,6 +123,7 @@ type pendingCommit struct {
 	cursors map[string]store.Cursor
 	blobs   map[string][]byte
 	records map[string][]store.Record
+	slots   map[string][]store.Slot
 	clear   []string
 }
 
@@ -110,7 +133,7 @@ func newPendingCommit(alerts []*detect.Alert, d detect.SensorDelta, cursors map[
 	pc := &pendingCommit{alerts: alerts, terms: d.Engine.Terms, cursors: cursors,
 		blobs: map[string][]byte{blobPoller: poller, blobEngine: d.Engine.Counters, blobSensor: d.Counters,
 			blobProcessClock: d.Processes.Clock},
-		records: map[string][]store.Record{}}
+		records: map[string][]store.Record{}, slots: map[string][]store.Slot{}}
 	if d.Engine.Sequences != nil {
 		pc.blobs[blobSequences] = d.Engine.Sequences
 	}
@@ -118,13 +141,15 @@ func newPendingCommit(alerts []*detect.Alert, d detect.SensorDelta, cursors map[
 		pc.blobs[blobLimits] = d.Engine.Limits
 	}
 	if d.Processes.Reset {
-		pc.clear = append(pc.clear, recordsProcesses)
+		pc.clear = append(pc.clear, slotsProcesses, recordsProcesses)
 		pc.blobs[blobProcesses] = nil // the whole-cache snapshot of older stores is superseded
 	}
-	for _, s := range d.Processes.Slots {
-		var k [4]byte
-		binary.BigEndian.PutUint32(k[:], uint32(s.Slot))
-		pc.records[recordsProcesses] = append(pc.records[recordsProcesses], store.Record{Key: k[:], Value: s.Data})
+	if len(d.Processes.Slots) > 0 {
+		slots := make([]store.Slot, len(d.Processes.Slots))
+		for i, s := range d.Processes.Slots {
+			slots[i] = store.Slot{N: uint32(s.Slot), Value: s.Data}
+		}
+		pc.slots[slotsProcesses] = slots
 	}
 	for _, g := range d.Engine.Groups {
 		r := store.Record{Key: g.StoreKey()}
@@ -146,16 +171,20 @@ func (pc *pendingCommit) merge(next *pendingCommit) {
 	}
 	for _, ns := range next.clear {
 		delete(pc.records, ns) // emptied anyway
+		delete(pc.slots, ns)
 		pc.clear = append(pc.clear, ns)
 	}
 	for ns, recs := range next.records {
 		pc.records[ns] = append(pc.records[ns], recs...)
 	}
+	for ns, slots := range next.slots {
+		pc.slots[ns] = append(pc.slots[ns], slots...)
+	}
 }
 
 func (pc *pendingCommit) batch() store.Batch {
 	return store.Batch{Alerts: pc.alerts, Terms: pc.terms, Cursors: pc.cursors, State: pc.blobs,
-		Records: pc.records, ClearRecords: pc.clear}
+		Records: pc.records, ClearRecords: pc.clear, Slots: pc.slots}
 }
 
 // encodeGroup renders a threshold group record: len(rule)(4) rule

@@ -297,12 +297,15 @@ func (p *Poller) Poll(ctx context.Context, cur Cursor) (Page, error) {
 		}
 		// The core sorted them already; sorting again guards the pages'
 		// bookkeeping against a core that did not.
-		slices.SortStableFunc(res.rows, func(a, b RawRow) int {
+		byTimeEID := func(a, b RawRow) int {
 			if c := cmp.Compare(a.Time, b.Time); c != 0 {
 				return c
 			}
 			return src.compareEID(a.EID, b.EID)
-		})
+		}
+		if !slices.IsSortedFunc(res.rows, byTimeEID) {
+			slices.SortStableFunc(res.rows, byTimeEID)
+		}
 		page.Tables[src.Table] = read
 		results = append(results, res)
 	}
@@ -390,11 +393,7 @@ func (p *Poller) limitFor(src Source, cur Cursor) int {
 // bound and counts each once. Such rows are never read by the poll itself
 // (its query stops at the clock).
 func (p *Poller) quarantine(ctx context.Context, page *Page, now time.Time) error {
-	every := p.QuarantineEvery
-	if every <= 0 {
-		every = defaultQuarantineEvery
-	}
-	if !p.lastQuarantined.IsZero() && now.Sub(p.lastQuarantined) < every && !now.Before(p.lastQuarantined) {
+	if !p.quarantineDue(now) {
 		return nil
 	}
 	limit := p.QuarantineLimit(now.Unix())
@@ -436,6 +435,15 @@ func (p *Poller) quarantine(ctx context.Context, page *Page, now time.Time) erro
 	return nil
 }
 
+// quarantineDue reports whether a poll at now looks for quarantined rows.
+func (p *Poller) quarantineDue(now time.Time) bool {
+	every := p.QuarantineEvery
+	if every <= 0 {
+		every = defaultQuarantineEvery
+	}
+	return p.lastQuarantined.IsZero() || now.Sub(p.lastQuarantined) >= every || now.Before(p.lastQuarantined)
+}
+
 func (p *Poller) clockSkew() time.Duration {
 	if p.ClockSkew <= 0 {
 		return timeguard.DefaultClockSkew
@@ -468,6 +476,11 @@ func (p *Poller) overflowAt(results []tableResult, sec int64) bool {
 }
 
 func (p *Poller) deliver(page *Page, results []tableResult, keep func(RawRow) bool) {
+	n := 0
+	for _, res := range results {
+		n += len(res.rows)
+	}
+	page.Rows = slices.Grow(page.Rows, n)
 	for _, res := range results {
 		n := 0
 		for _, r := range res.rows {
@@ -480,7 +493,10 @@ func (p *Poller) deliver(page *Page, results []tableResult, keep func(RawRow) bo
 		read.Delivered = n
 		page.Tables[res.src.Table] = read
 	}
-	slices.SortStableFunc(page.Rows, func(a, b RawRow) int { return cmp.Compare(a.Time, b.Time) })
+	byTime := func(a, b RawRow) int { return cmp.Compare(a.Time, b.Time) }
+	if !slices.IsSortedFunc(page.Rows, byTime) {
+		slices.SortStableFunc(page.Rows, byTime)
+	}
 }
 
 // rawRow checks the columns the poller itself relies on. It returns a

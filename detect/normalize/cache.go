@@ -2,7 +2,9 @@ package normalize
 
 import (
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -179,6 +181,9 @@ type procCache struct {
 	// dirty remembers the slots changed since the last takeDirty, so that
 	// durable state follows only what changed (see journal.go).
 	dirty dirtySlots
+	// slotBytes is the mean size of the last journal's slot encodings, to
+	// size the next one's buffer.
+	slotBytes int
 }
 
 // hostProcs indexes the entries of one host by pid, so that a lookup hashes
@@ -383,4 +388,142 @@ func (c *procCache) reset() {
 	c.used = 0
 	c.hand = 0
 	c.dirty.reset()
+}
+
+// TakeProcessJournalPacked is TakeProcessJournal with every changed slot
+// encoded by hand into one buffer shared by the journal: the same bytes
+// json.Marshal writes for a slot (RestoreProcessSlots reads them as
+// ever), in two allocations per journal instead of three per slot and
+// without reflection. The slots' Data share the buffer; none is ever
+// written again.
+func (n *Normalizer) TakeProcessJournalPacked() (ProcessJournal, error) {
+	c := n.cache
+	slots, cleared := c.dirty.take()
+	j := ProcessJournal{Reset: cleared, Slots: make([]ProcessSlot, 0, len(slots))}
+	per := max(c.slotBytes, 256)
+	buf := make([]byte, 0, len(slots)*(per+per/8))
+	for _, i := range slots {
+		if i >= c.used {
+			continue
+		}
+		start := len(buf)
+		buf = c.appendSlot(buf, i)
+		j.Slots = append(j.Slots, ProcessSlot{Slot: i, Data: buf[start:len(buf):len(buf)]})
+	}
+	if len(j.Slots) > 0 {
+		c.slotBytes = len(buf) / len(j.Slots)
+	}
+	clock, err := c.encodeClock()
+	if err != nil {
+		return ProcessJournal{}, err
+	}
+	j.Clock = clock
+	return j, nil
+}
+
+// appendSlot appends slot i as json.Marshal encodes its slotEntry (the
+// snapshot fields in their order, empty ones left out where tagged
+// omitempty, then the clock marks).
+func (c *procCache) appendSlot(b []byte, i int32) []byte {
+	p := c.at(i)
+	var id [16]byte
+	b = append(b, `{"h":`...)
+	b = appendJSONString(b, p.key.host)
+	b = append(b, `,"p":`...)
+	b = strconv.AppendInt(b, p.key.pid, 10)
+	b = append(b, `,"pp":`...)
+	b = strconv.AppendInt(b, p.ppid, 10)
+	if p.start != 0 {
+		b = append(b, `,"s":`...)
+		b = strconv.AppendInt(b, p.start, 10)
+	}
+	b = append(b, `,"e":`...)
+	b = appendJSONString(b, hexIDTo(&id, p.entity))
+	if p.parentEntity != 0 {
+		b = append(b, `,"pe":`...)
+		b = appendJSONString(b, hexIDTo(&id, p.parentEntity))
+	}
+	uid, gid, euid, egid := p.ids()
+	for _, f := range [...]struct{ key, v string }{
+		{`,"x":`, p.exe()}, {`,"n":`, p.name()}, {`,"c":`, p.cmdline()}, {`,"w":`, p.cwd()},
+		{`,"u":`, uid}, {`,"g":`, gid}, {`,"eu":`, euid}, {`,"eg":`, egid},
+	} {
+		if f.v != "" {
+			b = append(b, f.key...)
+			b = appendJSONString(b, f.v)
+		}
+	}
+	b = append(b, `,"lu":`...)
+	b = strconv.AppendUint(b, p.lastUse, 10)
+	if p.referenced {
+		b = append(b, `,"r":true`...)
+	}
+	return append(b, '}')
+}
+
+// hexIDTo renders an entity id hash as hexID does, into id ("" for 0).
+func hexIDTo(id *[16]byte, h uint64) string {
+	if h == 0 {
+		return ""
+	}
+	const digits = "0123456789abcdef"
+	for i := 15; i >= 0; i-- {
+		id[i] = digits[h&0xf]
+		h >>= 4
+	}
+	return unsafe.String(&id[0], 16)
+}
+
+// appendJSONString appends s quoted as encoding/json quotes it: HTML's
+// <, > and & escaped, invalid UTF-8 as U+FFFD, U+2028 and U+2029 escaped.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }

@@ -1,6 +1,9 @@
 package normalize
 
 import (
+	"bytes"
+	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
@@ -53,4 +56,48 @@ func TestProcCacheCopiesRowStrings(t *testing.T) {
 	if p.exe() != "/usr/bin/curl" || p.cmdline() != "curl -s https://example.com/" {
 		t.Fatalf("image %+v", p.image())
 	}
+}
+
+// The packed journal holds the bytes the reflective one does, slot for
+// slot, through churn (evictions, reused slots, forks) and awkward text.
+func TestPackedJournalIsTheJournal(t *testing.T) {
+	odd := []string{"", "a<b>&c", "tab\there", "quote\"back\\slash", "nul\x00ctl\x1f\x7f", "bad\xffutf8\xc3",
+		"line\u2028para\u2029", "naïve 日本", "\b\f\n\r"}
+	rows := churnRows(0, 300)
+	for i, s := range odd {
+		rows = append(rows, execRow(strconv.Itoa(500+i), "1", "/usr/bin/"+s, s+" --arg="+s, "1700001000", strconv.Itoa(1000+i)))
+	}
+	reflective, packed := New(Options{MaxProcesses: 16}), New(Options{MaxProcesses: 16})
+	for i, r := range rows {
+		eventJSON(t, reflective, r)
+		eventJSON(t, packed, r)
+		if i%7 != 0 && i != len(rows)-1 {
+			continue
+		}
+		want, err1 := reflective.TakeProcessJournal()
+		got, err2 := packed.TakeProcessJournalPacked()
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		if got.Reset != want.Reset || !bytes.Equal(got.Clock, want.Clock) || len(got.Slots) != len(want.Slots) {
+			t.Fatalf("row %d: journal %v %s %d slots, want %v %s %d", i, got.Reset, got.Clock, len(got.Slots), want.Reset, want.Clock, len(want.Slots))
+		}
+		for k := range want.Slots {
+			if got.Slots[k].Slot != want.Slots[k].Slot || !bytes.Equal(got.Slots[k].Data, want.Slots[k].Data) {
+				t.Fatalf("row %d, slot %d:\n got %s\nwant %s", i, want.Slots[k].Slot, got.Slots[k].Data, want.Slots[k].Data)
+			}
+		}
+	}
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", "<&>", "\x00\x1f\"\\", "\xff\xfe", "\u2028\u2029", "é日本"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("%q: got %s, want %s", s, got, want)
+		}
+	})
 }

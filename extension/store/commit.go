@@ -46,6 +46,10 @@ type Batch struct {
 	// namespace named in ClearRecords is emptied first.
 	Records      map[string][]Record
 	ClearRecords []string
+	// Slots change numbered values, by namespace (distinct from the
+	// Records namespaces), stored packed SlotsPerBlock to a value; a
+	// namespace named in ClearRecords is emptied first.
+	Slots map[string][]Slot
 }
 
 // Record is one entry of keyed engine state.
@@ -110,6 +114,11 @@ func (s *Store) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 			return CommitResult{}, errors.New("committing: state blob with an empty name")
 		}
 	}
+	for name := range b.Slots {
+		if name == "" {
+			return CommitResult{}, errors.New("committing: slots with an empty namespace")
+		}
+	}
 	for name, recs := range b.Records {
 		if name == "" {
 			return CommitResult{}, errors.New("committing: records with an empty namespace")
@@ -171,7 +180,7 @@ func (s *Store) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 				return fmt.Errorf("storing state %s: %w", name, err)
 			}
 		}
-		if err := putRecords(tx, b.ClearRecords, b.Records); err != nil {
+		if err := putRecords(tx, b.ClearRecords, b.Records, b.Slots); err != nil {
 			return err
 		}
 		if s.inCommit != nil {
@@ -354,7 +363,7 @@ func decodeTerm(v []byte) (detect.TermEntry, bool) {
 
 // putRecords applies keyed state changes: namespaces are buckets nested in
 // the records bucket.
-func putRecords(tx *bolt.Tx, clearNS []string, recs map[string][]Record) error {
+func putRecords(tx *bolt.Tx, clearNS []string, recs map[string][]Record, slots map[string][]Slot) error {
 	root := tx.Bucket(bucketRecords)
 	for _, name := range clearNS {
 		if root.Bucket([]byte(name)) != nil {
@@ -380,6 +389,18 @@ func putRecords(tx *bolt.Tx, clearNS []string, recs map[string][]Record) error {
 			if err != nil {
 				return fmt.Errorf("storing a record of %s: %w", name, err)
 			}
+		}
+	}
+	for name, list := range slots {
+		if len(list) == 0 {
+			continue
+		}
+		b, err := root.CreateBucketIfNotExists([]byte(name))
+		if err != nil {
+			return fmt.Errorf("storing slots of %s: %w", name, err)
+		}
+		if err := putSlots(b, list); err != nil {
+			return fmt.Errorf("storing slots of %s: %w", name, err)
 		}
 	}
 	return nil
