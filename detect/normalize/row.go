@@ -317,8 +317,14 @@ func (f *Fields) dropOther(name string) {
 // SetCol sets a column that has a slot.
 func (f *Fields) SetCol(c Col, value string) {
 	f.own()
-	f.b = append(f.b, byte(c))
-	f.span[c] = f.appendValue(value)
+	if len(value) < 0x80 { // its length is one byte: most
+		f.b = append(f.b, byte(c), byte(len(value)))
+		f.span[c] = span{uint32(len(f.b)), uint32(len(value))}
+		f.b = append(f.b, value...)
+	} else {
+		f.b = append(f.b, byte(c))
+		f.span[c] = f.appendValue(value)
+	}
 	f.has |= 1 << c
 }
 

@@ -157,6 +157,15 @@ func decodeRow(b []byte, r *Row, f *Fields) []byte {
 	cols := f.b
 	for pos := 0; pos < len(cols); {
 		tag := Col(cols[pos])
+		if tag != ColNone && pos+1 < len(cols) && cols[pos+1] < 0x80 {
+			// A column with a slot and a value under 128 bytes: most.
+			vn := int(cols[pos+1])
+			pos += 2
+			f.span[tag] = span{uint32(pos), uint32(vn)}
+			f.has |= 1 << tag
+			pos += vn
+			continue
+		}
 		pos++
 		if tag == ColNone {
 			f.others[0] = 1 // a name without a slot (Range walks them)
