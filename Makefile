@@ -44,10 +44,12 @@ bench-scan:
 
 # scan against SQLite's JSON functions on the same generated log: same
 # alerts, CPU of each and their ratio, and scan's wall time with every CPU
-# against one. Needs Debian's sqlite3 CLI (apt-get install -y sqlite3).
+# against one, in COMPARE_RUNS rounds (medians printed). Needs Debian's
+# sqlite3 CLI (apt-get install -y sqlite3).
 COMPARE_ROWS ?= 300000
+COMPARE_RUNS ?= 5
 bench-compare: build
-	$(GO) run ./internal/benchcompare -osqdetect $(BUILD)/osqdetect -rows $(COMPARE_ROWS) -cpus
+	$(GO) run ./internal/benchcompare -osqdetect $(BUILD)/osqdetect -rows $(COMPARE_ROWS) -cpus -runs $(COMPARE_RUNS)
 
 # scan of a dense host (one host, 2M rows at 10,000 rows/s, the default
 # reorder window): max RSS must stay within 256 MB.

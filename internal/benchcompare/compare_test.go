@@ -25,7 +25,7 @@ func TestSQLFindsScansAlerts(t *testing.T) {
 	}
 	o := benchlog.Options{Rows: 20_000, Hosts: 5, RowsPerSecond: 300, AttackEvery: 400, Unique: true}
 	var out strings.Builder
-	if err := compare(&out, bin, "sqlite3", o, "", false); err != nil {
+	if err := compare(&out, bin, "sqlite3", o, "", false, 1); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	// 49 reverse shells (one an attack cut short by the end of the log)

@@ -79,6 +79,7 @@ func main() {
 	flag.IntVar(&o.Hosts, "hosts", 20, "hosts in the generated log")
 	logPath := flag.String("log", "", "an existing results log to use instead of generating one")
 	cpus := flag.Bool("cpus", false, "also time scan with every CPU against one")
+	runs := flag.Int("runs", 1, "rounds of the comparison (medians are printed)")
 	memory := flag.Bool("memory", false, "instead: scan a dense host (2M rows at 10,000 rows/s, one host) and check its RSS")
 	scaling := flag.String("scaling", "", "instead: scan logs of these row counts (comma-separated), streamed through stdin, one CPU")
 	flag.Parse()
@@ -90,7 +91,7 @@ func main() {
 	case *scaling != "":
 		err = scale(*osqdetect, *scaling, o)
 	default:
-		err = compare(os.Stdout, *osqdetect, *sqlite, o, *logPath, *cpus)
+		err = compare(os.Stdout, *osqdetect, *sqlite, o, *logPath, *cpus, max(*runs, 1))
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchcompare:", err)
@@ -98,7 +99,7 @@ func main() {
 	}
 }
 
-func compare(w io.Writer, osqdetect, sqlite string, o benchlog.Options, logPath string, cpus bool) error {
+func compare(w io.Writer, osqdetect, sqlite string, o benchlog.Options, logPath string, cpus bool, runs int) error {
 	dir, err := os.MkdirTemp("", "osqdetect-benchcompare")
 	if err != nil {
 		return err
@@ -127,50 +128,96 @@ func compare(w io.Writer, osqdetect, sqlite string, o benchlog.Options, logPath 
 	}
 	fmt.Fprintf(w, "log: %s, %d rows, %.0f MB\n", logPath, rows, float64(st.Size())/1e6)
 
-	scan := exec.Command(osqdetect, "scan", "--no-rate-limit", logPath)
-	scan.Env = append(os.Environ(), "GOMAXPROCS=1")
-	s, err := measure(scan)
-	if err != nil {
-		return err
-	}
-	scanAlerts, err := scanKeys(s.out)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "osqdetect scan, 1 CPU:  CPU %7.2f s  wall %7.2f s  max RSS %4d MB  %7.0f events/s per core  %d alerts\n",
-		s.cpu.Seconds(), s.wall.Seconds(), s.maxRSS>>10, float64(rows)/s.cpu.Seconds(), len(scanAlerts))
-
-	if cpus && runtime.NumCPU() > 1 {
-		all := exec.Command(osqdetect, "scan", "--no-rate-limit", logPath)
-		a, err := measure(all)
+	script := "CREATE TABLE raw(line TEXT);\n.mode ascii\n.separator \"\\037\" \"\\n\"\n.import '" +
+		strings.ReplaceAll(logPath, "'", "''") + "' raw\n.mode list\n" + detectionsSQL
+	// Each round runs scan with one CPU, with every CPU and sqlite3 one
+	// after another, so that the three share the machine's moment; the
+	// summary takes medians over the rounds (a shared VM moves single runs
+	// by half).
+	var scanCPU, allWall, sqlCPU, ratios, speedups []float64
+	for round := 1; round <= runs; round++ {
+		scan := exec.Command(osqdetect, "scan", "--no-rate-limit", logPath)
+		scan.Env = append(os.Environ(), "GOMAXPROCS=1")
+		s, err := measure(scan)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "osqdetect scan, %d CPUs: CPU %7.2f s  wall %7.2f s  max RSS %4d MB  wall %.2fx faster than 1 CPU\n",
-			runtime.NumCPU(), a.cpu.Seconds(), a.wall.Seconds(), a.maxRSS>>10, s.wall.Seconds()/a.wall.Seconds())
-		if !bytes.Equal(a.out, s.out) {
-			return fmt.Errorf("scan with %d CPUs printed other alerts than with one", runtime.NumCPU())
+		scanAlerts, err := scanKeys(s.out)
+		if err != nil {
+			return err
 		}
-	}
+		fmt.Fprintf(w, "round %d: osqdetect scan, 1 CPU:  CPU %7.2f s  wall %7.2f s  max RSS %4d MB  %7.0f events/s per core  %d alerts\n",
+			round, s.cpu.Seconds(), s.wall.Seconds(), s.maxRSS>>10, float64(rows)/s.cpu.Seconds(), len(scanAlerts))
+		scanCPU = append(scanCPU, s.cpu.Seconds())
 
-	script := "CREATE TABLE raw(line TEXT);\n.mode ascii\n.separator \"\\037\" \"\\n\"\n.import '" +
-		strings.ReplaceAll(logPath, "'", "''") + "' raw\n.mode list\n" + detectionsSQL
-	sq := exec.Command(sqlite, ":memory:")
-	sq.Stdin = strings.NewReader(script)
-	q, err := measure(sq)
-	if err != nil {
-		return err
-	}
-	sqlAlerts := sortedLines(q.out)
-	fmt.Fprintf(w, "sqlite3 (import, JSON, indexes, the 2 detections): CPU %7.2f s  wall %7.2f s  max RSS %4d MB  %d alerts\n",
-		q.cpu.Seconds(), q.wall.Seconds(), q.maxRSS>>10, len(sqlAlerts))
+		if cpus && runtime.NumCPU() > 1 {
+			all := exec.Command(osqdetect, "scan", "--no-rate-limit", logPath)
+			a, err := measure(all)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "round %d: osqdetect scan, %d CPUs: CPU %7.2f s  wall %7.2f s  max RSS %4d MB  wall %.2fx faster than 1 CPU\n",
+				round, runtime.NumCPU(), a.cpu.Seconds(), a.wall.Seconds(), a.maxRSS>>10, s.wall.Seconds()/a.wall.Seconds())
+			if !bytes.Equal(a.out, s.out) {
+				return fmt.Errorf("scan with %d CPUs printed other alerts than with one", runtime.NumCPU())
+			}
+			allWall = append(allWall, a.wall.Seconds())
+			speedups = append(speedups, s.wall.Seconds()/a.wall.Seconds())
+		}
 
-	if strings.Join(scanAlerts, "\n") != strings.Join(sqlAlerts, "\n") {
-		return fmt.Errorf("the alerts differ: scan %d, sqlite3 %d", len(scanAlerts), len(sqlAlerts))
+		sq := exec.Command(sqlite, ":memory:")
+		sq.Stdin = strings.NewReader(script)
+		q, err := measure(sq)
+		if err != nil {
+			return err
+		}
+		sqlAlerts := sortedLines(q.out)
+		fmt.Fprintf(w, "round %d: sqlite3 (import, JSON, indexes, the 2 detections): CPU %7.2f s  wall %7.2f s  max RSS %4d MB  %d alerts\n",
+			round, q.cpu.Seconds(), q.wall.Seconds(), q.maxRSS>>10, len(sqlAlerts))
+		if strings.Join(scanAlerts, "\n") != strings.Join(sqlAlerts, "\n") {
+			return fmt.Errorf("the alerts differ: scan %d, sqlite3 %d", len(scanAlerts), len(sqlAlerts))
+		}
+		if round == 1 {
+			fmt.Fprintf(w, "same alerts: %d\n", len(scanAlerts))
+		}
+		sqlCPU = append(sqlCPU, q.cpu.Seconds())
+		ratios = append(ratios, q.cpu.Seconds()/s.cpu.Seconds())
 	}
-	fmt.Fprintf(w, "same alerts: %d\n", len(scanAlerts))
-	fmt.Fprintf(w, "CPU ratio sqlite3 / scan: %.1fx (target: at least 5x)\n", q.cpu.Seconds()/s.cpu.Seconds())
+	fmt.Fprintf(w, "medians of %d rounds: scan 1 CPU %.2f s CPU (%.0f events/s per core), sqlite3 %.2f s CPU\n",
+		runs, median(scanCPU), float64(rows)/median(scanCPU), median(sqlCPU))
+	fmt.Fprintf(w, "CPU ratio sqlite3 / scan: median %.1fx (rounds %.1f–%.1fx; target: at least 5x)\n",
+		median(ratios), minOf(ratios), maxOf(ratios))
+	if len(speedups) > 0 {
+		fmt.Fprintf(w, "%d CPUs against 1, wall: median %.2fx (rounds %.2f–%.2fx; target: at least 1.8x)\n",
+			runtime.NumCPU(), median(speedups), minOf(speedups), maxOf(speedups))
+	}
 	return nil
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func minOf(xs []float64) float64 {
+	m := xs[0]
+	for _, x := range xs {
+		m = min(m, x)
+	}
+	return m
+}
+
+func maxOf(xs []float64) float64 {
+	m := xs[0]
+	for _, x := range xs {
+		m = max(m, x)
+	}
+	return m
 }
 
 // scanKeys renders scan's alerts as the SQL prints them.
