@@ -167,8 +167,8 @@ func (n *Normalizer) canonicalIP(s string) string {
 // A command line is kept only when it is seen a second time (each slot
 // remembers the hash of the last line that missed there): where command
 // lines never repeat, keeping them would cost a copy and an array each.
-// Lines not kept are split into scratch, views of the row's own string,
-// valid until reset (the next row).
+// Lines not kept are split into scratch, valid until reset (the next
+// row).
 type argsCache struct {
 	seed    maphash.Seed
 	entries [argsCacheSize]argsEntry
@@ -193,17 +193,17 @@ const (
 // returned for lines it did not keep are no longer valid.
 func (c *argsCache) reset() { c.scratch = c.scratch[:0] }
 
-// split returns the elements of splitArgs(cmdline) through the cache. What
-// the cache keeps outlives the row, whose strings may be views of buffers
-// reused once it is processed: it keeps a copy.
+// split returns the elements of splitArgs(cmdline) through the cache.
+// cmdline must never change: callers pass the process cache's copy of a
+// command line (never a row's, which may be a view of a buffer reused once
+// the row is processed), and the cache keeps it as it is.
 func (c *argsCache) split(cmdline string) []ecs.Value {
 	if cmdline == "" {
 		return nil
 	}
 	if len(cmdline) > argsCacheMaxLen {
 		if c.long.cmdline != cmdline {
-			own := strings.Clone(cmdline)
-			c.long = argsEntry{cmdline: own, args: splitArgsArr(own)}
+			c.long = argsEntry{cmdline: cmdline, args: splitArgsArr(cmdline)}
 		}
 		return c.long.args
 	}
@@ -217,9 +217,8 @@ func (c *argsCache) split(cmdline string) []ecs.Value {
 		return e.args
 	}
 	if c.missed[slot] == h {
-		own := strings.Clone(cmdline)
-		e.args = splitArgsArr(own)
-		e.cmdline = own
+		e.args = splitArgsArr(cmdline)
+		e.cmdline = cmdline
 		return e.args
 	}
 	c.missed[slot] = h
