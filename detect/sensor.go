@@ -37,6 +37,7 @@ type SensorStats struct {
 type Sensor struct {
 	norm   *normalize.Normalizer
 	engine *Engine
+	order  normalize.SecondOrderer
 	ev     ecs.Event
 	seq    uint64
 	rows   int64
@@ -76,7 +77,7 @@ func (s *Sensor) Ingest(rows []normalize.Row, emit func(*Alert)) []error {
 		for end < len(rows) && rows[end].Host == rows[start].Host && rowSecond(rows[end]) == rowSecond(rows[start]) {
 			end++
 		}
-		normalize.OrderSecond(rows[start:end])
+		s.order.Order(rows[start:end])
 		for i := start; i < end; i++ {
 			if err := s.Process(rows[i], emit); err != nil {
 				errs = append(errs, err)

@@ -99,6 +99,13 @@ func OrderSecond(rows []Row) {
 	o.order(rows)
 }
 
+// SecondOrderer puts a second's rows in OrderSecond's order, keeping its
+// working memory from one second to the next. The zero value is ready.
+type SecondOrderer struct{ o secondOrder }
+
+// Order is OrderSecond.
+func (s *SecondOrderer) Order(rows []Row) { s.o.order(rows) }
+
 // secondOrder keeps OrderSecond's working memory between seconds.
 type secondOrder struct {
 	procs, socks []Row
