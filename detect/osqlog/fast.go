@@ -55,6 +55,15 @@ const (
 
 var topKeys = []string{"name", "hostIdentifier", "host_uuid", "unixTime", "decorations", "action", "columns", "diffResults", "snapshot"}
 
+// topKeyLens has bit n set when a top-level key is n bytes long: a key of
+// another length (calendarTime, epoch) cannot fold to one of them.
+var topKeyLens = func() (m uint64) {
+	for _, k := range topKeys {
+		m |= 1 << len(k)
+	}
+	return m
+}()
+
 func view(b []byte) string {
 	if len(b) == 0 {
 		return ""
@@ -505,6 +514,9 @@ func (r *Reader) parseFast(line []byte) (fl fastLine, ok bool) {
 				return false
 			}
 		default:
+			if len(k) < 64 && topKeyLens&(1<<len(k)) == 0 {
+				return s.skip(1)
+			}
 			return !foldsTo(k, topKeys...) && s.skip(1)
 		}
 		if seen&bit != 0 {
