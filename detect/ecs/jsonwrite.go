@@ -140,17 +140,21 @@ func appendJSONValue(b []byte, v Value) []byte {
 	return append(b, "null"...)
 }
 
-// appendJSONString quotes s as encoding/json does with HTML escaping off:
-// quotes, backslashes and control characters escaped, invalid UTF-8 as
-// U+FFFD, and U+2028 and U+2029 escaped.
-func appendJSONString(b []byte, s string) []byte {
+// appendJSONString quotes s as encoding/json does with HTML escaping off.
+func appendJSONString(b []byte, s string) []byte { return AppendJSONString(b, s, false) }
+
+// AppendJSONString appends s quoted as encoding/json quotes it: quotes,
+// backslashes and control characters escaped, invalid UTF-8 as U+FFFD,
+// U+2028 and U+2029 escaped, and with escapeHTML (json.Marshal's default)
+// <, > and & escaped too.
+func AppendJSONString(b []byte, s string, escapeHTML bool) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if c >= 0x20 && c != '"' && c != '\\' && (!escapeHTML || (c != '<' && c != '>' && c != '&')) {
 				i++
 				continue
 			}
