@@ -165,27 +165,10 @@ func putSlots(b *bolt.Bucket, changes []Slot) error {
 // Slots calls fn with every slot of a slot namespace (see Batch.Slots), in
 // slot order. The value is valid only during the call.
 func (s *Store) Slots(ctx context.Context, namespace string, fn func(n uint32, value []byte) error) error {
-	if err := s.usable(ctx); err != nil {
-		return err
-	}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketRecords).Bucket([]byte(namespace))
-		if b == nil {
-			return nil
+	return s.Records(ctx, namespace, func(k, body []byte) error {
+		if err := eachInBlock(k, body, fn); err != nil {
+			return fmt.Errorf("slot block %x: %w", k, err)
 		}
-		return b.ForEach(func(k, v []byte) error {
-			body, _, err := unseal(v)
-			if err == nil {
-				err = eachInBlock(k, body, fn)
-			}
-			if err != nil {
-				return fmt.Errorf("slot block %x: %w", k, err)
-			}
-			return nil
-		})
+		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("reading slots of %s: %w", namespace, err)
-	}
-	return nil
 }
