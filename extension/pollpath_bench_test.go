@@ -311,13 +311,7 @@ func TestPollPathStandIn(t *testing.T) {
 				reply("error %v", err)
 				continue
 			}
-			procs := make([]map[string]string, 0, perIter/2)
-			socks := make([]map[string]string, 0, perIter/2)
-			for j := 0; j < perIter/2; j++ {
-				pid := 10000 + i*perIter + j
-				procs = append(procs, benchExec(pid))
-				socks = append(socks, benchConnect(pid))
-			}
+			procs, socks := benchSecond(i, perIter)
 			if _, err := core.InjectProcessEvents(procs...); err != nil {
 				reply("error %v", err)
 				continue
