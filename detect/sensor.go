@@ -189,7 +189,7 @@ func (s *Sensor) TakeDelta() (SensorDelta, error) {
 	if d.Engine, err = s.engine.TakeDelta(); err != nil {
 		return SensorDelta{}, err
 	}
-	if d.Processes, err = s.norm.TakeProcessJournalPacked(); err != nil {
+	if d.Processes, err = s.norm.TakeProcessJournal(); err != nil {
 		return SensorDelta{}, err
 	}
 	if d.Counters, err = s.counters(); err != nil {

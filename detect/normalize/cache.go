@@ -391,37 +391,6 @@ func (c *procCache) reset() {
 	c.dirty.reset()
 }
 
-// TakeProcessJournalPacked is TakeProcessJournal with every changed slot
-// encoded by hand into one buffer shared by the journal: the same bytes
-// json.Marshal writes for a slot (RestoreProcessSlots reads them as
-// ever), in two allocations per journal instead of three per slot and
-// without reflection. The slots' Data share the buffer; none is ever
-// written again.
-func (n *Normalizer) TakeProcessJournalPacked() (ProcessJournal, error) {
-	c := n.cache
-	slots, cleared := c.dirty.take()
-	j := ProcessJournal{Reset: cleared, Slots: make([]ProcessSlot, 0, len(slots))}
-	per := max(c.slotBytes, 256)
-	buf := make([]byte, 0, len(slots)*(per+per/8))
-	for _, i := range slots {
-		if i >= c.used {
-			continue
-		}
-		start := len(buf)
-		buf = c.appendSlot(buf, i)
-		j.Slots = append(j.Slots, ProcessSlot{Slot: i, Data: buf[start:len(buf):len(buf)]})
-	}
-	if len(j.Slots) > 0 {
-		c.slotBytes = len(buf) / len(j.Slots)
-	}
-	clock, err := c.encodeClock()
-	if err != nil {
-		return ProcessJournal{}, err
-	}
-	j.Clock = clock
-	return j, nil
-}
-
 // appendSlot appends slot i as json.Marshal encodes its slotEntry (the
 // snapshot fields in their order, empty ones left out where tagged
 // omitempty, then the clock marks).
@@ -462,7 +431,8 @@ func (c *procCache) appendSlot(b []byte, i int32) []byte {
 	return append(b, '}')
 }
 
-// hexIDTo renders an entity id hash as hexID does, into id ("" for 0).
+// hexIDTo renders an entity id hash as 16 hex digits into id and returns
+// them as a view of id ("" for 0).
 func hexIDTo(id *[16]byte, h uint64) string {
 	if h == 0 {
 		return ""

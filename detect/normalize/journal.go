@@ -96,19 +96,23 @@ const journalVersion = 1
 // TakeProcessJournal returns the slots changed since the previous call and
 // the cache's clock, and starts a new journal. The caller must store them
 // together, in one transaction with whatever else the same rows changed.
+// The slots' Data share one buffer, which is never written again.
 func (n *Normalizer) TakeProcessJournal() (ProcessJournal, error) {
 	c := n.cache
 	slots, cleared := c.dirty.take()
 	j := ProcessJournal{Reset: cleared, Slots: make([]ProcessSlot, 0, len(slots))}
+	per := max(c.slotBytes, 256)
+	buf := make([]byte, 0, len(slots)*(per+per/8))
 	for _, i := range slots {
 		if i >= c.used {
 			continue
 		}
-		s, err := c.encodeSlot(i)
-		if err != nil {
-			return ProcessJournal{}, err
-		}
-		j.Slots = append(j.Slots, s)
+		start := len(buf)
+		buf = c.appendSlot(buf, i)
+		j.Slots = append(j.Slots, ProcessSlot{Slot: i, Data: buf[start:len(buf):len(buf)]})
+	}
+	if len(j.Slots) > 0 {
+		c.slotBytes = len(buf) / len(j.Slots)
 	}
 	clock, err := c.encodeClock()
 	if err != nil {
@@ -124,23 +128,10 @@ func (n *Normalizer) AllProcessSlots() (clock []byte, slots []ProcessSlot, err e
 	c := n.cache
 	slots = make([]ProcessSlot, 0, c.used)
 	for i := int32(0); i < c.used; i++ {
-		s, err := c.encodeSlot(i)
-		if err != nil {
-			return nil, nil, err
-		}
-		slots = append(slots, s)
+		slots = append(slots, ProcessSlot{Slot: i, Data: c.appendSlot(nil, i)})
 	}
 	clock, err = c.encodeClock()
 	return clock, slots, err
-}
-
-func (c *procCache) encodeSlot(i int32) (ProcessSlot, error) {
-	p := c.at(i)
-	data, err := json.Marshal(slotEntry{snapshotProc: snapProc(p), LastUse: p.lastUse, Referenced: p.referenced})
-	if err != nil {
-		return ProcessSlot{}, fmt.Errorf("encoding process cache slot %d: %w", i, err)
-	}
-	return ProcessSlot{Slot: i, Data: data}, nil
 }
 
 func (c *procCache) encodeClock() ([]byte, error) {

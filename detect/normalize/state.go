@@ -182,16 +182,8 @@ func fillProc(p *proc, sp snapshotProc) {
 
 // hexID renders an entity id hash as its 16 hex digits ("" for 0).
 func hexID(h uint64) string {
-	if h == 0 {
-		return ""
-	}
-	const digits = "0123456789abcdef"
 	var b [16]byte
-	for i := 15; i >= 0; i-- {
-		b[i] = digits[h&0xf]
-		h >>= 4
-	}
-	return string(b[:])
+	return strings.Clone(hexIDTo(&b, h))
 }
 
 // parseEntityID reads an entity id as written by hexID. Any other text
