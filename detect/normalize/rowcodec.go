@@ -200,22 +200,18 @@ func (rb *RowBatch) Add(r Row) {
 	rb.b = append(rb.b, 0, 0, 0, 0, 0, 0, 0, 0) // the time's place, below
 	start := len(rb.b)
 	rb.b = encodeRow(rb.b, &r)
-	// The time's value, found in the encoded row (a row with Fields of
-	// its own has it at the same place as in them).
+	// The time's value, found in the encoded row, whose columns end it
+	// laid out as Fields lay them out: a row with Fields of its own has
+	// it at the same place as in them; any other is decoded to find it.
+	f := r.Fields
+	if f == nil || f.view {
+		f = new(Fields)
+		decodeRow(rb.b[start:], new(Row), f)
+	}
 	var off, n uint32
-	if f := r.Fields; f != nil && !f.view {
-		if f.Has(ColTime) {
-			s := f.span[ColTime]
-			off, n = uint32(len(rb.b)-len(f.b)-start)+s.off, s.n
-		}
-	} else {
-		var dr Row
-		var df Fields
-		decodeRow(rb.b[start:], &dr, &df)
-		if df.Has(ColTime) {
-			s := df.span[ColTime]
-			off, n = uint32(len(rb.b)-len(df.b)-start)+s.off, s.n
-		}
+	if f.Has(ColTime) {
+		s := f.span[ColTime]
+		off, n = uint32(len(rb.b)-len(f.b)-start)+s.off, s.n
 	}
 	binary.LittleEndian.PutUint32(rb.b[at:], off)
 	binary.LittleEndian.PutUint32(rb.b[at+4:], n)

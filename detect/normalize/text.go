@@ -112,18 +112,8 @@ func splitArgs(cmdline string) (ecs.Value, int64) {
 	if cmdline == "" {
 		return ecs.Value{}, 0
 	}
-	n := strings.Count(cmdline, " ") + 1
-	arr := make([]ecs.Value, n)
-	s := cmdline
-	for i := 0; ; i++ {
-		j := strings.IndexByte(s, ' ')
-		if j < 0 {
-			arr[i] = ecs.Value{Kind: ecs.String, Str: s}
-			break
-		}
-		arr[i] = ecs.Value{Kind: ecs.String, Str: s[:j]}
-		s = s[j+1:]
-	}
+	n := argsCount(cmdline)
+	arr := appendArgs(make([]ecs.Value, 0, n), cmdline)
 	return ecs.Value{Kind: ecs.Array, Arr: arr}, int64(n)
 }
 
