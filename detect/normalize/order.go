@@ -369,12 +369,12 @@ func (o *Reorderer) Push(r Row, emit func(Row)) {
 	sec, ok := parseInt(r.Get(ColTime))
 	if !ok || sec < 0 {
 		o.stats.Untimed++
-		emit(o.own(r))
+		emit(r.Clone()) // emitted at once: its strings are its own
 		return
 	}
 	if sec <= o.released {
 		o.stats.Late++
-		emit(o.own(r))
+		emit(r.Clone()) // emitted at once: its strings are its own
 		return
 	}
 	o.scratch = encodeRow(o.scratch[:0], &r)
@@ -423,10 +423,6 @@ func (o *Reorderer) pushEncoded(sec int64, host string, enc []byte, emit func(Ro
 		o.releaseOldest(emit)
 	}
 }
-
-// own returns a copy of r whose strings are its own, for a row emitted at
-// once.
-func (o *Reorderer) own(r Row) Row { return r.Clone() }
 
 func (o *Reorderer) newHostBuffer() *hostBuffer {
 	if n := len(o.freeHost); n > 0 {
