@@ -478,7 +478,7 @@ func (p *scanPipeline) scanFile(ctx context.Context, path string, index uint64, 
 		if err == io.EOF {
 			return
 		}
-		if err != nil && isLineError(err) {
+		if err != nil && osqlog.IsLineError(err) {
 			p.badLine(err)
 			continue
 		}
@@ -496,11 +496,6 @@ func (p *scanPipeline) scanFile(ctx context.Context, path string, index uint64, 
 			p.push(row)
 		}
 	}
-}
-
-func isLineError(err error) bool {
-	var lineErr *osqlog.LineError
-	return errors.As(err, &lineErr)
 }
 
 func (p *scanPipeline) badLine(err error) {

@@ -57,9 +57,8 @@ type Stats struct {
 // Reader reads rows from one results log. It is not safe for concurrent
 // use.
 type Reader struct {
-	br      *bufio.Reader
-	mem     []byte // the input left, for a Reader of bytes in memory
-	inMem   bool
+	br      *bufio.Reader // nil for a Reader of bytes in memory
+	mem     []byte        // the input left, for a Reader of bytes in memory
 	source  string
 	line    int
 	seq     uint64
@@ -83,13 +82,13 @@ func NewReader(r io.Reader, source string) *Reader {
 // file cut at line ends): its lines are views of b, read without a copy.
 // b must not change while the rows are in use.
 func NewBytesReader(b []byte, source string) *Reader {
-	return &Reader{mem: b, inMem: true, source: source, maxLine: MaxLineBytes}
+	return &Reader{mem: b, source: source, maxLine: MaxLineBytes}
 }
 
-// ResetBytes makes r read b from its start, with its counters and reused
-// memory kept: a Reader for one chunk after another.
+// ResetBytes makes r read b from its start, its counters started again and
+// its working memory kept: one Reader for one chunk after another.
 func (r *Reader) ResetBytes(b []byte) {
-	r.mem, r.inMem, r.br = b, true, nil
+	r.mem, r.br = b, nil
 	r.line, r.stats = 0, Stats{}
 }
 
@@ -181,7 +180,7 @@ func (r *Reader) bad(reason string) error {
 // limit is consumed and reported with tooLong, its bytes not kept. At the
 // end of input err is io.EOF, with the last unterminated line if any.
 func (r *Reader) readLine() (line []byte, tooLong bool, err error) {
-	if r.inMem {
+	if r.br == nil {
 		return r.memLine()
 	}
 	chunk, err := r.br.ReadSlice('\n')
