@@ -318,10 +318,7 @@ func (res *columnsResult) readRows(d *decoder) error {
 			}
 			row[2*col], row[2*col+1] = uint32(start), uint32(len(buf)-start)+1
 		}
-		for _, d := range res.dups { // a column named twice
-			j, i := d[0], d[1]
-			row[2*j], row[2*j+1] = row[2*i], row[2*i+1]
-		}
+		res.copyDups(row)
 		offs = append(offs, row...)
 	}
 	res.sizeHint = len(buf)
@@ -368,14 +365,7 @@ func (res *columnsResult) rowFromBuffer(d *decoder, buf []byte, row []uint32) (_
 		}
 		value := avail[pos : pos+vn]
 		pos += vn
-		col := -1
-		if next < len(res.byName) && res.byName[next].name == string(key) {
-			col = res.byName[next].col
-			next++
-		} else if i, found := res.index[string(key)]; found {
-			col = i
-			next = len(res.byName) // out of order: no more guessing in this row
-		}
+		col := res.columnOf(key, &next)
 		if col < 0 {
 			continue
 		}
@@ -385,10 +375,7 @@ func (res *columnsResult) rowFromBuffer(d *decoder, buf []byte, row []uint32) (_
 		row[2*col], row[2*col+1] = uint32(len(buf)), uint32(vn)+1
 		buf = append(buf, value...)
 	}
-	for _, d := range res.dups {
-		j, i := d[0], d[1]
-		row[2*j], row[2*j+1] = row[2*i], row[2*i+1]
-	}
+	res.copyDups(row)
 	_, _ = d.r.Discard(pos)
 	return buf, true
 }
@@ -544,15 +531,31 @@ func (d *decoder) column(res *columnsResult, next *int) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	if k := *next; k < len(res.byName) && res.byName[k].name == string(b) {
+	return res.columnOf(b, next), nil
+}
+
+// columnOf returns the column a key names (-1 for none), trying first the
+// name expected next in a row (next, which it moves on): osqueryd sends a
+// row's keys sorted.
+func (res *columnsResult) columnOf(key []byte, next *int) int {
+	if k := *next; k < len(res.byName) && res.byName[k].name == string(key) {
 		*next = k + 1
-		return res.byName[k].col, nil
+		return res.byName[k].col
 	}
-	if i, ok := index[string(b)]; ok {
+	if i, ok := res.index[string(key)]; ok {
 		*next = len(res.byName) // out of order: no more guessing in this row
-		return i, nil
+		return i
 	}
-	return -1, nil
+	return -1
+}
+
+// copyDups gives each column named more than once the value of the first
+// column of its name.
+func (res *columnsResult) copyDups(row []uint32) {
+	for _, d := range res.dups {
+		j, i := d[0], d[1]
+		row[2*j], row[2*j+1] = row[2*i], row[2*i+1]
+	}
 }
 
 // skip reads past one value of type t.
