@@ -400,9 +400,24 @@ func foldsTo(k string, keys ...string) bool {
 	return false
 }
 
-// parseFast scans a line into r.rowBuf. ok false: leave the line to
-// parseSlow.
+// parseFast scans a line into r.rowBuf: by its query's template (see
+// template.go) when it matches, else with the scanner. ok false: leave the
+// line to parseSlow.
 func (r *Reader) parseFast(line []byte) (fl fastLine, ok bool) {
+	if len(r.templates) > 0 {
+		if fl, ok := r.parseTemplate(line); ok {
+			return fl, true
+		}
+	}
+	fl, ok = r.scan(line)
+	if ok {
+		r.maybeLearn(line, &fl)
+	}
+	return fl, ok
+}
+
+// scan reads a line with the scanner (see parseFast).
+func (r *Reader) scan(line []byte) (fl fastLine, ok bool) {
 	s := &r.fs
 	s.b, s.i, s.scratch = line, 0, s.scratch[:0]
 	r.nfields = 0

@@ -71,18 +71,22 @@ type Reader struct {
 	fields  []*normalize.Fields
 	nfields int
 	rowBuf  []normalize.Row
+	// Templates of the line shapes seen (see template.go), the most
+	// recently used first, and the credit left for learning more.
+	templates   []*lineTemplate
+	learnCredit int
 }
 
 // NewReader returns a Reader of r; source names r in errors (a file name).
 func NewReader(r io.Reader, source string) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 64<<10), source: source, maxLine: MaxLineBytes}
+	return &Reader{br: bufio.NewReaderSize(r, 64<<10), source: source, maxLine: MaxLineBytes, learnCredit: maxLearnCredit}
 }
 
 // NewBytesReader returns a Reader of lines already in memory (a chunk of a
 // file cut at line ends): its lines are views of b, read without a copy.
 // b must not change while the rows are in use.
 func NewBytesReader(b []byte, source string) *Reader {
-	return &Reader{mem: b, source: source, maxLine: MaxLineBytes}
+	return &Reader{mem: b, source: source, maxLine: MaxLineBytes, learnCredit: maxLearnCredit}
 }
 
 // ResetBytes makes r read b from its start, its counters started again and

@@ -1,0 +1,163 @@
+package osqlog
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// readWith reads line with r as parse does and renders the result.
+func readWith(t *testing.T, r *Reader, line []byte) (out string, fastOK bool) {
+	t.Helper()
+	fl, ok := r.parseFast(line)
+	if !ok {
+		return "", false
+	}
+	rows, reason := r.rowsFast(&fl)
+	var got []rowsOut
+	for _, row := range maybe(rows) {
+		got = append(got, rowsOut{row.Table, row.Host, row.Seq, fmt.Sprint(row.cols)})
+	}
+	return render(got) + " | " + reason, true
+}
+
+// templateLines are lines of the event shape (the first two learned from
+// a reader's first lines) and lines that depart from them in one way each.
+var templateLines = []string{
+	`{"name":"pack/p/process_events","hostIdentifier":"h1","unixTime":1700000001,"decorations":{"host_uuid":"u1","hostname":"h1"},"columns":{"cmdline":"a b","pid":"10","time":"1700000000","x_col":"7"},"action":"added"}`,
+	`{"name":"pack/p/socket_events","hostIdentifier":"h1","unixTime":1700000001,"numerics":false,"epoch":0,"columns":{"action":"connect","pid":"10","remote_port":"443","time":"1700000000"},"action":"added"}`,
+	// The same shapes, other values.
+	`{"name":"pack/p/process_events","hostIdentifier":"h22","unixTime":17,"decorations":{"host_uuid":"uuid-2","hostname":"h22"},"columns":{"cmdline":"","pid":"2","time":"1","x_col":""},"action":"added"}`,
+	`{"name":"pack/p/socket_events","hostIdentifier":"h2","unixTime":-1.5e3,"numerics":false,"epoch":12345,"columns":{"action":"bind","pid":"1","remote_port":"0","time":"5"},"action":"removed"}`,
+	// Departures: an escape, a byte past ASCII, a number for a string, a
+	// string for a number, true for false, a key more or less, a space,
+	// a key in another case, the line cut short or run on.
+	`{"name":"pack/p/process_events","hostIdentifier":"h1","unixTime":1700000001,"decorations":{"host_uuid":"u1","hostname":"h1"},"columns":{"cmdline":"a \"b\"","pid":"10","time":"1700000000","x_col":"7"},"action":"added"}`,
+	`{"name":"pack/p/process_events","hostIdentifier":"h1","unixTime":1700000001,"decorations":{"host_uuid":"u1","hostname":"h1"},"columns":{"cmdline":"café","pid":"10","time":"1700000000","x_col":"7"},"action":"added"}`,
+	`{"name":"pack/p/process_events","hostIdentifier":"h1","unixTime":1700000001,"decorations":{"host_uuid":"u1","hostname":"h1"},"columns":{"cmdline":"a b","pid":10,"time":"1700000000","x_col":"7"},"action":"added"}`,
+	`{"name":"pack/p/process_events","hostIdentifier":"h1","unixTime":"1700000001","decorations":{"host_uuid":"u1","hostname":"h1"},"columns":{"cmdline":"a b","pid":"10","time":"1700000000","x_col":"7"},"action":"added"}`,
+	`{"name":"pack/p/socket_events","hostIdentifier":"h1","unixTime":1700000001,"numerics":true,"epoch":0,"columns":{"action":"connect","pid":"10","remote_port":"443","time":"1700000000"},"action":"added"}`,
+	`{"name":"pack/p/process_events","hostIdentifier":"h1","unixTime":1700000001,"decorations":{"host_uuid":"u1","hostname":"h1"},"columns":{"cmdline":"a b","pid":"10","time":"1700000000"},"action":"added"}`,
+	`{"name":"pack/p/process_events","hostIdentifier":"h1","unixTime":1700000001,"decorations":{"host_uuid":"u1","hostname":"h1"},"columns":{"cmdline":"a b","pid":"10","time":"1700000000","x_col":"7","pid":"11"},"action":"added"}`,
+	`{"name":"pack/p/process_events", "hostIdentifier":"h1","unixTime":1700000001,"decorations":{"host_uuid":"u1","hostname":"h1"},"columns":{"cmdline":"a b","pid":"10","time":"1700000000","x_col":"7"},"action":"added"}`,
+	`{"name":"pack/p/process_events","hostIdentifier":"h1","unixTime":1700000001,"decorations":{"host_uuid":"u1","hostname":"h1"},"columns":{"cmdline":"a b","Pid":"10","time":"1700000000","x_col":"7"},"action":"added"}`,
+	`{"name":"pack/p/process_events","hostIdentifier":"h1","unixTime":1700000001,"decorations":{"host_uuid":"u1","hostname":"h1"},"columns":{"cmdline":"a b","pid":"10","time":"1700000000","x_col":"7"},"action":"added"`,
+	`{"name":"pack/p/process_events","hostIdentifier":"h1","unixTime":1700000001,"decorations":{"host_uuid":"u1","hostname":"h1"},"columns":{"cmdline":"a b","pid":"10","time":"1700000000","x_col":"7"},"action":"added"}}`,
+	`{"name":"pack/p/process_events","hostIdentifier":"h1","unixTime":1700000001,"decorations":{"host_uuid":"u1","hostname":"h1"},"columns":{"cmdline":"a b","pid":"10","time":"1700000000","x_col":"7"},"action":"added"} `,
+	`{"name":"pack/p/process_events","hostIdentifier":"h1","unixTime":01,"decorations":{"host_uuid":"u1","hostname":"h1"},"columns":{"cmdline":"a b","pid":"10","time":"1700000000","x_col":"7"},"action":"added"}`,
+	`{"name":"pack/p/process_events","hostIdentifier":"h1","unixTime":1700000001,"decorations":{"host_uuid":"u1","hostname":"h1"},"columns":{"cmdline":"a b","pid":"10","time":"1700000000","x_col":"7\u0041"},"action":"added"}`,
+}
+
+// TestTemplatesMatchScanner: a reader that has learned the first lines'
+// templates reads every line as a reader without templates does, and
+// reads the lines of a learned shape by their template.
+func TestTemplatesMatchScanner(t *testing.T) {
+	r := NewReader(nil, "t")
+	for _, line := range templateLines[:2] {
+		if _, ok := readWith(t, r, []byte(line)); !ok {
+			t.Fatalf("scanner refused %s", line)
+		}
+	}
+	if len(r.templates) != 2 {
+		t.Fatalf("%d templates learned, want 2", len(r.templates))
+	}
+	for i, line := range templateLines {
+		_, byTemplate := r.parseTemplate([]byte(line))
+		if want := i < 4; byTemplate != want {
+			t.Errorf("line %d: read by a template %v, want %v", i, byTemplate, want)
+		}
+		fresh := NewReader(nil, "t")
+		fresh.learnCredit = 0 // no templates
+		fresh.SetSeq(r.seq)
+		got, gotOK := readWith(t, r, []byte(line))
+		want, wantOK := readWith(t, fresh, []byte(line))
+		if got != want || gotOK != wantOK {
+			t.Errorf("line %d:\ntemplate reader %v %s\nscanner         %v %s", i, gotOK, got, wantOK, want)
+		}
+	}
+}
+
+// TestTemplatesLearnOsqueryLines: the lines of osquery's event format in
+// the test logs are learned, and read back by their templates.
+func TestTemplatesLearnOsqueryLines(t *testing.T) {
+	for _, p := range []string{"testdata/event.log", "../../tests/scenarios/demo-results.log"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := NewReader(nil, "t")
+		for _, line := range bytes.Split(b, []byte("\n")) {
+			if len(bytes.TrimSpace(line)) > 0 {
+				readWith(t, r, line)
+			}
+		}
+		if len(r.templates) == 0 {
+			t.Fatalf("%s: no template learned", p)
+		}
+		for i, line := range bytes.Split(b, []byte("\n")) {
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
+			if _, ok := r.parseTemplate(line); !ok {
+				t.Errorf("%s:%d: not read by a template", p, i+1)
+			}
+		}
+	}
+}
+
+// TestLearningIsRationed: lines of ever-changing shapes are learned at
+// most once in learnCost lines, after the first few.
+func TestLearningIsRationed(t *testing.T) {
+	r := NewReader(nil, "t")
+	learned := 0
+	for i := 0; i < 1000; i++ {
+		line := `{"name":"q` + strings.Repeat("x", i%50) + `","hostIdentifier":"h","columns":{"k` + strings.Repeat("y", i) + `":"1"},"action":"added"}`
+		before := r.templates
+		var first *lineTemplate
+		if len(before) > 0 {
+			first = before[0]
+		}
+		readWith(t, r, []byte(line))
+		if len(r.templates) > 0 && r.templates[0] != first {
+			learned++
+		}
+	}
+	if max := maxTemplates + 1000/learnCost; learned > max {
+		t.Fatalf("%d lines learned, want at most %d", learned, max)
+	}
+}
+
+// FuzzTemplateMatchesScanner: after learning one line, a reader reads
+// another as a reader without templates does.
+func FuzzTemplateMatchesScanner(f *testing.F) {
+	for _, a := range templateLines[:2] {
+		for _, b := range templateLines {
+			f.Add([]byte(a), []byte(b))
+		}
+	}
+	logs, _ := filepath.Glob("testdata/*.log")
+	for _, p := range logs {
+		b, _ := os.ReadFile(p)
+		lines := bytes.Split(b, []byte("\n"))
+		for i := 0; i+1 < len(lines); i++ {
+			f.Add(bytes.TrimSpace(lines[i]), bytes.TrimSpace(lines[i+1]))
+		}
+	}
+	f.Fuzz(func(t *testing.T, learn, line []byte) {
+		r := NewReader(nil, "t")
+		if _, ok := readWith(t, r, learn); !ok {
+			return
+		}
+		fresh := NewReader(nil, "t")
+		fresh.learnCredit = 0
+		fresh.SetSeq(r.seq)
+		got, gotOK := readWith(t, r, line)
+		want, wantOK := readWith(t, fresh, line)
+		if got != want || gotOK != wantOK {
+			t.Fatalf("learned %q\nline %q\ntemplate reader %v %s\nscanner         %v %s", learn, line, gotOK, got, wantOK, want)
+		}
+	})
+}
