@@ -38,6 +38,9 @@ type fastLine struct {
 	removed                      int
 	// rows holds the column sets: columns, diffResults.added or snapshot.
 	nrows int
+	// table, when set, is what inferTable makes of the line (a template
+	// knows it).
+	table string
 }
 
 // Top-level keys, as bits, to refuse a key given twice.
@@ -688,7 +691,10 @@ func (r *Reader) rowsFast(fl *fastLine) ([]normalize.Row, string) {
 	if host == "" {
 		return nil, "line has neither decorations.host_uuid nor hostIdentifier"
 	}
-	table := inferTable(fl.name, r.fields[0].Has)
+	table := fl.table
+	if table == "" {
+		table = inferTable(fl.name, r.fields[0].Has)
+	}
 	if table == "" {
 		return nil, "cannot tell the table of query " + quote(fl.name) + ": its name names no known table and its columns match none"
 	}

@@ -32,6 +32,9 @@ type lineTemplate struct {
 	vals []templateValue
 	end  literal // what follows the last value, to the line's end
 	name string  // the query name, when the first value is it
+	// table is the table of every line that matches, when name is set:
+	// what inferTable makes of the name and the template's columns.
+	table string
 }
 
 // templateValue is one value of a template: the literal before it, its
@@ -200,7 +203,7 @@ func (r *Reader) applyTemplate(t *lineTemplate, b []byte) (fl fastLine, ok bool)
 		return fl, false
 	}
 	r.nfields = 1
-	fl.hasColumns, fl.nrows = true, 1
+	fl.hasColumns, fl.nrows, fl.table = true, 1, t.table
 	return fl, true
 }
 
@@ -254,6 +257,13 @@ func learnTemplate(line []byte) *lineTemplate {
 		start := len(l.t.vals[0].lit.b)
 		end := plainEnd(l.b, start)
 		l.t.name = view(l.b[start:end])
+		var cols uint64
+		for _, v := range l.t.vals {
+			if v.dest == destColumn {
+				cols |= 1 << v.col
+			}
+		}
+		l.t.table = inferTable(l.t.name, func(c normalize.Col) bool { return cols&(1<<c) != 0 })
 	}
 	return l.t
 }
