@@ -118,7 +118,10 @@ func marshalEvents(events []*ecs.Event) []byte {
 		}
 		var err error
 		if b, err = ev.AppendJSON(b); err != nil {
-			b = append(b, `{"error":`+strconv.Quote(err.Error())+`}`...)
+			// JSON text, as every alert's events are (strconv.Quote's
+			// escapes are Go's, not JSON's).
+			b = append(b, `{"error":`...)
+			b = append(ecs.AppendJSONString(b, err.Error(), false), '}')
 		}
 	}
 	return append(b, ']')

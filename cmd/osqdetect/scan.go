@@ -311,6 +311,7 @@ type alertWriter struct {
 	w      *bufio.Writer
 	format string
 	alerts []*detect.Alert
+	buf    []byte
 	err    error
 }
 
@@ -323,13 +324,11 @@ func (aw *alertWriter) add(a *detect.Alert) {
 		aw.alerts = append(aw.alerts, a)
 		return
 	}
-	b, err := json.Marshal(a)
-	if err != nil {
+	aw.buf = appendAlertJSON(aw.buf[:0], a)
+	aw.buf = append(aw.buf, '\n')
+	if _, err := aw.w.Write(aw.buf); err != nil && aw.err == nil {
 		aw.err = err
-		return
 	}
-	aw.w.Write(b)
-	aw.w.WriteByte('\n')
 }
 
 func (aw *alertWriter) flush() error {
