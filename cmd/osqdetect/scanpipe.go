@@ -58,12 +58,12 @@ type scanPipeline struct {
 	// weight load the engines equally (a hash split 20 hosts 12 to 8).
 	hostShard map[string]int
 	nextShard int
-	round   []*shardBatch // this round's rows, by shard
-	inRound int
-	next    uint64
-	work    []chan *shardBatch
-	rounds  chan []*shardBatch
-	merged  sync.WaitGroup
+	round     []*shardBatch // this round's rows, by shard
+	inRound   int
+	next      uint64
+	work      []chan *shardBatch
+	rounds    chan []*shardBatch
+	merged    sync.WaitGroup
 }
 
 // roundRows is how many rows a round gives the engines between them.
