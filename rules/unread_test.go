@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -111,4 +112,19 @@ func FuzzBlankUnread(f *testing.F) {
 		}
 		decodeBoth(t, data)
 	})
+}
+
+// TestLineKey: lineKey reads what ^\s*([A-Za-z_]+)\s*= captures.
+func TestLineKey(t *testing.T) {
+	re := regexp.MustCompile(`^\s*([A-Za-z_]+)\s*=`)
+	for _, line := range []string{"query = '''", "  max_signals=5", "\tfrom\t= \"now-9m\"", "[rule]", "a.b = 1",
+		"# query = x", "query", "query x = 1", "= 1", "\r\fvalue =", "key_2 = 1", "Name = 'x'", ""} {
+		want := ""
+		if m := re.FindStringSubmatch(line); m != nil {
+			want = m[1]
+		}
+		if got := lineKey(line); got != want {
+			t.Errorf("lineKey(%q) = %q, want %q", line, got, want)
+		}
+	}
 }
