@@ -155,33 +155,6 @@ func (e *Engine) alert(rs *ruleState, events []*ecs.Event, term string, emit fun
 	emit(a)
 }
 
-// Reads returns the fields the rules read to match an event (join keys,
-// new-terms and threshold fields included): the fields a source must fill
-// before Process, deferring the others until ecs.Event.Complete.
-func (e *Engine) Reads() []string {
-	seen := map[string]bool{}
-	var out []string
-	add := func(names ...string) {
-		for _, n := range names {
-			if n != "" && !seen[n] {
-				seen[n] = true
-				out = append(out, n)
-			}
-		}
-	}
-	for _, rs := range e.rules {
-		r := rs.rule
-		add(r.Fields...)
-		add(r.Meta.NewTermsFields...)
-		if t := r.threshold; t != nil {
-			add(t.Fields...)
-			add(t.CardinalityField)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 // Stats returns the engine's counters.
 func (e *Engine) Stats() Stats {
 	s := Stats{Events: e.events, PerRule: make(map[string]RuleStats, len(e.rules))}

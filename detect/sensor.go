@@ -17,8 +17,8 @@ type SensorOptions struct {
 	// MaxProcesses bounds the process cache (default 100,000).
 	MaxProcesses int
 	// EagerNormalize fills every field of every event, rather than leaving
-	// the fields no rule reads until an alert or a sequence needs them
-	// (for comparisons).
+	// those the normalizer can defer until a rule reads them or an alert
+	// or a sequence needs them (for comparisons).
 	EagerNormalize bool
 }
 
@@ -50,7 +50,10 @@ func NewSensor(rules []*Rule, opts SensorOptions) *Sensor {
 	engine := NewEngine(rules, opts.Engine)
 	nopts := normalize.Options{MaxProcesses: opts.MaxProcesses}
 	if !opts.EagerNormalize {
-		nopts.Reads = engine.Reads()
+		// Every field the normalizer can defer is left out until an event
+		// is completed or the field is first read (ecs.Event.Defer): the
+		// engine reads few of them, for the few rules an event reaches.
+		nopts.Reads = []string{}
 	}
 	return &Sensor{norm: normalize.New(nopts), engine: engine}
 }

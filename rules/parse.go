@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -92,7 +91,7 @@ func Parse(data []byte, source string) (*detect.Rule, Status) {
 	if err := tomllimit.Check(data, tomllimit.MaxDepth); err != nil {
 		return reject(detect.RuleMeta{}, "%v", err)
 	}
-	if _, err := toml.Decode(string(data), &f); err != nil {
+	if _, err := toml.Decode(string(blankUnread(data)), &f); err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
 			return reject(detect.RuleMeta{}, "line %d, column %d: invalid TOML: %s", perr.Position.Line, perr.Position.Col, perr.Message)
@@ -312,20 +311,43 @@ func queryError(err error, queryLine int) string {
 	return msg
 }
 
-var keyLine = regexp.MustCompile(`^\s*([A-Za-z_]+)\s*=`)
+// lineKey returns the bare key a line assigns ("  key = ..."), or "":
+// what the pattern ^\s*([A-Za-z_]+)\s*= captures, read without a regexp
+// (every line of every file is read for the query's line).
+func lineKey(line string) string {
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' }
+	i := 0
+	for i < len(line) && isSpace(line[i]) {
+		i++
+	}
+	start := i
+	for i < len(line) && (line[i] == '_' || 'a' <= line[i] && line[i] <= 'z' || 'A' <= line[i] && line[i] <= 'Z') {
+		i++
+	}
+	key := line[start:i]
+	for i < len(line) && isSpace(line[i]) {
+		i++
+	}
+	if key == "" || i == len(line) || line[i] != '=' {
+		return ""
+	}
+	return key
+}
 
 // lineOf returns the line of the first "key =" in data, or 0. For the
 // query key it returns the line the query text starts on.
 func lineOf(data []byte, key string) int {
-	for i, line := range strings.Split(string(data), "\n") {
-		m := keyLine.FindStringSubmatch(line)
-		if m == nil || m[1] != key {
+	text := string(data)
+	for i := 0; text != ""; i++ {
+		line, rest, _ := strings.Cut(text, "\n")
+		text = rest
+		if lineKey(line) != key {
 			continue
 		}
-		rest := strings.TrimSpace(line[strings.Index(line, "=")+1:])
+		after := strings.TrimSpace(line[strings.Index(line, "=")+1:])
 		// A multi-line string whose opening quotes end the line starts
 		// on the next line.
-		if rest == `'''` || rest == `"""` {
+		if after == `'''` || after == `"""` {
 			return i + 2
 		}
 		return i + 1
@@ -393,7 +415,7 @@ func historyWindowLine(data []byte) int {
 			if strings.HasPrefix(t, "[") {
 				break
 			}
-			if m := keyLine.FindStringSubmatch(lines[j]); m != nil && m[1] == "value" {
+			if lineKey(lines[j]) == "value" {
 				return j + 1
 			}
 		}

@@ -34,16 +34,19 @@ type Event struct {
 	compactVals []Value
 
 	complete func(*Event) // fills the fields the source deferred; see Defer
+	want     Field        // the field whose read called complete (wanted set)
+	wanted   bool
 }
 
 // Defer records fn as what fills in the fields the event's source left out
-// to save time: fields its consumer said it does not read to match.
-// Complete calls fn once; Reset forgets it.
+// to save time (fields MarkDeferrable names). Complete calls fn once, and
+// so does the first read of such a field that the event lacks: then
+// Wanted names that field, and fn may fill in only the fields that go
+// with it and Defer itself again for the rest. Reset forgets fn.
 func (e *Event) Defer(fn func(*Event)) { e.complete = fn }
 
 // Complete fills in the fields the source deferred, if any. Clone, Range
-// and MarshalJSON complete the event first; code reading fields beyond
-// those its source was told about calls Complete before.
+// and MarshalJSON complete the event first.
 func (e *Event) Complete() {
 	if fn := e.complete; fn != nil {
 		e.complete = nil
@@ -51,9 +54,46 @@ func (e *Event) Complete() {
 	}
 }
 
+// Wanted returns, while the function given to Defer runs, the field whose
+// read called it; ok is false when Complete did, which wants every field.
+func (e *Event) Wanted() (f Field, ok bool) { return e.want, e.wanted }
+
+// deferrable marks the fields a source may leave out until an event is
+// completed; written only by MarkDeferrable, at init.
+var deferrable []bool
+
+// MarkDeferrable names fields a source may leave out of an event until it
+// is completed (see Defer): a read of one the event lacks completes it
+// first. Call it from an init function only.
+func MarkDeferrable(fs ...Field) {
+	for _, f := range fs {
+		for int(f) >= len(deferrable) {
+			deferrable = append(deferrable, false)
+		}
+		deferrable[f] = true
+	}
+}
+
+// fill calls the source's completion for f, a field the event lacks, when
+// the source may have left it out; it reports whether it did.
+func (e *Event) fill(f Field) bool {
+	fn := e.complete
+	if fn == nil || int(f) >= len(deferrable) || !deferrable[f] {
+		return false
+	}
+	e.complete = nil
+	e.want, e.wanted = f, true
+	fn(e)
+	e.want, e.wanted = 0, false
+	return true
+}
+
 // Get returns the value of f, or a Missing value.
 func (e *Event) Get(f Field) Value {
-	if int(f) < len(e.vals) {
+	if int(f) < len(e.vals) && (e.vals[f].Kind != Missing || e.complete == nil) {
+		return e.vals[f]
+	}
+	if e.fill(f) && int(f) < len(e.vals) {
 		return e.vals[f]
 	}
 	if v := e.compactRef(f); v != nil {
@@ -66,6 +106,9 @@ func (e *Event) Get(f Field) Value {
 // It avoids copying on hot paths; the pointer is valid until the next Set.
 func (e *Event) Ref(f Field) *Value {
 	if int(f) < len(e.vals) && e.vals[f].Kind != Missing {
+		return &e.vals[f]
+	}
+	if e.fill(f) && int(f) < len(e.vals) && e.vals[f].Kind != Missing {
 		return &e.vals[f]
 	}
 	return e.compactRef(f)
@@ -152,7 +195,7 @@ func (e *Event) Reset() {
 	clear(e.vals)
 	e.Time, e.Seq, e.Shape = 0, 0, 0
 	e.compactIDs, e.compactVals = nil, nil
-	e.complete = nil
+	e.complete, e.want, e.wanted = nil, 0, false
 }
 
 // Clone returns a deep enough copy: values are immutable once set, so they

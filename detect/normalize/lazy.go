@@ -29,8 +29,25 @@ var blockFields = []struct {
 		ecs.ParentWorkingDirectory, ecs.ParentUserID, ecs.ParentGroupID}},
 }
 
+// blockOf is the block of each deferrable field, by id (0: none).
+var blockOf []block
+
+func init() {
+	for _, bf := range blockFields {
+		ecs.MarkDeferrable(bf.fields...)
+		for _, f := range bf.fields {
+			for int(f) >= len(blockOf) {
+				blockOf = append(blockOf, 0)
+			}
+			blockOf[f] = bf.b
+		}
+	}
+}
+
 // deferrable returns the blocks none of whose fields are in reads; nil
-// reads means every field is read.
+// reads means every field is read. A block left out is filled in when an
+// event is completed or one of its fields is first read (ecs.Event.Defer),
+// so reads need only name the fields read from every event.
 func deferrable(reads []string) block {
 	if reads == nil {
 		return 0
@@ -78,14 +95,27 @@ func (n *Normalizer) deferring(b block) bool {
 	return true
 }
 
-// complete fills in the blocks left out of ev.
+// complete fills in the blocks left out of ev: all of them when ev is
+// completed, the block of the wanted field when a read of it asks (the
+// others stay pending, and complete stays deferred for them).
 func (n *Normalizer) complete(ev *ecs.Event) {
 	p := &n.pend
 	if p.ev != ev || p.blocks == 0 {
 		return
 	}
 	blocks := p.blocks
-	p.blocks, p.ev = 0, nil
+	if f, ok := ev.Wanted(); ok {
+		if int(f) < len(blockOf) {
+			blocks &= blockOf[f]
+		} else {
+			blocks = 0
+		}
+		if p.blocks &^= blocks; p.blocks != 0 {
+			ev.Defer(n.completeFn)
+		}
+	} else {
+		p.blocks = 0
+	}
 	if blocks&blockIdentity != 0 {
 		n.setIdentity(&p.row, ev, p.t, p.eid)
 	}
@@ -101,5 +131,9 @@ func (n *Normalizer) complete(ev *ecs.Event) {
 	if blocks&blockParentExtra != 0 && p.parent != nil {
 		n.setParentExtra(ev, p.parent)
 	}
-	p.proc, p.parent = nil, nil
+	if p.blocks == 0 {
+		// Nothing of this row may fill in a later row's event (a socket
+		// row defers no previous executable, for one).
+		*p = pending{}
+	}
 }
