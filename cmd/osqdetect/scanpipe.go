@@ -450,7 +450,7 @@ func (p *scanPipeline) scanFile(ctx context.Context, path string, index uint64, 
 		}
 		in, name = f, path
 	}
-	br := bufio.NewReaderSize(&ctxReader{ctx: ctx, r: in}, 256<<10)
+	br := bufio.NewReaderSize(interruptible(ctx, in), 256<<10)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
@@ -675,6 +675,20 @@ func parseChunks(work <-chan *chunk, name string, index uint64) {
 		c.lines = r.Stats().Lines
 		close(c.done)
 	}
+}
+
+// interruptible returns in wrapped so that a read that blocks ends when
+// ctx is done. A regular file is returned as it is: its reads never wait
+// for long (the readers check ctx between chunks and lines), and the
+// wrapper would cost a goroutine and a copy of every read on the reading
+// goroutine, which a scan on several CPUs waits for.
+func interruptible(ctx context.Context, in io.Reader) io.Reader {
+	if f, ok := in.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			return f
+		}
+	}
+	return &ctxReader{ctx: ctx, r: in}
 }
 
 // ctxReader ends a read that blocks (a pipe or terminal on stdin that
