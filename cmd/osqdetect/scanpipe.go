@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -567,12 +569,13 @@ func (p *scanPipeline) readParallel(ctx context.Context, in io.Reader, name stri
 }
 
 // cutChunks reads whole lines into chunks and hands each to the parsers
-// and, in order, to the consumer. A line longer than osqlog.MaxLineBytes
-// keeps only its first MaxLineBytes+1 bytes (osqlog reports it too long).
+// and, in order, to the consumer. It reads straight into a chunk's buffer
+// and cuts it after its last line end; the unfinished line starts the next
+// chunk. A line longer than osqlog.MaxLineBytes keeps only its first
+// MaxLineBytes+1 bytes (osqlog reports it too long).
 func cutChunks(ctx context.Context, in io.Reader, ordered, work chan<- *chunk, free <-chan *chunk, stop <-chan struct{}) {
 	defer close(ordered)
 	defer close(work)
-	br := bufio.NewReaderSize(in, 64<<10)
 	lines := 0
 	next := func() *chunk {
 		select {
@@ -581,7 +584,7 @@ func cutChunks(ctx context.Context, in io.Reader, ordered, work chan<- *chunk, f
 			*c = chunk{data: c.data[:0], rows: c.rows, firstLine: lines, done: make(chan struct{})}
 			return c
 		default:
-			return &chunk{data: make([]byte, 0, chunkBytes+4096), firstLine: lines, done: make(chan struct{})}
+			return &chunk{data: make([]byte, 0, chunkBytes+chunkSlack), firstLine: lines, done: make(chan struct{})}
 		}
 	}
 	send := func(c *chunk) bool {
@@ -601,51 +604,108 @@ func cutChunks(ctx context.Context, in io.Reader, ordered, work chan<- *chunk, f
 			return false
 		}
 	}
-	c := next()
-	lineLen := 0
+	var carry []byte // the start of a line the last chunk did not end
+	var readErr error
 	for {
-		frag, err := br.ReadSlice('\n')
-		if lineLen <= osqlog.MaxLineBytes {
-			keep := min(len(frag), osqlog.MaxLineBytes+1-lineLen)
-			c.data = append(c.data, frag[:keep]...)
+		if ctx.Err() != nil {
+			c := next()
+			c.readErr = ctx.Err()
+			send(c)
+			return
 		}
-		lineLen += len(frag)
-		if err == bufio.ErrBufferFull {
-			continue
+		c := next()
+		c.data = append(c.data, carry...)
+		carry = carry[:0]
+		for len(c.data) < chunkBytes && readErr == nil {
+			c.data, readErr = readMore(in, c.data)
 		}
-		if len(frag) > 0 && frag[len(frag)-1] == '\n' {
-			if lineLen > osqlog.MaxLineBytes+1 && c.data[len(c.data)-1] != '\n' {
-				c.data = append(c.data, '\n')
-			}
-			lineLen = 0
-			lines++
+		end := bytes.LastIndexByte(c.data, '\n') + 1
+		if end == 0 && readErr == nil {
+			// A line as long as the chunk: read on to its end, keeping
+			// no more of it than a line may hold.
+			c.data, carry, readErr = readLongLine(in, c.data)
+			end = len(c.data)
 		}
-		if err != nil {
-			if err != io.EOF {
-				if len(c.data) > 0 && !send(c) {
-					return
-				}
+		if readErr != nil {
+			end = len(c.data) // the last line, whatever its end
+		}
+		carry = append(carry, c.data[end:]...)
+		c.data = c.data[:end]
+		lines += bytes.Count(c.data, []byte{'\n'})
+		if len(c.data) > 0 && !send(c) {
+			return
+		}
+		if readErr != nil && len(carry) == 0 {
+			if readErr != io.EOF {
 				c = next()
-				c.readErr = err
-				send(c)
-				return
-			}
-			if len(c.data) > 0 {
+				c.readErr = readErr
 				send(c)
 			}
 			return
 		}
-		if len(c.data) >= chunkBytes && lineLen == 0 {
-			if ctx.Err() != nil {
-				c.readErr = ctx.Err()
-				c.data = nil
-				send(c)
-				return
-			}
-			if !send(c) {
-				return
-			}
-			c = next()
+	}
+}
+
+// maxLineBytes is osqlog.MaxLineBytes, a variable so that tests can cut
+// long lines without reading sixteen megabytes. It must be well over a
+// chunk and what a chunk may carry over from the last (TestCutChunks
+// checks): only a line that does not end within its chunk is measured.
+var maxLineBytes = osqlog.MaxLineBytes
+
+// chunkSlack is room a chunk's buffer has past chunkBytes, so that the
+// read that fills it need not be a short one.
+const chunkSlack = 64 << 10
+
+// readMore appends one read's bytes to b, growing it when it is full.
+func readMore(in io.Reader, b []byte) ([]byte, error) {
+	if cap(b)-len(b) < 4096 {
+		b = slices.Grow(b, max(cap(b), chunkSlack))
+	}
+	for tries := 0; tries < 100; tries++ { // as bufio bears readers that return nothing
+		n, err := in.Read(b[len(b):cap(b)])
+		if b = b[:len(b)+n]; n > 0 || err != nil {
+			return b, err
+		}
+	}
+	return b, io.ErrNoProgress
+}
+
+// readLongLine reads on from b, which holds the start of one line and no
+// line end, to the line's end. It returns the line, what was read after
+// it, and the read's error (io.EOF ends the line too). A line longer than
+// osqlog.MaxLineBytes+1 bytes with its end keeps its first that many
+// bytes and a line end, as a line cut short (a last line without an end
+// gets none).
+func readLongLine(in io.Reader, b []byte) (line, after []byte, err error) {
+	limit := maxLineBytes + 1
+	cut := func(b []byte, nl int) ([]byte, []byte) { // the line ends at b[nl]
+		after := append([]byte(nil), b[nl+1:]...)
+		if nl+1 <= limit {
+			return b[:nl+1], after
+		}
+		return append(b[:limit], '\n'), after
+	}
+	for len(b) <= limit {
+		at := len(b)
+		b, err = readMore(in, b)
+		if i := bytes.IndexByte(b[at:], '\n'); i >= 0 {
+			line, after = cut(b, at+i)
+			return line, after, err
+		}
+		if err != nil {
+			return b[:min(len(b), limit)], nil, err
+		}
+	}
+	// Too long, and its end not read yet: skip to it.
+	b = b[:limit]
+	scratch := make([]byte, 0, chunkSlack)
+	for {
+		scratch, err = readMore(in, scratch[:0])
+		if i := bytes.IndexByte(scratch, '\n'); i >= 0 {
+			return append(b, '\n'), append([]byte(nil), scratch[i+1:]...), err
+		}
+		if err != nil {
+			return b, nil, err
 		}
 	}
 }
