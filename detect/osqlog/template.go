@@ -3,6 +3,7 @@ package osqlog
 import (
 	"encoding/binary"
 	"math/bits"
+	"slices"
 
 	"github.com/osqdetect/osqdetect/detect/normalize"
 )
@@ -35,6 +36,9 @@ type lineTemplate struct {
 	// table is the table of every line that matches, when name is set:
 	// what inferTable makes of the name and the template's columns.
 	table string
+	// hits and misses count the lines that matched and that departed
+	// from it after their start did (see parseTemplate).
+	hits, misses int
 }
 
 // templateValue is one value of a template: the literal before it, its
@@ -95,6 +99,9 @@ const (
 const (
 	maxTemplates      = 8
 	maxTemplateValues = 128
+	// maxTemplateMisses is how many lines may depart from a template
+	// before it is dropped, when more than one in eight do.
+	maxTemplateMisses = 4
 	// Learning costs about a line's reading again, and a few allocations:
 	// a reader earns one credit a line and a learning costs learnCost, so
 	// lines of ever-changing shapes cost at most 1/learnCost more.
@@ -111,10 +118,18 @@ func (r *Reader) parseTemplate(line []byte) (fastLine, bool) {
 			continue
 		}
 		if fl, ok := r.applyTemplate(t, line); ok {
+			t.hits++
 			if i > 0 { // the most recently used first
 				r.templates[0], r.templates[i] = r.templates[i], r.templates[0]
 			}
 			return fl, true
+		}
+		// A template its query's lines keep departing from (values with
+		// escapes, shapes that change) costs a read that fails for
+		// every line: it is dropped, and the line is not tried further.
+		if t.misses++; t.misses > maxTemplateMisses && t.misses*8 > t.hits+t.misses {
+			r.templates = slices.Delete(r.templates, i, i+1)
+			break
 		}
 		if tried++; tried == 2 {
 			break

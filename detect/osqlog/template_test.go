@@ -161,3 +161,39 @@ func FuzzTemplateMatchesScanner(f *testing.F) {
 		}
 	})
 }
+
+// TestTemplateDroppedWhenLinesDepart: a template whose query's lines keep
+// departing from it (here: a value with an escape) after their start
+// matched is dropped after a few, so that hostile or irregular lines cost
+// a failed match a few times, not on every line.
+func TestTemplateDroppedWhenLinesDepart(t *testing.T) {
+	r := NewReader(nil, "t")
+	readWith(t, r, []byte(templateLines[0]))
+	if len(r.templates) != 1 {
+		t.Fatalf("%d templates, want 1", len(r.templates))
+	}
+	learned := r.templates[0]
+	departs := []byte(templateLines[4]) // same start, an escaped quote in cmdline
+	for i := 0; i <= maxTemplateMisses; i++ {
+		readWith(t, r, departs)
+	}
+	for _, tpl := range r.templates {
+		if tpl == learned {
+			t.Fatalf("template kept after %d lines departed from it", maxTemplateMisses+1)
+		}
+	}
+	// Lines that match now and then keep it.
+	r = NewReader(nil, "t")
+	readWith(t, r, []byte(templateLines[0]))
+	learned = r.templates[0]
+	for i := 0; i < 100; i++ {
+		line := templateLines[2]
+		if i%10 == 0 {
+			line = templateLines[4]
+		}
+		readWith(t, r, []byte(line))
+	}
+	if r.templates[0] != learned {
+		t.Fatal("template dropped though nine lines in ten match it")
+	}
+}
