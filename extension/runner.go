@@ -651,6 +651,9 @@ func (r *runner) commitPending() error {
 	})
 	if err != nil {
 		r.log.Error("committing alerts and state; will retry", "err", err)
+		// Kept for the next commit: the journal's slots are valid only
+		// until the next TakeDelta reuses their storage.
+		pc.ownSlots()
 		return err
 	}
 	r.pending = nil

@@ -24,6 +24,13 @@ type dirtySlots struct {
 	// cleared is set when the cache was emptied: the stored slots must all
 	// be dropped before the listed ones are written.
 	cleared bool
+
+	// The last journal's storage, reused by the next (see
+	// TakeProcessJournal): the slots in order, their encodings and the
+	// list of them.
+	order []int32
+	buf   []byte
+	slots []ProcessSlot
 }
 
 func (d *dirtySlots) mark(i int32) {
@@ -44,9 +51,11 @@ func (d *dirtySlots) reset() {
 	d.cleared = true
 }
 
-// take returns the marked slots in order and empties the set.
+// take returns the marked slots in order, valid until the next take, and
+// empties the set.
 func (d *dirtySlots) take() (slots []int32, cleared bool) {
-	slots = slices.Clone(d.list)
+	slots = append(d.order[:0], d.list...)
+	d.order = slots
 	slices.Sort(slots)
 	for _, i := range d.list {
 		d.bits[i>>6] = 0
@@ -98,13 +107,18 @@ const journalVersion = 1
 // TakeProcessJournal returns the slots changed since the previous call and
 // the cache's clock, and starts a new journal. The caller must store them
 // together, in one transaction with whatever else the same rows changed.
-// The slots' Data share one buffer, which is never written again.
+// The slots and their Data are valid until the next TakeProcessJournal,
+// which reuses their storage (a journal is a few hundred kilobytes a
+// second under load): a caller that keeps them longer copies them.
 func (n *Normalizer) TakeProcessJournal() (ProcessJournal, error) {
 	c := n.cache
 	slots, cleared := c.dirty.take()
-	j := ProcessJournal{Reset: cleared, Slots: make([]ProcessSlot, 0, len(slots))}
+	j := ProcessJournal{Reset: cleared, Slots: c.dirty.slots[:0]}
 	per := max(c.slotBytes, 128)
-	buf := make([]byte, 0, len(slots)*(per+per/8))
+	buf := c.dirty.buf[:0]
+	if want := len(slots) * (per + per/8); cap(buf) < want {
+		buf = make([]byte, 0, want)
+	}
 	for _, i := range slots {
 		if i >= c.used {
 			continue
@@ -116,6 +130,9 @@ func (n *Normalizer) TakeProcessJournal() (ProcessJournal, error) {
 	if len(j.Slots) > 0 {
 		c.slotBytes = len(buf) / len(j.Slots)
 	}
+	// A grown buffer left the first slots' Data in the one before: all
+	// of them stay valid until the next journal, which takes this one.
+	c.dirty.buf, c.dirty.slots = buf, j.Slots
 	clock, err := c.encodeClock()
 	if err != nil {
 		return ProcessJournal{}, err

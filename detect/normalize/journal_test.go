@@ -22,7 +22,7 @@ func (s *storedSlots) apply(j ProcessJournal) {
 		s.slots = map[int32][]byte{}
 	}
 	for _, sl := range j.Slots {
-		s.slots[sl.Slot] = sl.Data
+		s.slots[sl.Slot] = slices.Clone(sl.Data) // valid only until the next journal
 	}
 	s.clock = j.Clock
 }
