@@ -53,6 +53,13 @@ func (c ColumnRows) Has(i, j int) bool { return c.offs[2*(i*len(c.Columns)+j)+1]
 // buffer: the columns with a normalizer slot in their slots, the others
 // by name; a few allocations per answer, none per row.
 func (c ColumnRows) Fields() []normalize.Fields {
+	fs, _ := c.FieldsInto(nil, nil)
+	return fs
+}
+
+// FieldsInto is Fields reusing the storage of fs and views (those of an
+// earlier answer no longer in use), which it returns for the next one.
+func (c ColumnRows) FieldsInto(fs []normalize.Fields, views []normalize.View) ([]normalize.Fields, []normalize.View) {
 	n := c.Len()
 	cols := make([]normalize.Col, len(c.Columns))
 	buf := c.buf
@@ -74,15 +81,21 @@ func (c ColumnRows) Fields() []normalize.Fields {
 			}
 		}
 	}
-	fs := normalize.ViewFields(buf, n)
-	var store, views []normalize.View
+	fs = normalize.ViewFieldsInto(fs, buf, n)
+	var store []normalize.View
 	if others > 0 {
-		store = make([]normalize.View, n*2*others)
-		views = make([]normalize.View, 0, 2*others)
+		// One array: the row's views being gathered, then every row's.
+		need := 2*others + n*2*others
+		if cap(views) < need {
+			views = make([]normalize.View, need)
+		}
+		views = views[:need]
+		store = views[2*others:]
 	}
+	scratch := views
 	k := 0
 	for i := range fs {
-		views = views[:0]
+		views := scratch[:0]
 		for j, col := range cols {
 			off, ln := c.offs[k], c.offs[k+1]
 			k += 2
@@ -99,7 +112,7 @@ func (c ColumnRows) Fields() []normalize.Fields {
 			fs[i].SetOtherViews(views, store[i*2*others:(i+1)*2*others])
 		}
 	}
-	return fs
+	return fs, scratch
 }
 
 // ColumnsFromMaps converts rows given as maps (how other queriers answer).
@@ -169,6 +182,9 @@ type columnsResult struct {
 	hasStatus bool
 	// sizeHint is the previous answer's value bytes, to size the buffer.
 	sizeHint int
+	// reuse is an earlier answer no longer in use, whose buffers this one
+	// may take.
+	reuse ColumnRows
 }
 
 func (res *columnsResult) Write(context.Context, thrift.TProtocol) error {
@@ -268,8 +284,15 @@ func (res *columnsResult) readRows(d *decoder) error {
 	}
 	ncol := len(res.out.Columns)
 	// Offsets of each value in buf, two per value; 0,0 for absent ones.
-	offs := make([]uint32, 0, min(n, 1<<16)*ncol*2)
-	buf := make([]byte, 0, max(res.sizeHint, 4096))
+	offs := res.reuse.offs[:0]
+	if want := min(n, 1<<16) * ncol * 2; cap(offs) < want {
+		offs = make([]uint32, 0, want)
+	}
+	buf := res.reuse.buf[:0]
+	if want := max(res.sizeHint, 4096); cap(buf) < want {
+		buf = make([]byte, 0, want)
+	}
+	res.reuse = ColumnRows{}
 	row := make([]uint32, ncol*2)
 	for range n {
 		clear(row)

@@ -169,15 +169,21 @@ func TestQueryColumnsMatchesQueryRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	cols := []string{"eid", "time", "uptime", "pid", "path", "cmdline", "cwd", "syscall", "env", "absent"}
-	for range 2 { // the second call reuses the connection and the size hint
-		got, err := client.QueryColumns(ctx, sql, cols)
+	// The second call reuses the connection and the size hint, and the
+	// first answer's buffers.
+	var prev ColumnRows
+	var fs []normalize.Fields
+	var views []normalize.View
+	for range 2 {
+		got, err := client.QueryColumns(ctx, sql, cols, prev)
 		if err != nil {
 			t.Fatal(err)
 		}
+		prev = got
 		if !reflect.DeepEqual(valuesOf(got), valuesOf(ColumnsFromMaps(cols, maps))) || got.Len() != 2 {
 			t.Fatalf("QueryColumns %q, QueryRows %q", valuesOf(got), maps)
 		}
-		fs := got.Fields()
+		fs, views = got.FieldsInto(fs, views)
 		if len(fs) != 2 || fs[1].Get(normalize.ColCmdline) != maps[1]["cmdline"] || fs[0].Get(normalize.ColEID) != maps[0]["eid"] {
 			t.Fatalf("fields %v %v, rows %v", fs[0].Map(), fs[1].Map(), maps)
 		}
@@ -187,11 +193,11 @@ func TestQueryColumnsMatchesQueryRows(t *testing.T) {
 			}
 		}
 	}
-	if _, err := client.QueryColumns(ctx, "SELECT x FROM no_such_table", []string{"x"}); !errors.Is(err, ErrNotOK) ||
+	if _, err := client.QueryColumns(ctx, "SELECT x FROM no_such_table", []string{"x"}, ColumnRows{}); !errors.Is(err, ErrNotOK) ||
 		!strings.Contains(err.Error(), "no such table") {
 		t.Fatalf("bad query: %v", err)
 	}
-	if _, err := client.QueryColumns(ctx, sql, cols); err != nil {
+	if _, err := client.QueryColumns(ctx, sql, cols, ColumnRows{}); err != nil {
 		t.Fatalf("the connection did not survive a failed query: %v", err)
 	}
 }

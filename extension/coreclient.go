@@ -192,10 +192,12 @@ func (c *CoreClient) QueryRows(ctx context.Context, sql string) ([]map[string]st
 
 // QueryColumns runs sql on the core and decodes the answer straight into
 // ColumnRows for columns (other columns are skipped): no map and no string
-// allocation per row, one buffer for every value.
-func (c *CoreClient) QueryColumns(ctx context.Context, sql string, columns []string) (ColumnRows, error) {
+// allocation per row, one buffer for every value. The answer may take the
+// buffers of reuse, an earlier answer no longer in use (ColumnRows{}: none).
+func (c *CoreClient) QueryColumns(ctx context.Context, sql string, columns []string, reuse ColumnRows) (ColumnRows, error) {
 	what := "querying osquery"
 	res := newColumnsResult(nil, columns)
+	res.reuse = reuse
 	err := c.do(ctx, what, func(ctx context.Context, cl *gen.ExtensionManagerClient) error {
 		res.r, res.sizeHint = c.reader, c.sizeHint
 		_, err := cl.Client_().Call(ctx, "query", &gen.ExtensionManagerQueryArgs{Sql: sql}, res)

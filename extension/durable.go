@@ -161,6 +161,30 @@ func newPendingCommit(alerts []*detect.Alert, d detect.SensorDelta, cursors map[
 	return pc
 }
 
+// ownSlots copies the slot values, which view the process journal's
+// storage (valid until the next journal), for a commit kept past it.
+func (pc *pendingCommit) ownSlots() {
+	size := 0
+	for _, list := range pc.slots {
+		for _, s := range list {
+			size += len(s.Value)
+		}
+	}
+	arena := make([]byte, 0, size)
+	for ns, list := range pc.slots {
+		owned := make([]store.Slot, len(list))
+		for i, s := range list {
+			owned[i] = store.Slot{N: s.N}
+			if s.Value != nil {
+				start := len(arena)
+				arena = append(arena, s.Value...)
+				owned[i].Value = arena[start:len(arena):len(arena)]
+			}
+		}
+		pc.slots[ns] = owned
+	}
+}
+
 // merge appends next to a commit that has not been stored yet.
 func (pc *pendingCommit) merge(next *pendingCommit) {
 	pc.alerts = append(pc.alerts, next.alerts...)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/osqdetect/osqdetect/detect"
+	"github.com/osqdetect/osqdetect/detect/normalize"
 	"github.com/osqdetect/osqdetect/extension/store"
 )
 
@@ -73,5 +74,48 @@ func TestLoadPacksLegacyProcessRecords(t *testing.T) {
 		if legacy != 0 {
 			t.Errorf("pass %d: %d legacy records left", pass, legacy)
 		}
+	}
+}
+
+// A commit that fails is kept and merged with the next; its process
+// journal views storage the next journal reuses, so it is copied when
+// kept: the slots it stores in the end are the ones it was made with.
+func TestKeptCommitOwnsItsJournal(t *testing.T) {
+	sensor := detect.NewSensor(nil, detect.SensorOptions{MaxProcesses: 100})
+	take := func(from int) (*pendingCommit, map[uint32]string) {
+		var rows []normalize.Row
+		for i := from; i < from+20; i++ {
+			rows = append(rows, benchExecRow(10000+i, 1700000000, i))
+		}
+		sensor.Ingest(rows, func(*detect.Alert) {})
+		d, err := sensor.TakeDelta()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[uint32]string{}
+		for _, s := range d.Processes.Slots {
+			want[uint32(s.Slot)] = string(s.Data)
+		}
+		return newPendingCommit(nil, d, nil, nil), want
+	}
+	kept, want := take(0)
+	kept.ownSlots() // the commit failed
+	next, wantNext := take(20)
+	if len(wantNext) == 0 || len(want) == 0 {
+		t.Fatal("no slots journaled")
+	}
+	for _, s := range kept.slots[slotsProcesses] {
+		if string(s.Value) != want[s.N] {
+			t.Fatalf("slot %d of the kept commit changed with the next journal", s.N)
+		}
+	}
+	kept.merge(next)
+	maps.Copy(want, wantNext)
+	got := map[uint32]string{}
+	for _, s := range kept.slots[slotsProcesses] {
+		got[s.N] = string(s.Value)
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("merged commit holds %d slots, want %d (or other values)", len(got), len(want))
 	}
 }

@@ -22,7 +22,9 @@ type Querier interface {
 // a map per row. CoreClient implements it.
 type ColumnQuerier interface {
 	Querier
-	QueryColumns(ctx context.Context, sql string, columns []string) (ColumnRows, error)
+	// QueryColumns may put the answer in the buffers of reuse, an earlier
+	// answer no longer in use (ColumnRows{}: none).
+	QueryColumns(ctx context.Context, sql string, columns []string, reuse ColumnRows) (ColumnRows, error)
 }
 
 // Source is one osquery event table the poller reads, with the columns it
@@ -114,7 +116,9 @@ type TableRead struct {
 }
 
 // Page is the result of one poll: the rows of complete seconds, the cursor
-// that follows them, and whether more rows are waiting right now.
+// that follows them, and whether more rows are waiting right now. Its rows
+// (their Fields and every string they hold) are valid until the next Poll,
+// which decodes into the same buffers; Next and the rest stay valid.
 type Page struct {
 	Rows   []RawRow
 	Next   Cursor
@@ -160,6 +164,20 @@ type Poller struct {
 	malformedSeen   map[string]bool // keys of malformed rows already counted
 	quarantineSeen  map[string]bool // keys of quarantined rows already counted
 	lastQuarantined time.Time
+
+	// answers holds, per source, the buffers of its last answer, which
+	// the next poll decodes into (a page's rows die with the next Poll).
+	answers []answerBuffers
+	rows    []RawRow // the last page's rows, reused likewise
+}
+
+// answerBuffers is the storage of one source's answer: the values, the
+// Fields viewing them and the rows.
+type answerBuffers struct {
+	cols   ColumnRows
+	fields []normalize.Fields
+	views  []normalize.View
+	rows   []RawRow
 }
 
 const (
@@ -262,8 +280,13 @@ func (p *Poller) Poll(ctx context.Context, cur Cursor) (Page, error) {
 		return page, err
 	}
 	results := make([]tableResult, 0, len(p.sources))
-	for _, src := range p.sources {
-		raw, err := p.q.QueryColumns(ctx, p.pollSQL(src, cur, now), src.Columns)
+	if len(p.answers) != len(p.sources) {
+		p.answers = make([]answerBuffers, len(p.sources))
+	}
+	for si, src := range p.sources {
+		ab := &p.answers[si]
+		raw, err := p.q.QueryColumns(ctx, p.pollSQL(src, cur, now), src.Columns, ab.cols)
+		ab.cols = raw
 		if err != nil {
 			read := page.Tables[src.Table]
 			read.LastError = err.Error()
@@ -271,14 +294,16 @@ func (p *Poller) Poll(ctx context.Context, cur Cursor) (Page, error) {
 			return page, fmt.Errorf("polling %s from time %d: %w", src.Table, cur.Time, err)
 		}
 		nrows := raw.Len()
-		res := tableResult{src: src, capped: nrows >= p.limitFor(src, cur), rows: make([]RawRow, 0, nrows)}
+		res := tableResult{src: src, capped: nrows >= p.limitFor(src, cur), rows: slices.Grow(ab.rows[:0], nrows)}
 		read := page.Tables[src.Table]
 		read.Rows, read.Capped = nrows, res.capped
 		skip := 0
 		if m, ok := cur.After[src.Table]; ok {
 			skip = m.Dup
 		}
-		fields := raw.Fields()
+		var fields []normalize.Fields
+		fields, ab.views = raw.FieldsInto(ab.fields, ab.views)
+		ab.fields = fields
 		for i := range fields {
 			f := &fields[i]
 			row, reason := p.rawRow(src, f, f.Get(normalize.ColTime), f.Get(normalize.ColEID), cur, now, &skip)
@@ -308,6 +333,7 @@ func (p *Poller) Poll(ctx context.Context, cur Cursor) (Page, error) {
 		}
 		page.Tables[src.Table] = read
 		results = append(results, res)
+		ab.rows = res.rows
 	}
 
 	settle := max(p.Settle, 1)
@@ -356,7 +382,8 @@ func (p *Poller) Poll(ctx context.Context, cur Cursor) (Page, error) {
 					m.Dup++
 					next.After[r.Table] = m
 				} else {
-					next.After[r.Table] = Mark{EID: r.EID, Dup: 1}
+					// The cursor outlives the answer's buffer.
+					next.After[r.Table] = Mark{EID: strings.Clone(r.EID), Dup: 1}
 				}
 			}
 		}
@@ -480,7 +507,7 @@ func (p *Poller) deliver(page *Page, results []tableResult, keep func(RawRow) bo
 	for _, res := range results {
 		n += len(res.rows)
 	}
-	page.Rows = slices.Grow(page.Rows, n)
+	page.Rows = slices.Grow(p.rows[:0], n)
 	for _, res := range results {
 		n := 0
 		for _, r := range res.rows {
@@ -497,6 +524,7 @@ func (p *Poller) deliver(page *Page, results []tableResult, keep func(RawRow) bo
 	if !slices.IsSortedFunc(page.Rows, byTime) {
 		slices.SortStableFunc(page.Rows, byTime)
 	}
+	p.rows = page.Rows
 }
 
 // rawRow checks the columns the poller itself relies on. It returns a

@@ -202,9 +202,9 @@ func (q *cannedQuerier) QueryRows(ctx context.Context, sql string) ([]map[string
 	return q.client.QueryRows(ctx, sql)
 }
 
-func (q *cannedQuerier) QueryColumns(ctx context.Context, sql string, columns []string) (ColumnRows, error) {
+func (q *cannedQuerier) QueryColumns(ctx context.Context, sql string, columns []string, reuse ColumnRows) (ColumnRows, error) {
 	q.next(sql)
-	return q.client.QueryColumns(ctx, sql, columns)
+	return q.client.QueryColumns(ctx, sql, columns, reuse)
 }
 
 // The stand-in process: this test binary started with standInEnv set.

@@ -96,6 +96,7 @@ type runner struct {
 	coreLostSince time.Time
 	lastProbe     time.Time
 	pending       *pendingCommit
+	rows          []normalize.Row // the last page's rows, reused (they die with the page)
 	memory        idleReturn
 	// lastStorePages is when the store's mapped pages were last dropped
 	// from the resident set (dropStorePages).
@@ -576,7 +577,8 @@ func (r *runner) pollPage(ctx context.Context) (bool, error) {
 	if len(page.Rows) > 0 || page.More {
 		r.log.Debug("polled", "rows", len(page.Rows), "cursor", page.Next.Time, "more", page.More)
 	}
-	rows := make([]normalize.Row, len(page.Rows))
+	rows := slices.Grow(r.rows[:0], len(page.Rows))[:len(page.Rows)]
+	r.rows = rows
 	for i, raw := range page.Rows {
 		r.seq++
 		rows[i] = normalize.Row{Table: raw.Table, Host: r.host, Fields: raw.Fields, Seq: r.seq}
@@ -649,6 +651,9 @@ func (r *runner) commitPending() error {
 	})
 	if err != nil {
 		r.log.Error("committing alerts and state; will retry", "err", err)
+		// Kept for the next commit: the journal's slots are valid only
+		// until the next TakeDelta reuses their storage.
+		pc.ownSlots()
 		return err
 	}
 	r.pending = nil

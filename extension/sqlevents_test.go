@@ -144,7 +144,7 @@ func (f *sqlEvents) pollQueries() []string {
 	return out
 }
 
-func (f *sqlEvents) QueryColumns(ctx context.Context, q string, columns []string) (ColumnRows, error) {
+func (f *sqlEvents) QueryColumns(ctx context.Context, q string, columns []string, _ ColumnRows) (ColumnRows, error) {
 	rows, err := f.QueryRows(ctx, q)
 	if err != nil {
 		return ColumnRows{}, err

@@ -222,7 +222,7 @@ func (c *procCache) host(host string, create bool) *hostProcs {
 			return nil
 		}
 		h = &hostProcs{host: strings.Clone(host), pids: make(map[int64]int32)}
-		c.hosts[host] = h
+		c.hosts[h.host] = h // the map keeps the copy, not the caller's string
 	}
 	c.last = h
 	return h

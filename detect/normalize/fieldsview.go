@@ -16,6 +16,19 @@ func ViewFields(buf []byte, n int) []Fields {
 	return fs
 }
 
+// ViewFieldsInto is ViewFields reusing the storage of fs (Fields of an
+// earlier answer no longer in use) when it holds n.
+func ViewFieldsInto(fs []Fields, buf []byte, n int) []Fields {
+	if cap(fs) < n {
+		return ViewFields(buf, n)
+	}
+	fs = fs[:n]
+	for i := range fs {
+		fs[i] = Fields{b: buf, view: true}
+	}
+	return fs
+}
+
 // SetView sets column c to the n bytes at off in the buffer the Fields
 // view (ViewFields); an out-of-range view is ignored. A view of 0 bytes is
 // a column that is present and empty.

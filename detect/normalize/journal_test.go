@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -21,7 +22,7 @@ func (s *storedSlots) apply(j ProcessJournal) {
 		s.slots = map[int32][]byte{}
 	}
 	for _, sl := range j.Slots {
-		s.slots[sl.Slot] = sl.Data
+		s.slots[sl.Slot] = slices.Clone(sl.Data) // valid only until the next journal
 	}
 	s.clock = j.Clock
 }
@@ -52,7 +53,7 @@ func churnRows(from, to int) []Row {
 	return rows
 }
 
-func eventJSON(t *testing.T, n *Normalizer, r Row) string {
+func eventJSON(t testing.TB, n *Normalizer, r Row) string {
 	t.Helper()
 	ev := &ecs.Event{}
 	if err := n.Normalize(r, ev); err != nil {
@@ -117,6 +118,74 @@ func TestJournalRestoresTheCacheExactly(t *testing.T) {
 	}
 }
 
+// Slots stored as JSON by earlier versions still load, alone or beside
+// binary ones, into the same cache; the next journal writes them again in
+// the binary encoding, and nothing else.
+func TestRestoreReadsJSONSlots(t *testing.T) {
+	running := New(Options{MaxProcesses: 16})
+	for _, r := range churnRows(0, 120) {
+		eventJSON(t, running, r)
+	}
+	j, err := running.TakeProcessJournal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock, whole, err := running.AllProcessSlots() // JSON, as earlier versions journaled
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary := map[int32][]byte{}
+	for _, s := range j.Slots {
+		binary[s.Slot] = s.Data
+	}
+	for _, mix := range []string{"json", "mixed"} {
+		t.Run(mix, func(t *testing.T) {
+			stored := make([]ProcessSlot, len(whole))
+			wantConverted := 0
+			for i, s := range whole {
+				stored[i] = s
+				if mix == "mixed" && i%2 == 0 {
+					stored[i].Data = binary[s.Slot]
+					continue
+				}
+				wantConverted++
+			}
+			restarted := New(Options{MaxProcesses: 16})
+			if err := restarted.RestoreProcessSlots(clock, stored); err != nil {
+				t.Fatal(err)
+			}
+			_, got, _ := restarted.AllProcessSlots()
+			for i := range whole {
+				if !bytes.Equal(got[i].Data, whole[i].Data) {
+					t.Fatalf("slot %d:\n got %s\nwant %s", i, got[i].Data, whole[i].Data)
+				}
+			}
+			conv, err := restarted.TakeProcessJournal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(conv.Slots) != wantConverted {
+				t.Fatalf("the journal after a restore rewrites %d slots, want the %d stored as JSON", len(conv.Slots), wantConverted)
+			}
+			for _, s := range conv.Slots {
+				if !bytes.Equal(s.Data, binary[s.Slot]) {
+					t.Fatalf("slot %d rewritten as %x, want %x", s.Slot, s.Data, binary[s.Slot])
+				}
+			}
+			// It runs on as the cache restored from binary slots only.
+			ref := New(Options{MaxProcesses: 16})
+			if err := ref.RestoreProcessSlots(clock, j.Slots); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range churnRows(120, 160) {
+				if got, want := eventJSON(t, restarted, r), eventJSON(t, ref, r); got != want {
+					t.Fatalf("row %v after restore:\n got %s\nwant %s", r.Cols, got, want)
+				}
+			}
+		})
+	}
+}
+
 // A journal holds what changed, not the cache: one row touches a few
 // slots however many the cache holds.
 func TestJournalFollowsWhatChanged(t *testing.T) {
@@ -146,6 +215,8 @@ func TestRestoreProcessSlotsRejectsBadState(t *testing.T) {
 		"missing slot":       {good.Clock, nil},
 		"slot out of range":  {good.Clock, []ProcessSlot{{Slot: 3, Data: good.Slots[0].Data}}},
 		"entry not json":     {good.Clock, []ProcessSlot{{Slot: 0, Data: []byte("x")}}},
+		"binary cut short":   {good.Clock, []ProcessSlot{{Slot: 0, Data: good.Slots[0].Data[:len(good.Slots[0].Data)-1]}}},
+		"binary too long":    {good.Clock, []ProcessSlot{{Slot: 0, Data: append(slices.Clone(good.Slots[0].Data), 0)}}},
 		"used over capacity": {[]byte(`{"v":1,"used":9,"hand":0,"tick":1}`), good.Slots},
 	}
 	for name, c := range cases {
@@ -177,6 +248,11 @@ func FuzzRestoreProcessSlots(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(clock, slots[0].Data, int32(0))
+	j, err := n.TakeProcessJournal()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(clock, j.Slots[0].Data, int32(0))
 	f.Add([]byte(`{"v":1,"used":1,"hand":0,"tick":3}`), []byte(`{"h":"x","p":1,"e":"e1","lu":2,"r":true}`), int32(0))
 	f.Fuzz(func(t *testing.T, clock, entry []byte, slot int32) {
 		r := New(Options{MaxProcesses: 8})
@@ -189,5 +265,55 @@ func FuzzRestoreProcessSlots(f *testing.F) {
 		}
 		// The restored cache works: a row over it normalizes.
 		eventJSON(t, r, execRow("5", "1", "/bin/x", "x", "1700000000", "1"))
+	})
+}
+
+// The binary decoder reads any bytes without a panic, and what it accepts
+// is an entry the cache encodes again to bytes that read back the same:
+// restoring a slot and journaling it is a fixed point after one round.
+func FuzzDecodeSlotBinary(f *testing.F) {
+	n := New(Options{MaxProcesses: 8})
+	for _, r := range churnRows(0, 20) {
+		ev := &ecs.Event{}
+		_ = n.Normalize(r, ev)
+	}
+	eventJSON(f, n, execRow("77", "1", "", "", "1700000000", "99"))
+	j, err := n.TakeProcessJournal()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range j.Slots {
+		f.Add(s.Data)
+	}
+	f.Add([]byte{slotBinaryTag})
+	f.Add([]byte{slotBinaryTag, 0, 0x80, 0x80, 0x80})
+	clock := []byte(`{"v":1,"used":1,"hand":0,"tick":3}`)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := decodeSlotBinary(data)
+		if err != nil {
+			return
+		}
+		r := New(Options{MaxProcesses: 8})
+		if err := r.RestoreProcessSlots(clock, []ProcessSlot{{Slot: 0, Data: data}}); err != nil {
+			if d.host != "" && d.pid >= 0 && d.entity != 0 {
+				t.Fatalf("decoded %+v but the restore failed: %v", d, err)
+			}
+			return
+		}
+		once := r.cache.appendSlotBinary(nil, 0)
+		again, err := decodeSlotBinary(once)
+		if err != nil {
+			t.Fatalf("re-encoded %x does not decode: %v", once, err)
+		}
+		r2 := New(Options{MaxProcesses: 8})
+		if err := r2.RestoreProcessSlots(clock, []ProcessSlot{{Slot: 0, Data: once}}); err != nil {
+			t.Fatalf("re-encoded %+v does not restore: %v", again, err)
+		}
+		if twice := r2.cache.appendSlotBinary(nil, 0); !bytes.Equal(once, twice) {
+			t.Fatalf("encoding not stable:\n%x\n%x", once, twice)
+		}
+		if again.pid != d.pid || again.host != d.host || again.entity != d.entity || again.lastUse != d.lastUse {
+			t.Fatalf("identity changed: %+v, then %+v", d, again)
+		}
 	})
 }

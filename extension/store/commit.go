@@ -180,7 +180,7 @@ func (s *Store) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 				return fmt.Errorf("storing state %s: %w", name, err)
 			}
 		}
-		if err := putRecords(tx, b.ClearRecords, b.Records, b.Slots); err != nil {
+		if err := s.putRecords(tx, b.ClearRecords, b.Records, b.Slots); err != nil {
 			return err
 		}
 		if s.inCommit != nil {
@@ -363,7 +363,7 @@ func decodeTerm(v []byte) (detect.TermEntry, bool) {
 
 // putRecords applies keyed state changes: namespaces are buckets nested in
 // the records bucket.
-func putRecords(tx *bolt.Tx, clearNS []string, recs map[string][]Record, slots map[string][]Slot) error {
+func (s *Store) putRecords(tx *bolt.Tx, clearNS []string, recs map[string][]Record, slots map[string][]Slot) error {
 	root := tx.Bucket(bucketRecords)
 	for _, name := range clearNS {
 		if root.Bucket([]byte(name)) != nil {
@@ -391,6 +391,10 @@ func putRecords(tx *bolt.Tx, clearNS []string, recs map[string][]Record, slots m
 			}
 		}
 	}
+	// The arena is free again: only one write transaction runs at a time,
+	// and the previous one has ended.
+	arena := s.slotArena[:0]
+	defer func() { s.slotArena = arena }()
 	for name, list := range slots {
 		if len(list) == 0 {
 			continue
@@ -399,7 +403,7 @@ func putRecords(tx *bolt.Tx, clearNS []string, recs map[string][]Record, slots m
 		if err != nil {
 			return fmt.Errorf("storing slots of %s: %w", name, err)
 		}
-		if err := putSlots(b, list); err != nil {
+		if arena, err = putSlots(b, list, arena); err != nil {
 			return fmt.Errorf("storing slots of %s: %w", name, err)
 		}
 	}

@@ -65,8 +65,11 @@ func eachInBlock(key, body []byte, fn func(n uint32, v []byte) error) error {
 
 // putSlots applies one namespace's slot changes (later changes of a slot
 // win), block by block: each changed block is read, merged and written
-// back as one value.
-func putSlots(b *bolt.Bucket, changes []Slot) error {
+// back as one value. The values are appended to arena (or to a new one
+// when it lacks room), whose storage the transaction holds until it ends;
+// putSlots returns it, for the next namespace of the same transaction to
+// append to and for a later transaction to reuse.
+func putSlots(b *bolt.Bucket, changes []Slot, arena []byte) ([]byte, error) {
 	bySlot := func(a, b Slot) int {
 		switch {
 		case a.N < b.N:
@@ -87,7 +90,9 @@ func putSlots(b *bolt.Bucket, changes []Slot) error {
 	for _, c := range changes {
 		size += 8 + len(c.Value)
 	}
-	arena := make([]byte, 0, size+size/8+64)
+	if want := size + size/8 + 64; cap(arena)-len(arena) < want {
+		arena = make([]byte, 0, want)
+	}
 	for len(changes) > 0 {
 		key := blockKey(changes[0].N)
 		end := 1
@@ -131,7 +136,7 @@ func putSlots(b *bolt.Bucket, changes []Slot) error {
 		if old != nil {
 			body, _, err := unseal(old)
 			if err != nil {
-				return fmt.Errorf("slot block %x: %w", key, err)
+				return arena, fmt.Errorf("slot block %x: %w", key, err)
 			}
 			err = eachInBlock(key[:], body, func(n uint32, v []byte) error {
 				next(int64(n))
@@ -142,13 +147,13 @@ func putSlots(b *bolt.Bucket, changes []Slot) error {
 				return nil
 			})
 			if err != nil {
-				return fmt.Errorf("slot block %x: %w", key, err)
+				return arena, fmt.Errorf("slot block %x: %w", key, err)
 			}
 		}
 		next(1 << 32)
 		if len(arena) == start {
 			if err := b.Delete(key[:]); err != nil {
-				return err
+				return arena, err
 			}
 			continue
 		}
@@ -156,10 +161,10 @@ func putSlots(b *bolt.Bucket, changes []Slot) error {
 		arena = binary.BigEndian.AppendUint32(arena, crc)
 		arena = append(arena, sealMarker)
 		if err := b.Put(key[:], arena[start:len(arena):len(arena)]); err != nil {
-			return err
+			return arena, err
 		}
 	}
-	return nil
+	return arena, nil
 }
 
 // Slots calls fn with every slot of a slot namespace (see Batch.Slots), in

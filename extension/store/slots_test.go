@@ -66,10 +66,29 @@ func TestSlotsAgainstAMap(t *testing.T) {
 			list = append(list, Slot{N: n, Value: []byte(v)})
 			want[n] = v
 		}
-		b.Slots = map[string][]Slot{"procs": list}
+		// A second namespace in the same commit (their blocks share the
+		// commit's arena), with other values for the same slots.
+		more := make([]Slot, len(list))
+		wantMore := map[uint32]string{}
+		for i, sl := range list {
+			more[i] = sl
+			if sl.Value != nil {
+				more[i].Value = append([]byte("more-"), sl.Value...)
+			}
+		}
+		for n, v := range want {
+			wantMore[n] = "more-" + v
+		}
+		b.Slots = map[string][]Slot{"procs": list, "more": more}
+		if b.ClearRecords != nil {
+			b.ClearRecords = append(b.ClearRecords, "more")
+		}
 		mustCommit(t, s, b)
 		if got := slotsOf(t, s, "procs"); !maps.Equal(got, want) {
 			t.Fatalf("round %d: %d slots stored, want %d", round, len(got), len(want))
+		}
+		if got := slotsOf(t, s, "more"); !maps.Equal(got, wantMore) {
+			t.Fatalf("round %d, second namespace: %d slots stored, want %d", round, len(got), len(wantMore))
 		}
 	}
 	if err := s.Close(); err != nil {

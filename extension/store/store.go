@@ -127,6 +127,10 @@ type Store struct {
 	// inCommit, when set, runs inside every commit's transaction after
 	// its writes (a fault-injection point for crash tests).
 	inCommit func()
+	// slotArena is the storage of the slot blocks a commit writes, used
+	// only inside a write transaction (one at a time) and kept for the
+	// next: bbolt holds a transaction's values only until it ends.
+	slotArena []byte
 }
 
 // Open opens (creating when needed) the store in dir. An unusable file is
