@@ -335,7 +335,11 @@ func (c *procCache) put(host string, pid int64) *proc {
 	}
 	c.tick++
 	p := c.at(i)
-	*p = proc{key: key, ppid: -1, parentSlot: -1, lastUse: c.tick, referenced: true}
+	// A new entry starts unmarked: the clock hand spares it on its next
+	// pass only if it was used since. Marked, every entry the hand came
+	// to after a run of new processes would be marked, so one pass
+	// would clear (and journal) the whole cache at once.
+	*p = proc{key: key, ppid: -1, parentSlot: -1, lastUse: c.tick}
 	c.dirty.mark(i)
 	return p
 }

@@ -124,3 +124,29 @@ func FuzzAppendJSONString(f *testing.F) {
 		}
 	})
 }
+
+// TestEvictionJournalsFewSlots: once the cache is full of processes seen
+// once, making room for the next costs the journal the evicted slot and
+// the few the clock hand passed, not every slot the hand cleared on a
+// pass over a cache of new (and so marked) entries.
+func TestEvictionJournalsFewSlots(t *testing.T) {
+	const size = 1000
+	c := newProcCache(size)
+	for pid := int64(1); pid <= size; pid++ {
+		c.put("h", pid)
+	}
+	if used := c.get("h", 7); used == nil { // one entry used since it came in
+		t.Fatal("pid 7 not cached")
+	}
+	c.dirty.take()
+	for pid := int64(size + 1); pid <= size+20; pid++ {
+		c.put("h", pid)
+		slots, _ := c.dirty.take()
+		if len(slots) > 2 {
+			t.Fatalf("putting pid %d journaled %d slots", pid, len(slots))
+		}
+	}
+	if c.peek("h", 7) == nil {
+		t.Error("the entry used since it came in was evicted before the others")
+	}
+}
