@@ -162,7 +162,9 @@ func (s *Sensor) RestoreProcesses(b []byte) error { return s.norm.Restore(b) }
 // previous TakeDelta: the engine's part, the process cache's journal and
 // the sensor's own counters. Stored in one transaction with the read
 // position of the rows that produced it, it makes a restart continue
-// exactly where the sensor was.
+// exactly where the sensor was. Processes views the journal's storage,
+// which the next TakeDelta reuses: a delta kept past it (a commit that
+// failed, retried later) copies it first.
 type SensorDelta struct {
 	Engine    EngineDelta
 	Processes normalize.ProcessJournal
