@@ -99,6 +99,10 @@ const (
 const (
 	maxTemplates      = 8
 	maxTemplateValues = 128
+	// maxTemplateLine bounds the line a template keeps a copy of (osquery's
+	// event lines are a kilobyte or a few), so templates hold at most
+	// maxTemplates of them.
+	maxTemplateLine = 64 << 10
 	// maxTemplateMisses is how many lines may depart from a template
 	// before it is dropped, when more than one in eight do.
 	maxTemplateMisses = 4
@@ -228,7 +232,7 @@ func (r *Reader) maybeLearn(line []byte, fl *fastLine) {
 	if r.learnCredit < maxLearnCredit {
 		r.learnCredit++
 	}
-	if r.learnCredit < learnCost || !fl.hasColumns || fl.hasDiff || fl.hasSnap || fl.nrows != 1 {
+	if r.learnCredit < learnCost || !fl.hasColumns || fl.hasDiff || fl.hasSnap || fl.nrows != 1 || len(line) > maxTemplateLine {
 		return
 	}
 	t := learnTemplate(line)

@@ -197,3 +197,16 @@ func TestTemplateDroppedWhenLinesDepart(t *testing.T) {
 		t.Fatal("template dropped though nine lines in ten match it")
 	}
 }
+
+// TestLongLinesAreNotLearned: a template keeps a copy of its line, so a
+// line longer than maxTemplateLine is read but not learned.
+func TestLongLinesAreNotLearned(t *testing.T) {
+	r := NewReader(nil, "t")
+	long := strings.Replace(templateLines[0], `"a b"`, `"`+strings.Repeat("a", maxTemplateLine)+`"`, 1)
+	if _, ok := readWith(t, r, []byte(long)); !ok {
+		t.Fatal("long line not read")
+	}
+	if len(r.templates) != 0 {
+		t.Fatalf("%d templates learned from a %d-byte line", len(r.templates), len(long))
+	}
+}
