@@ -81,7 +81,10 @@ func TestCutChunks(t *testing.T) {
 			}
 			t.Run(tc.name+"/"+rd.name, func(t *testing.T) {
 				want, wantLines := cutReference(tc.in)
-				got, chunks := runCut(t, rd.wrap(strings.NewReader(tc.in)))
+				got, chunks, err := runCut(rd.wrap(strings.NewReader(tc.in)))
+				if err != nil {
+					t.Fatalf("read error: %v", err)
+				}
 				if got != want {
 					t.Fatalf("cut %d bytes, want %d", len(got), len(want))
 				}
@@ -103,8 +106,10 @@ func TestCutChunks(t *testing.T) {
 	}
 }
 
-func runCut(t *testing.T, in io.Reader) (string, []*chunk) {
-	t.Helper()
+// runCut runs cutChunks over in, its parsers standing in, and returns the
+// chunks with data in order, their bytes end to end, and the error a last
+// chunk carried.
+func runCut(in io.Reader) (string, []*chunk, error) {
 	ordered := make(chan *chunk, chunksInFlight)
 	work := make(chan *chunk, chunksInFlight)
 	stop := make(chan struct{})
@@ -117,33 +122,6 @@ func runCut(t *testing.T, in io.Reader) (string, []*chunk) {
 	}()
 	var out strings.Builder
 	var chunks []*chunk
-	for c := range ordered {
-		<-c.done
-		if c.readErr != nil {
-			t.Fatalf("read error: %v", c.readErr)
-		}
-		out.Write(c.data)
-		chunks = append(chunks, c)
-	}
-	return out.String(), chunks
-}
-
-// TestCutChunksReadError: a read that fails midway ends the chunks with
-// one that carries the error, after the whole lines read before it.
-func TestCutChunksReadError(t *testing.T) {
-	boom := errors.New("boom")
-	in := io.MultiReader(strings.NewReader("a\nb\npart"), iotest.ErrReader(boom))
-	ordered := make(chan *chunk, chunksInFlight)
-	work := make(chan *chunk, chunksInFlight)
-	stop := make(chan struct{})
-	defer close(stop)
-	go cutChunks(context.Background(), in, ordered, work, make(chan *chunk), stop)
-	go func() {
-		for c := range work {
-			close(c.done)
-		}
-	}()
-	var got []string
 	var err error
 	for c := range ordered {
 		<-c.done
@@ -151,9 +129,18 @@ func TestCutChunksReadError(t *testing.T) {
 			err = c.readErr
 			continue
 		}
-		got = append(got, string(c.data))
+		out.Write(c.data)
+		chunks = append(chunks, c)
 	}
-	if !errors.Is(err, boom) || strings.Join(got, "") != "a\nb\npart" {
+	return out.String(), chunks, err
+}
+
+// TestCutChunksReadError: a read that fails midway ends the chunks with
+// one that carries the error, after the whole lines read before it.
+func TestCutChunksReadError(t *testing.T) {
+	boom := errors.New("boom")
+	got, _, err := runCut(io.MultiReader(strings.NewReader("a\nb\npart"), iotest.ErrReader(boom)))
+	if !errors.Is(err, boom) || got != "a\nb\npart" {
 		t.Fatalf("chunks %q, error %v", got, err)
 	}
 }
