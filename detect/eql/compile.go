@@ -751,6 +751,12 @@ func (s regexSet) match(e *ecs.Value) bool {
 func (c *compiler) match(e *matchExpr) (ecs.Predicate, error) {
 	fold := e.op != "like" && e.op != "regex"
 	if e.op == "regex" || e.op == "regex~" {
+		if e.regexes != nil {
+			// Compiled for this query already: the compilation for a
+			// shape reuses them (and never writes the node, which other
+			// goroutines may read).
+			return c.anyOf(e.x, regexSet(e.regexes).match)
+		}
 		res := make(regexSet, 0, len(e.patterns))
 		for i, src := range e.patterns {
 			re, err := compileCheckedRegex(src, fold)
@@ -758,6 +764,9 @@ func (c *compiler) match(e *matchExpr) (ecs.Predicate, error) {
 				return nil, syntaxErr(e.patPos[i], "bad regular expression %q: %v", src, err)
 			}
 			res = append(res, re)
+		}
+		if c.shape == nil {
+			e.regexes = res
 		}
 		return c.anyOf(e.x, res.match)
 	}
