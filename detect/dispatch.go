@@ -372,23 +372,14 @@ func (d *dispatch) add(slots []int32) {
 // letter, else a copy in a reused buffer (valid until the next call) for
 // ASCII, or strings.ToLower for the rest.
 func (d *dispatch) folded(s string) string {
-	upper := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x80 {
-			return strings.ToLower(s)
-		}
-		upper = upper || ('A' <= c && c <= 'Z')
-	}
-	if !upper {
+	ascii, upper := ecs.ASCIICase(s)
+	switch {
+	case !ascii:
+		return strings.ToLower(s)
+	case !upper:
 		return s
 	}
-	d.lower = append(d.lower[:0], s...)
-	for i, c := range d.lower {
-		if 'A' <= c && c <= 'Z' {
-			d.lower[i] = c + 'a' - 'A'
-		}
-	}
+	d.lower = ecs.AppendLowerASCII(d.lower[:0], s)
 	// The buffer is not touched while the lookup that uses it runs.
 	return unsafeString(d.lower)
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // Event is one ECS-shaped event. Its fields are indexed by Field; a field
@@ -36,6 +37,68 @@ type Event struct {
 	complete func(*Event) // fills the fields the source deferred; see Defer
 	want     Field        // the field whose read called complete (wanted set)
 	wanted   bool
+
+	// lowers are the texts LowerASCII lowered, by the address and length
+	// of the text lowered: the text of a value never changes in place (a
+	// Set stores another), and Reset forgets them. lowerBuf holds the
+	// copies.
+	lowers   []lowered
+	lowerBuf []byte
+}
+
+// lowered is one text LowerASCII was asked for and its answer.
+type lowered struct {
+	p     *byte
+	n     int
+	low   string
+	ascii bool
+}
+
+// Bounds on what an event keeps of LowerASCII's work: texts beyond them
+// are lowered again on every call.
+const (
+	maxLowered     = 32
+	maxLoweredText = 64 << 10
+)
+
+// LowerASCII returns s, the text of a string value of e, with A-Z lowered,
+// and whether s is all ASCII (when not, low is not to be used). Each text
+// is lowered once for the event however many rules fold it: the answer
+// is valid until the event is next Reset.
+func (e *Event) LowerASCII(s string) (low string, ascii bool) {
+	if len(s) == 0 {
+		return s, true
+	}
+	p := unsafe.StringData(s)
+	for i := range e.lowers {
+		if l := &e.lowers[i]; l.p == p && l.n == len(s) {
+			return l.low, l.ascii
+		}
+	}
+	ascii, hasUpper := ASCIICase(s)
+	if !ascii {
+		e.remember(lowered{p: p, n: len(s)})
+		return "", false
+	}
+	low = s
+	if hasUpper {
+		if len(e.lowerBuf)+len(s) > maxLoweredText {
+			return strings.ToLower(s), true
+		}
+		// Appending never moves bytes an earlier answer views: a grown
+		// buffer is a new array, and the old one stays as it was.
+		start := len(e.lowerBuf)
+		e.lowerBuf = AppendLowerASCII(e.lowerBuf, s)
+		low = unsafe.String(&e.lowerBuf[start], len(s))
+	}
+	e.remember(lowered{p: p, n: len(s), low: low, ascii: true})
+	return low, true
+}
+
+func (e *Event) remember(l lowered) {
+	if len(e.lowers) < maxLowered {
+		e.lowers = append(e.lowers, l)
+	}
 }
 
 // Defer records fn as what fills in the fields the event's source left out
@@ -196,6 +259,7 @@ func (e *Event) Reset() {
 	e.Time, e.Seq, e.Shape = 0, 0, 0
 	e.compactIDs, e.compactVals = nil, nil
 	e.complete, e.want, e.wanted = nil, 0, false
+	e.lowers, e.lowerBuf = e.lowers[:0], e.lowerBuf[:0]
 }
 
 // Clone returns a deep enough copy: values are immutable once set, so they

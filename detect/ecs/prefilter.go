@@ -82,9 +82,9 @@ func PatternKey(lit string, wild func(i int) bool) (key string, kind KeyKind, ok
 		anchored, kind = suffix, KeySuffix
 	}
 	switch {
-	case len(anchored) >= minAnchoredKey || (anchored != "" && len(anchored) >= len(inner)):
+	case len(anchored) >= MinAnchoredKey || (anchored != "" && len(anchored) >= len(inner)):
 		return anchored, kind, true
-	case len(inner) >= minContainsKey:
+	case len(inner) >= MinContainsKey:
 		return inner, KeyContains, true
 	case anchored != "":
 		return anchored, kind, true
@@ -95,8 +95,8 @@ func PatternKey(lit string, wild func(i int) bool) (key string, kind KeyKind, ok
 // Below these lengths a prefix or suffix gives way to a longer inner
 // literal, and an inner literal is too common to be worth a key.
 const (
-	minAnchoredKey = 4
-	minContainsKey = 3
+	MinAnchoredKey = 4
+	MinContainsKey = 3
 )
 
 // KeyKind says how an index key relates to the values it admits.

@@ -49,6 +49,11 @@ type (
 		x        expr
 		patterns []string
 		patPos   []pos
+		// regexes are the compiled patterns of regex and regex~, set when
+		// the query is compiled and only read after: the compilations for
+		// a shape (EventFor) reuse them, and the index reads the
+		// conditions their prechecks state (leafPrefilter).
+		regexes []*checkedRegex
 	}
 	fieldExpr struct {
 		p        pos

@@ -733,6 +733,38 @@ func (s *patternSet) matchLower(str string) bool {
 	return false
 }
 
+// matchIn is match over every element of v, a value of ev, for a set that
+// folds: text match would lower on the stack is lowered through ev
+// instead (LowerASCII), once for every rule.
+func (s *patternSet) matchIn(ev *ecs.Event, v *ecs.Value) bool {
+	if v == nil {
+		return false
+	}
+	els := v.Elems()
+	for i := range els {
+		e := &els[i]
+		switch e.Kind {
+		case ecs.Null, ecs.Missing:
+			continue
+		case ecs.String:
+			// Longer text takes match's own path, as it always has.
+			if len(e.Str) > foldBuf {
+				break
+			}
+			if low, ascii := ev.LowerASCII(e.Str); ascii {
+				if s.matchLower(low) {
+					return true
+				}
+				continue
+			}
+		}
+		if s.match(e) {
+			return true
+		}
+	}
+	return false
+}
+
 type regexSet []*checkedRegex
 
 func (s regexSet) match(e *ecs.Value) bool {
@@ -751,6 +783,12 @@ func (s regexSet) match(e *ecs.Value) bool {
 func (c *compiler) match(e *matchExpr) (ecs.Predicate, error) {
 	fold := e.op != "like" && e.op != "regex"
 	if e.op == "regex" || e.op == "regex~" {
+		if e.regexes != nil {
+			// Compiled for this query already: the compilation for a
+			// shape reuses them (and never writes the node, which other
+			// goroutines may read).
+			return c.anyOf(e.x, regexSet(e.regexes).match)
+		}
 		res := make(regexSet, 0, len(e.patterns))
 		for i, src := range e.patterns {
 			re, err := compileCheckedRegex(src, fold)
@@ -758,6 +796,9 @@ func (c *compiler) match(e *matchExpr) (ecs.Predicate, error) {
 				return nil, syntaxErr(e.patPos[i], "bad regular expression %q: %v", src, err)
 			}
 			res = append(res, re)
+		}
+		if c.shape == nil {
+			e.regexes = res
 		}
 		return c.anyOf(e.x, res.match)
 	}
@@ -775,6 +816,15 @@ func (c *compiler) match(e *matchExpr) (ecs.Predicate, error) {
 			src = strings.ToLower(src)
 		}
 		set.globs = append(set.globs, glob.Compile(src, glob.Options{Single: true}))
+	}
+	if f, ok := e.x.(*fieldExpr); ok && fold {
+		// A field's text is lowered once per event for every rule that
+		// folds it (ecs.Event.LowerASCII), not once per rule.
+		id, err := c.fieldID(f.name, f.p)
+		if err != nil {
+			return nil, err
+		}
+		return func(ev *ecs.Event) bool { return set.matchIn(ev, ev.Ref(id)) }, nil
 	}
 	return c.anyOf(e.x, set.match)
 }

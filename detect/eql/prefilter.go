@@ -56,6 +56,9 @@ func leafPrefilter(e expr) ([]ecs.Prefilter, bool) {
 		return checked(p)
 	case *matchExpr:
 		f, ok := x.x.(*fieldExpr)
+		if ok && (x.op == "regex" || x.op == "regex~") {
+			return regexPrefilter(f.name, x.regexes)
+		}
 		if !ok || (x.op != ":" && x.op != "like" && x.op != "like~") {
 			return nil, false
 		}
@@ -70,6 +73,24 @@ func leafPrefilter(e expr) ([]ecs.Prefilter, bool) {
 		return checked(p)
 	}
 	return nil, false
+}
+
+// regexPrefilter is the condition some pattern of a regex test states
+// for an index: each pattern's precheck must give a key (see
+// regexPrecheck.prefilter), else the test states none.
+func regexPrefilter(field string, res []*checkedRegex) ([]ecs.Prefilter, bool) {
+	if len(res) == 0 || !ecs.Indexable(field) {
+		return nil, false
+	}
+	var ps []ecs.Prefilter
+	for _, re := range res {
+		p, ok := re.pre.prefilter(field)
+		if !ok {
+			return nil, false
+		}
+		ps = append(ps, p)
+	}
+	return ecs.MergePrefilters(ps), true
 }
 
 // checked keeps a prefilter only when its field can key an index and its

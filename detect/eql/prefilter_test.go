@@ -37,6 +37,16 @@ func TestPrefilters(t *testing.T) {
 		{`sequence [process where process.name == "a"] [network where process.parent.name == "b"]`, "process.name false a | process.parent.name false b"},
 		{`sequence [process where process.name == "a"] [network where true]`, ""},
 		{`sequence [process where process.name == "a"] [process where process.name == "b"] until [process where true]`, ""},
+		// A regex states what its precheck knows: a long prefix, an inner
+		// text, a short prefix, the few bytes a value can end with.
+		{`process where process.executable regex~ """/var/run/\w+\.(pid|lock|reboot)"""`, "process.executable true  prefix /var/run/"},
+		{`process where process.command_line regex """.*curl.*"""`, "process.command_line false  contains curl"},
+		{`process where process.name regex~ """php?[0-9]?\.?[0-9]{0,2}"""`, "process.name true  prefix ph"},
+		{`process where process.executable regex """/[a-z0-9]+\s"""`, "process.executable false  suffix \t,\n,\f,\r, "},
+		{`process where process.name regex ("[a-z]+", "x.*")`, ""},
+		{`process where process.name regex ("abcd.*", ".*wxyz")`, "process.name false  prefix abcd suffix wxyz"},
+		{`process where not process.name regex "abcd.*"`, ""},
+		{`network where destination.ip regex """10\..*"""`, ""},
 	}
 	for _, tt := range tests {
 		q, err := Compile(tt.query, Options{})
@@ -55,6 +65,9 @@ func TestPrefilters(t *testing.T) {
 			}
 			if len(p.Suffixes) > 0 {
 				part += " suffix " + strings.Join(p.Suffixes, ",")
+			}
+			if len(p.Contains) > 0 {
+				part += " contains " + strings.Join(p.Contains, ",")
 			}
 			parts = append(parts, part)
 		}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/osqdetect/osqdetect/detect/ecs"
 )
 
 // checkedRegex is a compiled regex with a cheap test of conditions every
@@ -104,6 +106,49 @@ func (p *regexPrecheck) mayMatch(s string) bool {
 		}
 	}
 	return true
+}
+
+// maxByteKeys bounds the one-byte keys prefilter makes of the bytes a
+// value can end (or start) with.
+const maxByteKeys = 8
+
+// prefilter returns a necessary condition of p that an index can key
+// (see ecs.Prefilter), the most selective it states: a known prefix or
+// suffix of four bytes or more, else a required inner text of three or
+// more, else a known prefix or suffix of two or three, else, for a value
+// that cannot be empty, the few bytes it can end or start with. Keys are
+// ASCII, compared ignoring case when p is. ok is false when p states
+// nothing as selective.
+func (p *regexPrecheck) prefilter(field string) (ecs.Prefilter, bool) {
+	out := ecs.Prefilter{Field: field, Fold: p.fold}
+	usable := func(s string, n int) bool { return len(s) >= n && isASCII(s) }
+	longestSub := ""
+	for _, s := range p.subs {
+		if usable(s, ecs.MinContainsKey) && len(s) > len(longestSub) {
+			longestSub = s
+		}
+	}
+	switch {
+	case usable(p.prefix, ecs.MinAnchoredKey) && len(p.prefix) >= len(p.suffix):
+		out.Prefixes = []string{p.prefix}
+	case usable(p.suffix, ecs.MinAnchoredKey):
+		out.Suffixes = []string{p.suffix}
+	case longestSub != "":
+		out.Contains = []string{longestSub}
+	case usable(p.prefix, 2) && len(p.prefix) >= len(p.suffix):
+		out.Prefixes = []string{p.prefix}
+	case usable(p.suffix, 2):
+		out.Suffixes = []string{p.suffix}
+	case p.minLen > 0 && p.checkLast && p.last.count() <= maxByteKeys:
+		// The set holds every byte a match can end with, case variants
+		// included: the keys compare as they are.
+		out.Fold, out.Suffixes = false, p.last.strings()
+	case p.minLen > 0 && p.checkFirst && p.first.count() <= maxByteKeys:
+		out.Fold, out.Prefixes = false, p.first.strings()
+	default:
+		return out, false
+	}
+	return out, true
 }
 
 // precheckOf derives the precheck of the RE2 expression expr, as produced
@@ -600,6 +645,17 @@ func (s *byteSet) union(o byteSet) {
 }
 func (s *byteSet) contains(o byteSet) bool {
 	return o[0]&^s[0] == 0 && o[1]&^s[1] == 0 && o[2]&^s[2] == 0 && o[3]&^s[3] == 0
+}
+
+// strings returns each byte of s as a one-byte string, in byte order.
+func (s *byteSet) strings() []string {
+	var out []string
+	for c := 0; c < 256; c++ {
+		if s.has(byte(c)) {
+			out = append(out, string([]byte{byte(c)}))
+		}
+	}
+	return out
 }
 
 func (s *byteSet) count() int {

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/osqdetect/osqdetect/detect/ecs"
 )
 
 const (
@@ -296,6 +298,7 @@ func FuzzRegexPrecheck(f *testing.F) {
 		if cr.re.MatchString(value) && !cr.pre.mayMatch(value) {
 			t.Fatalf("precheck rejects %q, which %s matches: %+v", value, cr.re, cr.pre)
 		}
+		checkPrefilterHolds(t, cr, value)
 	})
 }
 
@@ -336,10 +339,24 @@ func TestRegexPrecheckRandom(t *testing.T) {
 			if !cr.pre.mayMatch(value) {
 				t.Fatalf("precheck of %q (fold %v) rejects %q, which %s matches: %+v", pattern, fold, value, cr.re, cr.pre)
 			}
+			checkPrefilterHolds(t, cr, value)
 		}
 	}
 	if compiled < 10000 || matched < 1000 {
 		t.Errorf("weak test: %d patterns compiled, %d matches", compiled, matched)
 	}
 	t.Logf("%d patterns compiled, %d matches checked", compiled, matched)
+}
+
+// checkPrefilterHolds fails t when the index condition of cr's precheck
+// rejects value, which cr's regexp matches: an index keyed by it would
+// hide the value from the rule.
+func checkPrefilterHolds(t *testing.T, cr *checkedRegex, value string) {
+	t.Helper()
+	if !cr.re.MatchString(value) {
+		return
+	}
+	if p, ok := cr.pre.prefilter("process.name"); ok && !p.Holds(ecs.Str(value)) {
+		t.Fatalf("index condition %+v rejects %q, which %s matches", p, value, cr.re)
+	}
 }
