@@ -322,9 +322,21 @@ func (d *dispatch) scan(x *substrIndex, s string, which sides) {
 		if x.pairs[p/64]&(1<<(p%64)) == 0 {
 			continue
 		}
-		for _, k := range x.bucket(p) {
-			if strings.HasPrefix(s[i:], x.keys[k]) {
-				d.addKey(x, k, which)
+		rest := s[i:]
+		if len(rest) < 8 {
+			for _, c := range x.bucket(p) {
+				if strings.HasPrefix(rest, x.keys[c.key]) {
+					d.addKey(x, c.key, which)
+				}
+			}
+			continue
+		}
+		// Eight bytes of text remain: one masked compare settles a key of
+		// up to eight bytes and rules most longer ones out.
+		w := head8(rest)
+		for _, c := range x.bucket(p) {
+			if w&c.mask == c.head && (!c.long || strings.HasPrefix(rest, x.keys[c.key])) {
+				d.addKey(x, c.key, which)
 			}
 		}
 	}
