@@ -41,8 +41,10 @@ type target struct {
 	stamp uint64
 }
 
-// A slot names one conjunct of one target: target<<slotBits | conjunct.
-// Two bits hold ecs.MaxConjuncts conjuncts.
+// A slot names one conjunct of one target: target<<slotBits | conjunct;
+// the one conjunct of a target with no other is ^target instead (negative),
+// which add takes as met in full without keeping count. Two bits hold
+// ecs.MaxConjuncts conjuncts.
 const slotBits = 2
 
 type indexedField struct {
@@ -176,6 +178,9 @@ func (d *dispatch) index(t settledTarget, clauses [][]ecs.Prefilter, byField map
 	fi := 0
 	for ci, c := range clauses {
 		slot := ti<<slotBits | int32(ci)
+		if len(clauses) == 1 {
+			slot = ^ti
+		}
 		d.targets[ti].need |= 1 << ci
 		for pi := range c {
 			ix := &d.fields[fields[fi]]
@@ -360,17 +365,23 @@ func (d *dispatch) add(slots []int32) {
 		d.recorded = append(d.recorded, slots...)
 	}
 	for _, sl := range slots {
-		t := &d.targets[sl>>slotBits]
-		if t.stamp != d.gen {
-			t.stamp, t.met = d.gen, 0
-		}
-		bit := uint8(1) << (sl & (1<<slotBits - 1))
-		if t.met&bit != 0 {
-			continue
-		}
-		t.met |= bit
-		if t.met != t.need {
-			continue
+		var t *target
+		if sl < 0 {
+			// A target of one conjunct: met as soon as the conjunct is.
+			t = &d.targets[^sl]
+		} else {
+			t = &d.targets[sl>>slotBits]
+			if t.stamp != d.gen {
+				t.stamp, t.met = d.gen, 0
+			}
+			bit := uint8(1) << (sl & (1<<slotBits - 1))
+			if t.met&bit != 0 {
+				continue
+			}
+			t.met |= bit
+			if t.met != t.need {
+				continue
+			}
 		}
 		if d.seen[t.rule] != d.gen {
 			d.seen[t.rule], d.steps[t.rule] = d.gen, 0
