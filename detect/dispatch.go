@@ -247,6 +247,11 @@ func (d *dispatch) pick(ev *ecs.Event) []int32 {
 		if v == nil {
 			continue
 		}
+		if v.Kind == ecs.String {
+			// The common case, without Text's switch or a copy of v.
+			d.recallValue(ix, v.Str)
+			continue
+		}
 		for _, el := range v.Elems() {
 			s, ok := el.Text()
 			if !ok {
