@@ -327,11 +327,18 @@ func (d *dispatch) scan(x *substrIndex, s string, which sides) {
 			d.addKey(x, k, which)
 		}
 	}
-	for i := 0; i+1 < len(s); i++ {
-		p := pairOf(s[i], s[i+1])
-		if x.pairs[p/64]&(1<<(p%64)) == 0 {
+	pairs := x.pairs
+	p := uint16(0)
+	if len(s) > 0 {
+		p = uint16(s[0])
+	}
+	for j := 1; j < len(s); j++ {
+		// p is the pair of bytes at i = j-1, carried from the last one.
+		p = p<<8 | uint16(s[j])
+		if pairs[p/64]&(1<<(p%64)) == 0 {
 			continue
 		}
+		i := j - 1
 		rest := s[i:]
 		if len(rest) < 8 {
 			for _, c := range x.bucket(p) {
