@@ -26,6 +26,7 @@ type dispatch struct {
 	seen    []uint64        // per rule: the event generation steps belongs to
 	gen     uint64
 	lower   []byte
+	ev      *ecs.Event // the event pick is looking at, nil outside it
 
 	recording bool    // add appends to recorded what it is given
 	recorded  []int32 // the slots of the value being looked up
@@ -236,6 +237,7 @@ func settleConjuncts(clauses [][]ecs.Prefilter, shape *ecs.Shape) (kept [][]ecs.
 // call.
 func (d *dispatch) pick(ev *ecs.Event) []int32 {
 	d.gen++
+	d.ev = ev
 	d.picked = d.picked[:0]
 	for k, i := range d.always {
 		d.seen[i], d.steps[i] = d.gen, d.allStep[k]
@@ -260,6 +262,7 @@ func (d *dispatch) pick(ev *ecs.Event) []int32 {
 			d.recallValue(ix, s)
 		}
 	}
+	d.ev = nil
 	if len(d.picked) > len(d.always) {
 		sortInt32(d.picked)
 	}
@@ -405,8 +408,15 @@ func (d *dispatch) add(slots []int32) {
 
 // folded returns s lower-cased: s itself when it has no upper-case
 // letter, else a copy in a reused buffer (valid until the next call) for
-// ASCII, or strings.ToLower for the rest.
+// ASCII, or strings.ToLower for the rest. Within pick the event lowers
+// an ASCII s: rules that fold the same value later reuse its answer.
 func (d *dispatch) folded(s string) string {
+	if d.ev != nil {
+		if low, ascii := d.ev.LowerASCII(s); ascii {
+			return low
+		}
+		return strings.ToLower(s)
+	}
 	ascii, upper := ecs.ASCIICase(s)
 	switch {
 	case !ascii:
