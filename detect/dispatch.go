@@ -26,6 +26,7 @@ type dispatch struct {
 	seen    []uint64        // per rule: the event generation steps belongs to
 	gen     uint64
 	lower   []byte
+	ev      *ecs.Event // the event pick is looking at, nil outside it
 
 	recording bool    // add appends to recorded what it is given
 	recorded  []int32 // the slots of the value being looked up
@@ -41,8 +42,10 @@ type target struct {
 	stamp uint64
 }
 
-// A slot names one conjunct of one target: target<<slotBits | conjunct.
-// Two bits hold ecs.MaxConjuncts conjuncts.
+// A slot names one conjunct of one target: target<<slotBits | conjunct;
+// the one conjunct of a target with no other is ^target instead (negative),
+// which add takes as met in full without keeping count. Two bits hold
+// ecs.MaxConjuncts conjuncts.
 const slotBits = 2
 
 type indexedField struct {
@@ -176,6 +179,9 @@ func (d *dispatch) index(t settledTarget, clauses [][]ecs.Prefilter, byField map
 	fi := 0
 	for ci, c := range clauses {
 		slot := ti<<slotBits | int32(ci)
+		if len(clauses) == 1 {
+			slot = ^ti
+		}
 		d.targets[ti].need |= 1 << ci
 		for pi := range c {
 			ix := &d.fields[fields[fi]]
@@ -231,6 +237,7 @@ func settleConjuncts(clauses [][]ecs.Prefilter, shape *ecs.Shape) (kept [][]ecs.
 // call.
 func (d *dispatch) pick(ev *ecs.Event) []int32 {
 	d.gen++
+	d.ev = ev
 	d.picked = d.picked[:0]
 	for k, i := range d.always {
 		d.seen[i], d.steps[i] = d.gen, d.allStep[k]
@@ -242,6 +249,11 @@ func (d *dispatch) pick(ev *ecs.Event) []int32 {
 		if v == nil {
 			continue
 		}
+		if v.Kind == ecs.String {
+			// The common case, without Text's switch or a copy of v.
+			d.recallValue(ix, v.Str)
+			continue
+		}
 		for _, el := range v.Elems() {
 			s, ok := el.Text()
 			if !ok {
@@ -250,6 +262,7 @@ func (d *dispatch) pick(ev *ecs.Event) []int32 {
 			d.recallValue(ix, s)
 		}
 	}
+	d.ev = nil
 	if len(d.picked) > len(d.always) {
 		sortInt32(d.picked)
 	}
@@ -317,14 +330,33 @@ func (d *dispatch) scan(x *substrIndex, s string, which sides) {
 			d.addKey(x, k, which)
 		}
 	}
-	for i := 0; i+1 < len(s); i++ {
-		p := pairOf(s[i], s[i+1])
-		if x.pairs[p/64]&(1<<(p%64)) == 0 {
+	pairs := x.pairs
+	p := uint16(0)
+	if len(s) > 0 {
+		p = uint16(s[0])
+	}
+	for j := 1; j < len(s); j++ {
+		// p is the pair of bytes at i = j-1, carried from the last one.
+		p = p<<8 | uint16(s[j])
+		if pairs[p/64]&(1<<(p%64)) == 0 {
 			continue
 		}
-		for _, k := range x.bucket(p) {
-			if strings.HasPrefix(s[i:], x.keys[k]) {
-				d.addKey(x, k, which)
+		i := j - 1
+		rest := s[i:]
+		if len(rest) < 8 {
+			for _, c := range x.bucket(p) {
+				if strings.HasPrefix(rest, x.keys[c.key]) {
+					d.addKey(x, c.key, which)
+				}
+			}
+			continue
+		}
+		// Eight bytes of text remain: one masked compare settles a key of
+		// up to eight bytes and rules most longer ones out.
+		w := head8(rest)
+		for _, c := range x.bucket(p) {
+			if w&c.mask == c.head && (!c.long || strings.HasPrefix(rest, x.keys[c.key])) {
+				d.addKey(x, c.key, which)
 			}
 		}
 	}
@@ -348,17 +380,23 @@ func (d *dispatch) add(slots []int32) {
 		d.recorded = append(d.recorded, slots...)
 	}
 	for _, sl := range slots {
-		t := &d.targets[sl>>slotBits]
-		if t.stamp != d.gen {
-			t.stamp, t.met = d.gen, 0
-		}
-		bit := uint8(1) << (sl & (1<<slotBits - 1))
-		if t.met&bit != 0 {
-			continue
-		}
-		t.met |= bit
-		if t.met != t.need {
-			continue
+		var t *target
+		if sl < 0 {
+			// A target of one conjunct: met as soon as the conjunct is.
+			t = &d.targets[^sl]
+		} else {
+			t = &d.targets[sl>>slotBits]
+			if t.stamp != d.gen {
+				t.stamp, t.met = d.gen, 0
+			}
+			bit := uint8(1) << (sl & (1<<slotBits - 1))
+			if t.met&bit != 0 {
+				continue
+			}
+			t.met |= bit
+			if t.met != t.need {
+				continue
+			}
 		}
 		if d.seen[t.rule] != d.gen {
 			d.seen[t.rule], d.steps[t.rule] = d.gen, 0
@@ -370,8 +408,15 @@ func (d *dispatch) add(slots []int32) {
 
 // folded returns s lower-cased: s itself when it has no upper-case
 // letter, else a copy in a reused buffer (valid until the next call) for
-// ASCII, or strings.ToLower for the rest.
+// ASCII, or strings.ToLower for the rest. Within pick the event lowers
+// an ASCII s: rules that fold the same value later reuse its answer.
 func (d *dispatch) folded(s string) string {
+	if d.ev != nil {
+		if low, ascii := d.ev.LowerASCII(s); ascii {
+			return low
+		}
+		return strings.ToLower(s)
+	}
 	ascii, upper := ecs.ASCIICase(s)
 	switch {
 	case !ascii:

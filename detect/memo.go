@@ -2,7 +2,8 @@ package detect
 
 // valueMemo remembers, for the values of one indexed field seen lately,
 // the slots their lookup met, so that a value seen again costs one hash
-// lookup instead of two trie walks and a substring scan. Process names,
+// lookup instead of two trie walks and a substring scan (and most often
+// only one compare, in a small direct-mapped table in front of the map). Process names,
 // executables, parents and most arguments repeat endlessly in a host's
 // events; command lines often do not, so a memo judges its own hit rate
 // every memoWindow lookups and, when too few hit, forgets everything and
@@ -14,7 +15,9 @@ package detect
 // full it keeps what it has and remembers nothing new until it next
 // forgets.
 type valueMemo struct {
-	at    map[string]uint64 // value -> first<<32 | end of its slots in slots
+	at    map[string]int32 // value -> its entry
+	ents  []memoEntry
+	front *[memoFront]int32 // by frontOf the value: 1 + an entry lately met, 0 none
 	slots []int32
 	text  []byte // the remembered values' bytes, which at's keys view
 	size  int
@@ -29,7 +32,32 @@ const (
 	memoEntryCost = 48       // a map entry's own bytes, about
 	memoWindow    = 512      // lookups between judgements of the hit rate
 	memoRest      = 16       // windows a memo stands aside after a poor one
+	memoFront     = 128      // entries of the direct-mapped table before the map
 )
+
+// memoEntry is one remembered value: key views the memo's text, at is
+// first<<32 | end of its slots in slots.
+type memoEntry struct {
+	key string
+	at  uint64
+}
+
+// frontOf is a cheap hash of s (its length and first and last eight
+// bytes) into the front table: most values recalled are a few names met
+// over and over, and one compare of a value there costs less than a map
+// lookup, which hashes all of s and probes.
+func frontOf(s string) uint32 {
+	var h uint64
+	if len(s) >= 8 {
+		h = head8(s) ^ head8(s[len(s)-8:])*0x9e3779b97f4a7c15
+	} else {
+		for i := 0; i < len(s); i++ {
+			h = h<<8 | uint64(s[i])
+		}
+	}
+	h = (h ^ uint64(len(s))) * 0xff51afd7ed558ccd
+	return uint32(h>>57) % memoFront
+}
 
 // memoVerdict says what recall found.
 type memoVerdict uint8
@@ -51,7 +79,18 @@ func (m *valueMemo) recall(s string) ([]int32, memoVerdict) {
 		}
 		return nil, memoBypassed
 	}
-	if at, ok := m.at[s]; ok {
+	var at uint64
+	found := false
+	if m.front != nil {
+		fr := &m.front[frontOf(s)]
+		if *fr != 0 && m.ents[*fr-1].key == s {
+			at, found = m.ents[*fr-1].at, true
+		} else if e, ok := m.at[s]; ok {
+			at, found = m.ents[e].at, true
+			*fr = e + 1
+		}
+	}
+	if found {
 		// A judgement that forgets leaves the slots where they are until
 		// the next keep, so these stay valid for the caller.
 		slots := m.slots[at>>32 : uint32(at) : uint32(at)]
@@ -86,7 +125,8 @@ func (m *valueMemo) keep(s string, slots []int32) {
 		return
 	}
 	if m.at == nil {
-		m.at = make(map[string]uint64)
+		m.at = make(map[string]int32)
+		m.front = new([memoFront]int32)
 	}
 	m.size += cost
 	first := len(m.slots)
@@ -94,11 +134,17 @@ func (m *valueMemo) keep(s string, slots []int32) {
 	// Earlier keys keep viewing the old array when append moves text.
 	start := len(m.text)
 	m.text = append(m.text, s...)
-	m.at[unsafeString(m.text[start:len(m.text):len(m.text)])] = uint64(first)<<32 | uint64(len(m.slots))
+	key := unsafeString(m.text[start:len(m.text):len(m.text)])
+	m.at[key] = int32(len(m.ents))
+	m.ents = append(m.ents, memoEntry{key, uint64(first)<<32 | uint64(len(m.slots))})
 }
 
 // forget drops every remembered value.
 func (m *valueMemo) forget() {
 	clear(m.at)
-	m.slots, m.text, m.size = m.slots[:0], m.text[:0], 0
+	if m.front != nil {
+		clear(m.front[:])
+	}
+	clear(m.ents) // let go of the keys, which view the old text
+	m.ents, m.slots, m.text, m.size = m.ents[:0], m.slots[:0], m.text[:0], 0
 }

@@ -83,3 +83,38 @@ func TestValueMemo(t *testing.T) {
 		}
 	}
 }
+
+// TestValueMemoFront checks the direct-mapped table before the map: values
+// that share its entries (more values than it has) each get their own
+// slots, whichever was met last, and none outlives a forget.
+func TestValueMemoFront(t *testing.T) {
+	var m valueMemo
+	values := []string{"", "a", "sh", "bash", "python3", "/usr/bin/python3", "/usr/bin/python3.11"}
+	// More values than the front table holds, few enough that a window
+	// of their misses and hits does not make the memo rest.
+	for i := 0; len(values) < memoWindow/2-10; i++ {
+		values = append(values, "proc-"+strconv.Itoa(i))
+	}
+	slotsOf := func(k int) []int32 { return []int32{int32(k), int32(len(values[k]))} }
+	for k, s := range values {
+		if _, v := m.recall(s); v != memoMiss {
+			t.Fatalf("first lookup of %q: verdict %d, want a miss", s, v)
+		}
+		m.keep(s, slotsOf(k))
+	}
+	for round := 0; round < 2; round++ {
+		for k := len(values) - 1; k >= 0; k -= 1 + round {
+			slots, v := m.recall(values[k])
+			if v != memoHit || !slices.Equal(slots, slotsOf(k)) {
+				t.Fatalf("round %d, %q: verdict %d slots %v, want a hit with %v", round, values[k], v, slots, slotsOf(k))
+			}
+		}
+	}
+	m.forget()
+	m.lookups, m.hits = 0, 0
+	for _, s := range values[:10] {
+		if _, v := m.recall(s); v != memoMiss {
+			t.Fatalf("%q after forget: verdict %d, want a miss", s, v)
+		}
+	}
+}

@@ -23,8 +23,18 @@ type substrIndex struct {
 	// The buckets in byte pair order, found by the rank of a pair's bit
 	// in pairs: before[w] counts the bits set in the words before w.
 	// Built on the first scan after an add.
-	ranked [][]int32
+	ranked [][]substrCand
 	before *[pairWords]uint16
+}
+
+// substrCand is a key of a bucket with its first bytes (up to eight, the
+// first in the low byte) and a mask of them, so that a scan tells most
+// candidates that do not match from one masked compare of the text's next
+// eight bytes.
+type substrCand struct {
+	head, mask uint64
+	key        int32
+	long       bool // the key is longer than eight bytes: head is not all of it
 }
 
 const pairWords = 1 << 16 / 64
@@ -60,7 +70,7 @@ func (x *substrIndex) add(key string, ref int32, sd side) {
 
 // bucket returns the keys starting with byte pair p, whose bit is set in
 // x.pairs.
-func (x *substrIndex) bucket(p uint16) []int32 {
+func (x *substrIndex) bucket(p uint16) []substrCand {
 	if x.before == nil {
 		x.rank()
 	}
@@ -78,10 +88,32 @@ func (x *substrIndex) rank() {
 		x.before[w] = uint16(n)
 		for word := x.pairs[w]; word != 0; word &= word - 1 {
 			p := uint16(w*64 + bits.TrailingZeros64(word))
-			x.ranked = append(x.ranked, x.buckets[p])
+			var cands []substrCand
+			for _, k := range x.buckets[p] {
+				cands = append(cands, candOf(x.keys[k], k))
+			}
+			x.ranked = append(x.ranked, cands)
 			n++
 		}
 	}
+}
+
+// candOf returns key k's candidate entry.
+func candOf(key string, k int32) substrCand {
+	c := substrCand{key: k, long: len(key) > 8}
+	for i := 0; i < len(key) && i < 8; i++ {
+		c.head |= uint64(key[i]) << (8 * i)
+		c.mask |= 0xff << (8 * i)
+	}
+	return c
+}
+
+// head8 returns the first eight bytes of s, the first in the low byte;
+// s holds at least eight.
+func head8(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 func (x *substrIndex) empty() bool { return len(x.keys) == 0 }
