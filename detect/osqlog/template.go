@@ -29,10 +29,9 @@ import (
 
 // lineTemplate is the shape of one line.
 type lineTemplate struct {
-	src  string // the line it was learned from; literals and keys view it
-	vals []templateValue
-	end  literal // what follows the last value, to the line's end
-	name string  // the query name, when the first value is it
+	vals []templateValue // their literals and keys view the template's copy of its line
+	end  literal         // what follows the last value, to the line's end
+	name string          // the query name, when the first value is it
 	// table is the table of every line that matches, when name is set:
 	// what inferTable makes of the name and the template's columns.
 	table string
@@ -250,8 +249,7 @@ func (r *Reader) maybeLearn(line []byte, fl *fastLine) {
 
 // templateLearner walks a line the scanner accepted and records its shape.
 type templateLearner struct {
-	b        []byte
-	i        int
+	s        fastScanner
 	litStart int
 	t        *lineTemplate
 }
@@ -262,20 +260,23 @@ func learnTemplate(line []byte) *lineTemplate {
 	// The template's own copy of the line, which nothing writes again:
 	// its literals, name and keys view it.
 	b := append([]byte(nil), line...)
-	l := templateLearner{b: b, t: &lineTemplate{src: view(b)}}
-	if !l.object(l.topMember) || l.ws() != len(l.b) {
+	l := templateLearner{s: fastScanner{b: b}, t: &lineTemplate{}}
+	if !l.object(l.topMember) {
 		return nil
 	}
-	l.t.end = newLiteral(l.b[l.litStart:])
+	if l.s.ws(); l.s.i != len(b) {
+		return nil
+	}
+	l.t.end = newLiteral(b[l.litStart:])
 	if len(l.t.vals) == 0 {
 		return nil
 	}
 	if l.t.vals[0].dest == destName {
-		// The name is the first value: its text is in src, right after
-		// the first literal.
+		// The name is the first value: its text is right after the first
+		// literal.
 		start := len(l.t.vals[0].lit.b)
-		end := plainEnd(l.b, start)
-		l.t.name = view(l.b[start:end])
+		end := plainEnd(b, start)
+		l.t.name = view(b[start:end])
 		var cols uint64
 		for _, v := range l.t.vals {
 			if v.dest == destColumn {
@@ -287,102 +288,75 @@ func learnTemplate(line []byte) *lineTemplate {
 	return l.t
 }
 
-func (l *templateLearner) ws() int {
-	for l.i < len(l.b) {
-		switch l.b[l.i] {
-		case ' ', '\t', '\n', '\r':
-			l.i++
-		default:
-			return l.i
-		}
-	}
-	return l.i
-}
-
-func (l *templateLearner) at(c byte) bool {
-	if l.ws() < len(l.b) && l.b[l.i] == c {
-		l.i++
-		return true
-	}
-	return false
-}
-
-// plainString reads a string with no special byte at l.i and returns its
-// text's bounds.
+// plainString reads a string with no special byte and returns its text's
+// bounds.
 func (l *templateLearner) plainString() (start, end int, ok bool) {
-	if l.ws() >= len(l.b) || l.b[l.i] != '"' {
+	s := &l.s
+	if s.peek() != '"' {
 		return 0, 0, false
 	}
-	start = l.i + 1
-	end = plainEnd(l.b, start)
-	if end >= len(l.b) || l.b[end] != '"' {
+	start = s.i + 1
+	end = plainEnd(s.b, start)
+	if end >= len(s.b) || s.b[end] != '"' {
 		return 0, 0, false
 	}
-	l.i = end + 1
+	s.i = end + 1
 	return start, end, true
 }
 
-// object walks an object, calling member with each key and l.i at its value.
+// object walks an object, calling member with each key and the scanner at
+// its value.
 func (l *templateLearner) object(member func(key string) bool) bool {
-	if !l.at('{') {
+	s := &l.s
+	if !s.eat('{') {
 		return false
 	}
-	if l.at('}') {
+	if s.eat('}') {
 		return true
 	}
 	for {
 		ks, ke, ok := l.plainString()
-		if !ok || !l.at(':') || !member(view(l.b[ks:ke])) {
+		if !ok || !s.eat(':') || !member(view(s.b[ks:ke])) {
 			return false
 		}
-		if l.at('}') {
+		if s.eat('}') {
 			return true
 		}
-		if !l.at(',') {
+		if !s.eat(',') {
 			return false
 		}
 	}
 }
 
-// value records the value at l.i: a plain string, or a number when
-// numbers is set; with skippable set, true, false and null are left in the
-// literal.
+// value records the value the scanner is at: a plain string, or a number
+// when numbers is set; with skippable set, true, false and null are left in
+// the literal.
 func (l *templateLearner) value(v templateValue, numbers, skippable bool) bool {
 	if len(l.t.vals) == maxTemplateValues {
 		return false
 	}
-	switch c := l.b[l.ws()]; {
+	s := &l.s
+	switch c := s.peek(); {
 	case c == '"':
-		at := l.i
+		at := s.i
 		if _, _, ok := l.plainString(); !ok {
 			return false
 		}
-		v.lit = newLiteral(l.b[l.litStart : at+1])
-		l.litStart = l.i
+		v.lit = newLiteral(s.b[l.litStart : at+1])
+		l.litStart = s.i
 	case c == '-' || c >= '0' && c <= '9':
-		if !numbers {
-			return false
-		}
-		at := l.i
-		s := fastScanner{b: l.b, i: at}
-		if !s.number() {
+		at := s.i
+		if !numbers || !s.number() {
 			return false
 		}
 		v.number = true
-		v.lit = newLiteral(l.b[l.litStart:at])
-		l.i, l.litStart = s.i, s.i
+		v.lit = newLiteral(s.b[l.litStart:at])
+		l.litStart = s.i
 	default:
 		if !skippable || v.dest != destSkip {
 			return false
 		}
-		for _, lit := range []string{"true", "false", "null"} {
-			s := fastScanner{b: l.b, i: l.i}
-			if s.literal(lit) {
-				l.i = s.i
-				return true
-			}
-		}
-		return false
+		return s.literal("true") || s.literal("false") || s.literal("null")
 	}
 	l.t.vals = append(l.t.vals, v)
 	return true
