@@ -266,3 +266,7 @@ func (s *Sensor) KnowsProcess(host string, pid int64) bool { return s.norm.Knows
 // ProcessCacheRoom is how many more processes the cache holds before it
 // evicts.
 func (s *Sensor) ProcessCacheRoom() int { return s.norm.CacheRoom() }
+
+// Warm prepares the sensor for rows of one host it is about to process
+// (see normalize.Normalizer.Warm); it changes nothing.
+func (s *Sensor) Warm(rows []normalize.Row) { s.norm.Warm(rows) }

@@ -139,6 +139,7 @@ func newScanPipeline(rules []*detect.Rule, opts detect.Options, shards int, wind
 func (p *scanPipeline) start() {
 	n := len(p.sensors)
 	if n == 1 {
+		p.reorder.SetWarm(p.sensors[0].Warm)
 		return
 	}
 	p.hostShard = map[string]int{}
@@ -171,7 +172,9 @@ func runShard(s *detect.Sensor, batches <-chan *shardBatch) {
 				process(it.row)
 				continue
 			}
-			for _, row := range it.second.View(&second) {
+			rows := it.second.View(&second)
+			s.Warm(rows)
+			for _, row := range rows {
 				process(row)
 			}
 			it.second.Release()

@@ -452,3 +452,31 @@ func hexIDTo(id *[16]byte, h uint64) string {
 // appendJSONString appends s quoted as encoding/json's Marshal quotes it
 // (HTML's <, > and & escaped).
 func appendJSONString(b []byte, s string) []byte { return ecs.AppendJSONString(b, s, true) }
+
+// warmSink keeps warm's loads from being optimized away.
+var warmSink uint64
+
+// warm loads into the CPU cache what the lookups of pids on host will
+// touch: the index's entries, then the processes' first cache lines. The
+// loads of each pass do not depend on one another, so the processor
+// overlaps their misses; made one by one as the rows are processed, each
+// would stall it. Nothing is changed or counted. slots is scratch space,
+// returned for the next call.
+func (c *procCache) warm(host string, pids []int64, slots []int32) []int32 {
+	h := c.host(host, false)
+	if h == nil {
+		return slots
+	}
+	slots = slots[:0]
+	for _, pid := range pids {
+		if i, ok := h.pids[pid]; ok {
+			slots = append(slots, i)
+		}
+	}
+	var sum uint64
+	for _, i := range slots {
+		sum += uint64(c.at(i).ppid)
+	}
+	warmSink += sum
+	return slots
+}

@@ -55,9 +55,12 @@ const DefaultMaxProcesses = 100000
 // Normalizer turns rows into events and keeps the process cache.
 type Normalizer struct {
 	cache *procCache
-	arena arena
-	args  argsCache
-	stats counters
+	// warmPids and warmSlots are Warm's scratch.
+	warmPids  []int64
+	warmSlots []int32
+	arena     arena
+	args      argsCache
+	stats     counters
 	// hostHash is the entity id hash state after the last host: rows come
 	// in runs of one host.
 	hostHash struct {
@@ -867,4 +870,25 @@ func outcome(r *Row, tbl *tableInfo) ecs.Value {
 		return vFailure
 	}
 	return ecs.Value{}
+}
+
+// Warm prepares the process cache for rows about to be normalized, all of
+// one host (a host's second, say): it changes nothing, but the rows'
+// lookups then find what they touch in the CPU cache.
+func (n *Normalizer) Warm(rows []Row) {
+	if len(rows) < 4 {
+		return
+	}
+	pids := n.warmPids[:0]
+	for i := range rows {
+		r := &rows[i]
+		if pid, ok := parseInt(r.Get(ColPid)); ok {
+			pids = append(pids, pid)
+		}
+		if ppid, ok := parseInt(r.Get(ColParent)); ok {
+			pids = append(pids, ppid)
+		}
+	}
+	n.warmPids = pids
+	n.warmSlots = n.cache.warm(rows[0].Host, pids, n.warmSlots)
 }

@@ -233,6 +233,7 @@ type Reorderer struct {
 	released int64
 	stats    ReorderStats
 	sink     func(HostSecond)
+	warm     func([]Row) // called with each host's second before its rows are emitted
 	pool     *slab.Pool
 	freeHost []*hostBuffer
 	scratch  []byte
@@ -473,6 +474,9 @@ func (o *Reorderer) releaseOldest(emit func(Row)) {
 			continue
 		}
 		rows := o.second.view(hb.chunks, hb.rows, h)
+		if o.warm != nil {
+			o.warm(rows)
+		}
 		for _, r := range rows {
 			emit(r)
 		}
@@ -536,6 +540,10 @@ func (h HostSecond) Release() {
 // undecoded, instead of emitting its rows. Rows emitted at once (late or
 // untimed) still go to the emit function given to Push.
 func (o *Reorderer) SetSink(sink func(HostSecond)) { o.sink = sink }
+
+// SetWarm has warm called with each host's second of rows before they are
+// emitted one by one (a consumer may prepare for them: Sensor.Warm).
+func (o *Reorderer) SetWarm(warm func([]Row)) { o.warm = warm }
 
 type secondHeap []int64
 

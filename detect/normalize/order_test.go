@@ -228,6 +228,30 @@ func TestReordererGroupsHosts(t *testing.T) {
 	}
 }
 
+// SetWarm's function sees each host's second, whole, right before its
+// rows are emitted.
+func TestReordererWarmsEachHostSecond(t *testing.T) {
+	o := NewReorderer(0, 1<<20)
+	defer o.Close()
+	var log []string
+	o.SetWarm(func(rows []Row) {
+		var eids []string
+		for _, r := range rows {
+			eids = append(eids, r.Host+"/"+r.Get(ColEID))
+		}
+		log = append(log, "warm "+strings.Join(eids, ","))
+	})
+	emit := func(r Row) { log = append(log, r.Host+"/"+r.Get(ColEID)) }
+	for i, h := range []string{"b", "a", "b", "a"} {
+		o.Push(Row{Table: TableProcessEvents, Host: h, Seq: uint64(i), Cols: cols("time=7", fmt.Sprintf("eid=%d", 10-i), "pid=1", "path=/x")}, emit)
+	}
+	o.Flush(emit)
+	want := "[warm a/7,a/9 a/7 a/9 warm b/8,b/10 b/8 b/10]"
+	if fmt.Sprint(log) != want {
+		t.Errorf("got %v, want %s", log, want)
+	}
+}
+
 // TestRowCodecRoundTrip: a row encoded into a Reorderer's buffer comes
 // back with every column, slotted or not, and the same table, host and Seq.
 func TestRowCodecRoundTrip(t *testing.T) {
