@@ -329,8 +329,9 @@ type ReorderStats struct {
 }
 
 // DefaultMaxBufferedBytes bounds a Reorderer's buffers when NewReorderer is
-// given a non-positive maxBytes: 64 MiB, about 200,000 rows of osquery's
-// process_events.
+// given a non-positive maxBytes: 64 MiB, about 290,000 rows of osquery's
+// process_events as a results log's reader leaves them (without the
+// columns no event reads, normalize.Unread), 250,000 with every column.
 const DefaultMaxBufferedBytes = 64 << 20
 
 // NewReorderer returns a Reorderer that holds back seconds newer than the

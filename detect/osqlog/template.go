@@ -35,6 +35,10 @@ type lineTemplate struct {
 	// table is the table of every line that matches, when name is set:
 	// what inferTable makes of the name and the template's columns.
 	table string
+	// needsEID is set when the template leaves out columns
+	// normalize.Unread names: a line whose eid is empty then goes to the
+	// scanner, which keeps them.
+	needsEID bool
 	// hits and misses count the lines that matched and that departed
 	// from it after their start did (see parseTemplate).
 	hits, misses int
@@ -220,6 +224,9 @@ func (r *Reader) applyTemplate(t *lineTemplate, b []byte) (fl fastLine, ok bool)
 	if len(b)-i != len(t.end.b) || !t.end.at(b, i) {
 		return fl, false
 	}
+	if t.needsEID && f.Get(normalize.ColEID) == "" {
+		return fl, false
+	}
 	r.nfields = 1
 	fl.hasColumns, fl.nrows, fl.table = true, 1, t.table
 	return fl, true
@@ -284,8 +291,22 @@ func learnTemplate(line []byte) *lineTemplate {
 			}
 		}
 		l.t.table = inferTable(l.t.name, func(c normalize.Col) bool { return cols&(1<<c) != 0 })
+		if cols&(1<<normalize.ColEID) != 0 {
+			l.t.leaveOutUnread()
+		}
 	}
 	return l.t
+}
+
+// leaveOutUnread has the template skip the columns whose values no event
+// of its table reads when the row has an eid (normalize.Unread).
+func (t *lineTemplate) leaveOutUnread() {
+	for k := range t.vals {
+		if v := &t.vals[k]; v.dest == destColumn && normalize.Unread(t.table, v.col) {
+			v.dest = destSkip
+			t.needsEID = true
+		}
+	}
 }
 
 // plainString reads a string with no special byte and returns its text's

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/osqdetect/osqdetect/detect/normalize"
 )
 
 // readWith reads line with r as parse does and renders the result.
@@ -19,9 +21,25 @@ func readWith(t *testing.T, r *Reader, line []byte) (out string, fastOK bool) {
 	rows, reason := r.rowsFast(&fl)
 	var got []rowsOut
 	for _, row := range maybe(rows) {
-		got = append(got, rowsOut{row.Table, row.Host, row.Seq, fmt.Sprint(row.cols)})
+		got = append(got, rowsOut{row.Table, row.Host, row.Seq, fmt.Sprint(withoutUnread(row.Table, row.cols))})
 	}
 	return render(got) + " | " + reason, true
+}
+
+// withoutUnread leaves out of a row with an eid the columns a reader may
+// leave out (normalize.Unread), so that rows read by a template, which
+// leaves them out, and by the scanner, which keeps them, compare.
+func withoutUnread(table string, cols map[string]string) map[string]string {
+	if cols["eid"] == "" {
+		return cols
+	}
+	out := map[string]string{}
+	for k, v := range cols {
+		if !normalize.Unread(table, normalize.ColOf(k)) {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // templateLines are lines of the event shape (the first two learned from
@@ -208,5 +226,56 @@ func TestLongLinesAreNotLearned(t *testing.T) {
 	}
 	if len(r.templates) != 0 {
 		t.Fatalf("%d templates learned from a %d-byte line", len(r.templates), len(long))
+	}
+}
+
+// TestTemplateLeavesOutUnreadColumns: lines a template reads leave out the
+// columns no event of their table reads when the row has an eid
+// (normalize.Unread); a line whose eid is empty, a table whose rows are not
+// events and a query without an eid column keep every column.
+func TestTemplateLeavesOutUnreadColumns(t *testing.T) {
+	line := func(name, eid string) []byte {
+		return []byte(`{"name":"pack/p/` + name + `","hostIdentifier":"h1","unixTime":1700000001,"columns":{"atime":"0","eid":"` + eid +
+			`","mode":"0100755","path":"/bin/sh","pid":"10","time":"1700000000","uptime":"99"},"action":"added"}`)
+	}
+	noEID := []byte(`{"name":"pack/p/process_events","hostIdentifier":"h1","unixTime":1700000001,"columns":{"atime":"0","mode":"0100755","path":"/bin/sh","pid":"10","time":"1700000000"},"action":"added"}`)
+	tests := []struct {
+		name        string
+		learn, read []byte
+		want        string
+	}{
+		{"event row with an eid", line("process_events", "7"), line("process_events", "8"),
+			"map[eid:8 path:/bin/sh pid:10 time:1700000000 uptime:99]"},
+		{"socket row with an eid", line("socket_events", "7"), line("socket_events", "8"),
+			"map[eid:8 path:/bin/sh pid:10 time:1700000000 uptime:99]"},
+		{"empty eid", line("process_events", "7"), line("process_events", ""),
+			"map[atime:0 eid: mode:0100755 path:/bin/sh pid:10 time:1700000000 uptime:99]"},
+		{"not an event table", line("processes", "7"), line("processes", "8"),
+			"map[atime:0 eid:8 mode:0100755 path:/bin/sh pid:10 time:1700000000 uptime:99]"},
+		{"no eid column", noEID, noEID,
+			"map[atime:0 mode:0100755 path:/bin/sh pid:10 time:1700000000]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := NewReader(nil, "t")
+			if _, ok := r.parseFast(tt.learn); !ok || len(r.templates) != 1 {
+				t.Fatalf("no template learned (%d)", len(r.templates))
+			}
+			hits := r.templates[0].hits
+			fl, ok := r.parseFast(tt.read)
+			if !ok {
+				t.Fatal("line not read")
+			}
+			rows, _ := r.rowsFast(&fl)
+			if len(rows) != 1 {
+				t.Fatalf("%d rows", len(rows))
+			}
+			if got := fmt.Sprint(rows[0].ColMap()); got != tt.want {
+				t.Errorf("columns %s\nwant    %s", got, tt.want)
+			}
+			if tt.name == "event row with an eid" && r.templates[0].hits != hits+1 {
+				t.Error("the line was not read by the template")
+			}
+		})
 	}
 }
