@@ -440,6 +440,7 @@ func ownRow(r normalize.Row) normalize.Row {
 func (p *scanPipeline) scanFile(ctx context.Context, path string, index uint64, stdin io.Reader) {
 	var in io.Reader = stdin
 	name := "stdin"
+	regular := false
 	if path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
@@ -448,14 +449,21 @@ func (p *scanPipeline) scanFile(ctx context.Context, path string, index uint64, 
 			return
 		}
 		defer f.Close()
-		if st, err := f.Stat(); err == nil && st.IsDir() {
+		st, err := f.Stat()
+		if err == nil && st.IsDir() {
 			p.sum.badFiles++
 			fmt.Fprintf(p.errw, "osqdetect scan: %s is a directory, not a results log\n", path)
 			return
 		}
-		in, name = f, path
+		in, name, regular = f, path, err == nil && st.Mode().IsRegular()
+	} else if f, ok := stdin.(*os.File); ok {
+		st, err := f.Stat()
+		regular = err == nil && st.Mode().IsRegular()
 	}
-	br := bufio.NewReaderSize(interruptible(ctx, in), 256<<10)
+	if !regular {
+		in = interruptible(ctx, in)
+	}
+	br := bufio.NewReaderSize(in, 256<<10)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
@@ -741,16 +749,11 @@ func parseChunks(work <-chan *chunk, name string, index uint64) {
 }
 
 // interruptible returns in wrapped so that a read that blocks ends when
-// ctx is done. A regular file is returned as it is: its reads never wait
-// for long (the readers check ctx between chunks and lines), and the
+// ctx is done. scanFile leaves regular files unwrapped: their reads never
+// wait for long (the readers check ctx between chunks and lines), and the
 // wrapper would cost a goroutine and a copy of every read on the reading
 // goroutine, which a scan on several CPUs waits for.
 func interruptible(ctx context.Context, in io.Reader) io.Reader {
-	if f, ok := in.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-			return f
-		}
-	}
 	return &ctxReader{ctx: ctx, r: in}
 }
 
