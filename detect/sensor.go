@@ -81,6 +81,7 @@ func (s *Sensor) Ingest(rows []normalize.Row, emit func(*Alert)) []error {
 			end++
 		}
 		s.order.Order(rows[start:end])
+		s.norm.Warm(rows[start:end])
 		for i := start; i < end; i++ {
 			if err := s.Process(rows[i], emit); err != nil {
 				errs = append(errs, err)
