@@ -185,6 +185,9 @@ type procCache struct {
 	// slotBytes is the mean size of the last journal's slot encodings, to
 	// size the next one's buffer.
 	slotBytes int
+	// warmSink keeps warm's loads from being optimized away (a cache's
+	// own: caches of other engines warm at the same time).
+	warmSink uint64
 }
 
 // hostProcs indexes the entries of one host by pid, so that a lookup hashes
@@ -453,9 +456,6 @@ func hexIDTo(id *[16]byte, h uint64) string {
 // (HTML's <, > and & escaped).
 func appendJSONString(b []byte, s string) []byte { return ecs.AppendJSONString(b, s, true) }
 
-// warmSink keeps warm's loads from being optimized away.
-var warmSink uint64
-
 // warm loads into the CPU cache what the lookups of pids on host will
 // touch: the index's entries, then the processes' first cache lines. The
 // loads of each pass do not depend on one another, so the processor
@@ -477,6 +477,6 @@ func (c *procCache) warm(host string, pids []int64, slots []int32) []int32 {
 	for _, i := range slots {
 		sum += uint64(c.at(i).ppid)
 	}
-	warmSink += sum
+	c.warmSink += sum
 	return slots
 }
