@@ -163,10 +163,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, OpenResult, er
 	// a damaged file in a goroutine of bbolt's, which no recover can catch.
 	// It is kept as a sorted array (the file's format is the same for both
 	// kinds): a commit's pages come from the lowest free ids, so they lie
-	// in a few runs of the file (6 against 17 with the hash map, for a
-	// commit of 500 process slots once a store has thousands of free
-	// pages), and writing the freelist copies the array instead of sorting
-	// the map's ids into new storage every commit.
+	// in a few runs of the file (2 against 12 with the hash map, for a
+	// poll of 1,000 events once the store has thousands of free pages),
+	// and writing the freelist copies the array instead of sorting the
+	// map's ids into new storage every commit.
 	bopts := &bolt.Options{Timeout: timeout, NoSync: opts.NoSync, FreelistType: bolt.FreelistArrayType,
 		InitialMmapSize: opts.InitialMmapSize}
 
