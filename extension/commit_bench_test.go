@@ -61,7 +61,7 @@ func BenchmarkCommitPerPoll(b *testing.B) {
 						batch = store.Batch{Terms: d.Engine.Terms, Cursors: cursorToStore(state.Cursor, sources),
 							State: map[string][]byte{blobPoller: poll, blobProcesses: procs}}
 					} else {
-						batch = newPendingCommit(nil, d, cursorToStore(state.Cursor, sources), poll).batch()
+						batch = newPendingCommit(nil, d, cursorToStore(state.Cursor, sources), poll, nil).batch()
 					}
 					if _, err := st.Commit(context.Background(), batch); err != nil {
 						b.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/osqdetect/osqdetect/detect"
 	"github.com/osqdetect/osqdetect/detect/normalize"
@@ -128,8 +129,10 @@ type pendingCommit struct {
 }
 
 // newPendingCommit renders a sensor delta, the poller state and the alerts
-// as one store batch.
-func newPendingCommit(alerts []*detect.Alert, d detect.SensorDelta, cursors map[string]store.Cursor, poller []byte) *pendingCommit {
+// as one store batch. The list of process cache slots goes in the storage
+// of reuse, a list no longer in use (the previous commit's, whose batch is
+// stored or was copied by ownSlots).
+func newPendingCommit(alerts []*detect.Alert, d detect.SensorDelta, cursors map[string]store.Cursor, poller []byte, reuse []store.Slot) *pendingCommit {
 	pc := &pendingCommit{alerts: alerts, terms: d.Engine.Terms, cursors: cursors,
 		blobs: map[string][]byte{blobPoller: poller, blobEngine: d.Engine.Counters, blobSensor: d.Counters,
 			blobProcessClock: d.Processes.Clock},
@@ -145,7 +148,7 @@ func newPendingCommit(alerts []*detect.Alert, d detect.SensorDelta, cursors map[
 		pc.blobs[blobProcesses] = nil // the whole-cache snapshot of older stores is superseded
 	}
 	if len(d.Processes.Slots) > 0 {
-		slots := make([]store.Slot, len(d.Processes.Slots))
+		slots := slices.Grow(reuse[:0], len(d.Processes.Slots))[:len(d.Processes.Slots)]
 		for i, s := range d.Processes.Slots {
 			slots[i] = store.Slot{N: uint32(s.Slot), Value: s.Data}
 		}

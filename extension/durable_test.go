@@ -78,11 +78,12 @@ func TestLoadPacksLegacyProcessRecords(t *testing.T) {
 }
 
 // A commit that fails is kept and merged with the next; its process
-// journal views storage the next journal reuses, so it is copied when
+// journal views storage the next journal reuses, and its list of slots is
+// the storage the runner hands the next commit, so both are copied when
 // kept: the slots it stores in the end are the ones it was made with.
 func TestKeptCommitOwnsItsJournal(t *testing.T) {
 	sensor := detect.NewSensor(nil, detect.SensorOptions{MaxProcesses: 100})
-	take := func(from int) (*pendingCommit, map[uint32]string) {
+	take := func(from int, reuse []store.Slot) (*pendingCommit, map[uint32]string) {
 		var rows []normalize.Row
 		for i := from; i < from+20; i++ {
 			rows = append(rows, benchExecRow(10000+i, 1700000000, i))
@@ -96,11 +97,12 @@ func TestKeptCommitOwnsItsJournal(t *testing.T) {
 		for _, s := range d.Processes.Slots {
 			want[uint32(s.Slot)] = string(s.Data)
 		}
-		return newPendingCommit(nil, d, nil, nil), want
+		return newPendingCommit(nil, d, nil, nil, reuse), want
 	}
-	kept, want := take(0)
-	kept.ownSlots() // the commit failed
-	next, wantNext := take(20)
+	kept, want := take(0, nil)
+	list := kept.slots[slotsProcesses] // reused by the next commit, as the runner does
+	kept.ownSlots()                    // the commit failed
+	next, wantNext := take(20, list)
 	if len(wantNext) == 0 || len(want) == 0 {
 		t.Fatal("no slots journaled")
 	}

@@ -97,7 +97,10 @@ type runner struct {
 	lastProbe     time.Time
 	pending       *pendingCommit
 	rows          []normalize.Row // the last page's rows, reused (they die with the page)
-	memory        idleReturn
+	// slots is the last commit's list of process cache slots, reused by
+	// the next (a commit kept after a failure owns a copy: ownSlots).
+	slots  []store.Slot
+	memory idleReturn
 	// lastStorePages is when the store's mapped pages were last dropped
 	// from the resident set (dropStorePages).
 	lastStorePages time.Time
@@ -626,7 +629,10 @@ func (r *runner) commit(alerts []*detect.Alert) error {
 	if err != nil {
 		return fmt.Errorf("serializing poller state: %w", err)
 	}
-	pc := newPendingCommit(alerts, delta, cursorToStore(r.state.Cursor, r.poller.Sources()), pollBlob)
+	pc := newPendingCommit(alerts, delta, cursorToStore(r.state.Cursor, r.poller.Sources()), pollBlob, r.slots)
+	if list := pc.slots[slotsProcesses]; list != nil {
+		r.slots = list
+	}
 	if r.pending != nil {
 		r.pending.merge(pc)
 	} else {

@@ -54,15 +54,33 @@ func (d *dirtySlots) reset() {
 // take returns the marked slots in order, valid until the next take, and
 // empties the set.
 func (d *dirtySlots) take() (slots []int32, cleared bool) {
-	slots = append(d.order[:0], d.list...)
+	order := d.order[:0]
+	if !worthKeeping(cap(order), len(d.list), 4) {
+		order = nil
+	}
+	slots = append(order, d.list...)
 	d.order = slots
 	slices.Sort(slots)
 	for _, i := range d.list {
 		d.bits[i>>6] = 0
 	}
-	d.list = d.list[:0]
+	if worthKeeping(cap(d.list), len(d.list), 4) {
+		d.list = d.list[:0]
+	} else {
+		d.list = nil
+	}
 	cleared, d.cleared = d.cleared, false
 	return slots, cleared
+}
+
+// worthKeeping reports whether storage of capacity have (elements of size
+// bytes) is kept for a need of want: a journal of the whole cache (after
+// the clock hand cleared every mark, or a restore that converts every
+// slot) needs ten or more megabytes once, and the journals after it a
+// fraction of that, so storage over four times the need and over 256 KiB
+// is let go.
+func worthKeeping(have, want, size int) bool {
+	return have <= 4*want || have*size <= 256<<10
 }
 
 // ProcessSlot is one slot of the process cache, encoded.
@@ -116,8 +134,11 @@ func (n *Normalizer) TakeProcessJournal() (ProcessJournal, error) {
 	j := ProcessJournal{Reset: cleared, Slots: c.dirty.slots[:0]}
 	per := max(c.slotBytes, 128)
 	buf := c.dirty.buf[:0]
-	if want := len(slots) * (per + per/8); cap(buf) < want {
+	if want := len(slots) * (per + per/8); cap(buf) < want || !worthKeeping(cap(buf), want, 1) {
 		buf = make([]byte, 0, want)
+	}
+	if !worthKeeping(cap(j.Slots), len(slots), int(unsafe.Sizeof(ProcessSlot{}))) {
+		j.Slots = nil
 	}
 	for _, i := range slots {
 		if i >= c.used {

@@ -203,6 +203,53 @@ func TestJournalFollowsWhatChanged(t *testing.T) {
 	}
 }
 
+// A journal of the whole cache does not pin its storage: the journals
+// after it, a fraction of its size, let it go, while journals of a steady
+// size keep reusing theirs.
+func TestJournalLetsGoOfABurstsStorage(t *testing.T) {
+	n := New(Options{MaxProcesses: 20000})
+	exec := func(from, to int) {
+		for i := from; i < to; i++ {
+			eventJSON(t, n, execRow(strconv.Itoa(10000+i), "1", "/bin/x", "x -n "+strconv.Itoa(i), "1700000000", strconv.Itoa(i)))
+		}
+	}
+	exec(0, 20000)
+	if j, _ := n.TakeProcessJournal(); len(j.Slots) != 20000 {
+		t.Fatalf("first journal has %d slots, want 20000", len(j.Slots))
+	}
+	d := &n.cache.dirty
+	if cap(d.buf) < 1<<20 {
+		t.Fatalf("a journal of 20000 slots used %d bytes", cap(d.buf))
+	}
+	for round := range 3 {
+		exec(20000+round*10, 20000+round*10+10) // evicts 10, journals 10 to 30 slots
+		j, _ := n.TakeProcessJournal()
+		if len(j.Slots) < 10 || len(j.Slots) > 30 {
+			t.Fatalf("round %d: a journal of %d slots after 10 execs", round, len(j.Slots))
+		}
+		for _, s := range j.Slots {
+			if _, err := decodeSlotBinary(s.Data); err != nil {
+				t.Fatalf("round %d: slot %d: %v", round, s.Slot, err)
+			}
+		}
+	}
+	for name, size := range map[string]int{"buf": cap(d.buf), "slots": cap(d.slots) * 32,
+		"order": cap(d.order) * 4, "list": cap(d.list) * 4} {
+		if size > 256<<10 {
+			t.Errorf("after small journals the journal's %s keeps %d bytes", name, size)
+		}
+	}
+	// Steady journals reuse their storage.
+	exec(20100, 20110)
+	n.TakeProcessJournal()
+	before := &d.buf[:1][0]
+	exec(20110, 20120)
+	n.TakeProcessJournal()
+	if &d.buf[:1][0] != before {
+		t.Error("a journal of the same size did not reuse the last one's buffer")
+	}
+}
+
 func TestRestoreProcessSlotsRejectsBadState(t *testing.T) {
 	n := New(Options{MaxProcesses: 4})
 	eventJSON(t, n, execRow("10", "1", "/bin/x", "x", "1700000000", "1"))

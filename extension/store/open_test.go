@@ -215,3 +215,77 @@ func write(t *testing.T, path string, data []byte) {
 		t.Fatal(err)
 	}
 }
+
+// A store whose freelist was last written by bbolt's hash-map freelist
+// (earlier versions opened it so) opens cleanly with the array freelist,
+// reuses its free pages and keeps its data: the freelist page has one
+// format for both.
+func TestOpenReadsAHashMapFreelist(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	const ns = "procs"
+	want := map[uint32]string{}
+	commitSlots := func(s *Store, round, from, to int) {
+		var list []Slot
+		for n := from; n < to; n++ {
+			v := strings.Repeat(string(rune('a'+round)), 90+n%17)
+			list = append(list, Slot{N: uint32(n), Value: []byte(v)})
+			want[uint32(n)] = v
+		}
+		if _, err := s.Commit(ctx, Batch{Slots: map[string][]Slot{ns: list}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := openTest(t, dir)
+	commitSlots(s, 0, 0, 3000)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// An earlier version rewrites every block: the old pages go to the
+	// freelist, which it writes.
+	path := filepath.Join(dir, DefaultFileName)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := &Store{db: db, path: path}
+	commitSlots(old, 1, 0, 3000)
+	st := db.Stats()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if free := st.FreePageN + st.PendingPageN; free < 50 {
+		t.Fatalf("the rewrite left %d free pages, want many", free)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s, res, err := Open(ctx, dir, Options{})
+	if err != nil || res.Recovered {
+		t.Fatalf("Open: %v, recovered %v (%s)", err, res.Recovered, res.Reason)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	commitSlots(s, 2, 1000, 2000)
+	if got := slotsOf(t, s, ns); len(got) != len(want) {
+		t.Fatalf("%d slots, want %d", len(got), len(want))
+	} else {
+		for n, v := range want {
+			if got[n] != v {
+				t.Fatalf("slot %d = %.10q..., want %.10q...", n, got[n], v)
+			}
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, dir) // checked again on open
+	if got := slotsOf(t, s, ns); len(got) != len(want) {
+		t.Fatalf("after reopening: %d slots, want %d", len(got), len(want))
+	}
+	if after, err := os.Stat(path); err == nil && after.Size() > info.Size() {
+		t.Errorf("the file grew from %d to %d bytes: the free pages were not reused", info.Size(), after.Size())
+	}
+}
