@@ -556,9 +556,31 @@ func (c *compiler) anyOf(x expr, test func(*ecs.Value) bool) (ecs.Predicate, err
 	}, nil
 }
 
+// textFilter rules out, without hashing, most text that a set of strings
+// does not hold: by its length (up to 62 bytes one by one, longer ones
+// together) and its first byte. A rule's list of constants is asked far
+// more often about values it does not hold than about ones it does.
+type textFilter struct {
+	lens  uint64  // bit n: a member n bytes long; bit 63: one 63 or longer
+	first byteSet // the first bytes of the non-empty members
+}
+
+func (f *textFilter) add(s string) {
+	f.lens |= 1 << min(len(s), 63)
+	if s != "" {
+		f.first.add(s[0])
+	}
+}
+
+// mayHold reports false when no member of the set can equal s.
+func (f *textFilter) mayHold(s string) bool {
+	return f.lens&(1<<min(len(s), 63)) != 0 && (s == "" || f.first.has(s[0]))
+}
+
 // valueSet is a precompiled `in` list of constants.
 type valueSet struct {
 	strs     map[string]struct{} // strings (lower-cased when fold)
+	strsIn   textFilter          // rules out most text strs does not hold
 	numAll   map[float64]struct{}
 	numKinds map[float64]struct{} // only constants that are numbers
 	bools    [2]bool
@@ -572,8 +594,10 @@ func (s *valueSet) has(e *ecs.Value) bool {
 			if inFoldSet(s.strs, e.Str) {
 				return true
 			}
-		} else if _, ok := s.strs[e.Str]; ok {
-			return true
+		} else if s.strsIn.mayHold(e.Str) {
+			if _, ok := s.strs[e.Str]; ok {
+				return true
+			}
 		}
 		if len(s.numKinds) > 0 {
 			if n, ok := parseNum(e.Str); ok {
@@ -610,6 +634,7 @@ func (c *compiler) in(e *inExpr) (ecs.Predicate, error) {
 					s = strings.ToLower(s)
 				}
 				set.strs[s] = struct{}{}
+				set.strsIn.add(s)
 				if n, ok := parseNum(v.Str); ok {
 					set.numAll[n] = struct{}{}
 				}
@@ -680,6 +705,7 @@ func (c *compiler) in(e *inExpr) (ecs.Predicate, error) {
 // means for these patterns.
 type patternSet struct {
 	lits      map[string]struct{}
+	litsIn    textFilter      // rules out most text lits does not hold
 	globs     []*glob.Pattern // lower-cased sources, matched case-sensitively
 	foldGlobs []*glob.Pattern // original sources, matched folding (fold only)
 	fold      bool
@@ -722,8 +748,10 @@ func (s *patternSet) match(e *ecs.Value) bool {
 
 // matchLower matches str, already lower-cased when the set folds.
 func (s *patternSet) matchLower(str string) bool {
-	if _, hit := s.lits[str]; hit {
-		return true
+	if s.litsIn.mayHold(str) {
+		if _, hit := s.lits[str]; hit {
+			return true
+		}
 	}
 	for _, g := range s.globs {
 		if g.Match(str) {
@@ -809,6 +837,7 @@ func (c *compiler) match(e *matchExpr) (ecs.Predicate, error) {
 				src = strings.ToLower(src)
 			}
 			set.lits[src] = struct{}{}
+			set.litsIn.add(src)
 			continue
 		}
 		if fold {
