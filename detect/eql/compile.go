@@ -707,6 +707,7 @@ type patternSet struct {
 	lits      map[string]struct{}
 	litsIn    textFilter      // rules out most text lits does not hold
 	globs     []*glob.Pattern // lower-cased sources, matched case-sensitively
+	globsIn   endFilter       // rules out most text no glob matches
 	foldGlobs []*glob.Pattern // original sources, matched folding (fold only)
 	fold      bool
 }
@@ -753,12 +754,69 @@ func (s *patternSet) matchLower(str string) bool {
 			return true
 		}
 	}
+	if !s.globsIn.mayMatch(str) {
+		return false
+	}
 	for _, g := range s.globs {
 		if g.Match(str) {
 			return true
 		}
 	}
 	return false
+}
+
+// globEnd holds the byte a glob's matches start with and the byte they
+// end with, where its pattern fixes them.
+type globEnd struct {
+	first, last       byte
+	hasFirst, hasLast bool
+}
+
+func globEndOf(g *glob.Pattern) globEnd {
+	head, tail := g.Ends()
+	var e globEnd
+	if head != "" {
+		e.first, e.hasFirst = head[0], true
+	}
+	if tail != "" {
+		e.last, e.hasLast = tail[len(tail)-1], true
+	}
+	return e
+}
+
+// rulesOut reports whether text s cannot match the glob.
+func (e globEnd) rulesOut(s string) bool {
+	if s == "" {
+		return e.hasFirst || e.hasLast
+	}
+	return e.hasFirst && s[0] != e.first || e.hasLast && s[len(s)-1] != e.last
+}
+
+// endFilter rules out text that no glob of a set can match by its first
+// and last bytes: a glob with literal text at its start adds its first
+// byte to first; one with none there but some at its end adds its last
+// byte to last; one with neither leaves the set open to every text. A
+// rule's globs are asked mostly about text none of them matches. (Testing
+// each glob's own end bytes before it runs cost more than it saved.)
+type endFilter struct {
+	first, last byteSet
+	open        bool
+}
+
+func (f *endFilter) add(e globEnd) {
+	switch {
+	case e.hasFirst:
+		f.first.add(e.first)
+	case e.hasLast:
+		f.last.add(e.last)
+	default:
+		f.open = true
+	}
+}
+
+// mayMatch reports false when no glob of the set can match s.
+func (f *endFilter) mayMatch(s string) bool {
+	return f.open || s != "" && (f.first.has(s[0]) || f.last.has(s[len(s)-1]))
 }
 
 // matchIn is match over every element of v, a value of ev, for a set that
@@ -844,7 +902,9 @@ func (c *compiler) match(e *matchExpr) (ecs.Predicate, error) {
 			set.foldGlobs = append(set.foldGlobs, glob.Compile(src, glob.Options{Single: true, Fold: true}))
 			src = strings.ToLower(src)
 		}
-		set.globs = append(set.globs, glob.Compile(src, glob.Options{Single: true}))
+		g := glob.Compile(src, glob.Options{Single: true})
+		set.globs = append(set.globs, g)
+		set.globsIn.add(globEndOf(g))
 	}
 	if f, ok := e.x.(*fieldExpr); ok && fold {
 		// A field's text is lowered once per event for every rule that
