@@ -30,10 +30,10 @@ func decodeRuleFile(text []byte, f *ruleFile) error {
 }
 
 // decodeFast decodes text into f with go-toml, and reports false when it
-// cannot or the document is not of plain shape (plainShape).
+// cannot or the document is not of plain shape (fill).
 func decodeFast(text []byte, f *ruleFile) bool {
 	var doc map[string]any
-	return gotoml.Unmarshal(text, &doc) == nil && plainShape(doc, ruleFileType) && gotoml.Unmarshal(text, f) == nil
+	return gotoml.Unmarshal(text, &doc) == nil && fill(reflect.ValueOf(f).Elem(), doc)
 }
 
 var ruleFileType = reflect.TypeFor[ruleFile]()
@@ -57,17 +57,20 @@ func tagsWithin(t reflect.Type, tags map[reflect.Type][]string) map[reflect.Type
 	return tags
 }
 
-// plainShape reports whether v, a value as go-toml decodes it into an
-// interface, decodes into type t with no conversion: a table into a struct,
-// an array into a slice, a string into a string, an integer into an
-// integer, and a string or strings into an interface. A key names a field
-// by its tag, exactly; one that names none is ignored, as both decoders
-// ignore it, unless it equals a tag but for case (the decoders fold case
-// differently).
-func plainShape(v any, t reflect.Type) bool {
-	switch t.Kind() {
+// fill stores v, a value as go-toml decodes it into an interface, in
+// dst, and reports true, when v has the plain shape of dst's type, which
+// BurntSushi/toml decodes to the same: a table into a struct, an array
+// into a slice, a string into a string, an integer into an integer, a
+// string or strings into an interface. A key names a field by its tag,
+// exactly; one that names none is ignored, as both decoders ignore it,
+// unless it equals a tag but for case (the decoders fold case
+// differently). On false, dst may hold part of v.
+func fill(dst reflect.Value, v any) bool {
+	switch t := dst.Type(); t.Kind() {
 	case reflect.Pointer:
-		return plainShape(v, t.Elem())
+		// As BurntSushi/toml: a key present allocates its value.
+		dst.Set(reflect.New(t.Elem()))
+		return fill(dst.Elem(), v)
 	case reflect.Struct:
 		table, ok := v.(map[string]any)
 		if !ok {
@@ -78,7 +81,7 @@ func plainShape(v any, t reflect.Type) bool {
 			if folded {
 				return false
 			}
-			if i >= 0 && !plainShape(val, t.Field(i).Type) {
+			if i >= 0 && !fill(dst.Field(i), val) {
 				return false
 			}
 		}
@@ -88,17 +91,22 @@ func plainShape(v any, t reflect.Type) bool {
 		if !ok {
 			return false
 		}
-		for _, el := range list {
-			if !plainShape(el, t.Elem()) {
+		// As BurntSushi/toml: an empty array is an empty slice, not nil.
+		out := reflect.MakeSlice(t, len(list), len(list))
+		for i, el := range list {
+			if !fill(out.Index(i), el) {
 				return false
 			}
 		}
+		dst.Set(out)
 		return true
 	case reflect.String:
-		_, ok := v.(string)
+		s, ok := v.(string)
+		dst.SetString(s)
 		return ok
 	case reflect.Int, reflect.Int64:
-		_, ok := v.(int64)
+		n, ok := v.(int64)
+		dst.SetInt(n)
 		return ok
 	case reflect.Interface:
 		if list, ok := v.([]any); ok {
@@ -107,9 +115,13 @@ func plainShape(v any, t reflect.Type) bool {
 					return false
 				}
 			}
+			dst.Set(reflect.ValueOf(list))
 			return true
 		}
-		_, ok := v.(string)
+		s, ok := v.(string)
+		if ok {
+			dst.Set(reflect.ValueOf(s))
+		}
 		return ok
 	}
 	return false

@@ -43,6 +43,8 @@ var decodeSeeds = []string{
 	"[rule.new_terms]\nfield = \"new_terms_fields\"\nvalue = [\"host.id\", \"process.executable\"]\n[[rule.new_terms.history_window_start]]\nfield = \"history_window_start\"\nvalue = \"now-10d\"\n",
 	"[rule.threshold]\nfield = [\"host.id\", \"user.name\"]\nvalue = 25\n[[rule.threshold.cardinality]]\nfield = \"source.ip\"\nvalue = 2\n",
 	"[rule.threshold]\nfield = \"host.id\"\nvalue = 1\n",
+	"[rule.threshold]\nfield = []\nvalue = 1\n[[rule.threshold.cardinality]]\n",
+	"[rule]\nthreat = []\ntags = []\n[rule.new_terms]\nvalue = []\n",
 	"[rule.threshold]\nfield = [1, 2.5, true, 1979-05-27, 07:32:00, [\"x\"], {a = 1}]\n",
 	"rule = {rule_id = \"x\", threat = [{tactic = {id = \"TA1\"}, technique = [{id = \"T1\"}]}]}\n",
 	"rule.rule_id = \"x\"\nrule.risk_score = 0x10\nrule.version = 1_000\nmetadata.maturity = \"\"\"\nmulti\\\n   line\"\"\"\n",
