@@ -91,7 +91,7 @@ func Parse(data []byte, source string) (*detect.Rule, Status) {
 	if err := tomllimit.Check(data, tomllimit.MaxDepth); err != nil {
 		return reject(detect.RuleMeta{}, "%v", err)
 	}
-	if _, err := toml.Decode(string(blankUnread(data)), &f); err != nil {
+	if err := decodeRuleFile(blankUnread(data), &f); err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
 			return reject(detect.RuleMeta{}, "line %d, column %d: invalid TOML: %s", perr.Position.Line, perr.Position.Col, perr.Message)

@@ -44,18 +44,47 @@ func blankUnread(data []byte) []byte {
 				return orData(out, data, done)
 			}
 			out = append(out, data[done:open]...)
-			for _, b := range data[open : end-3] {
-				if b == '\n' {
-					out = append(out, '\n')
-				}
+			for range bytes.Count(data[open:end-3], []byte{'\n'}) {
+				out = append(out, '\n')
 			}
 			out = append(out, `"""`...)
 			done, i = end, end
 		default:
 			i++
+			if c != '\n' {
+				// Up to the next byte the cases above look at: no byte
+				// skipped starts a line, as a line break stops the skip.
+				for i < len(data) && !blankStop[data[i]] {
+					i++
+				}
+			}
 		}
 	}
 	return orData(out, data, done)
+}
+
+// blankStop marks the bytes blankUnread's scan stops at: a comment, a
+// quote, and a line break (the next byte starts a line).
+var blankStop = byteTable("#\"'\n")
+
+// plainStop marks the bytes plainMultiline looks at: an escape, a quote,
+// and the control characters plain text has none of (all but tab and
+// line break).
+var plainStop = func() [256]bool {
+	t := byteTable("\\\"\x7f")
+	for c := range 0x20 {
+		t[c] = c != '\t' && c != '\n'
+	}
+	return t
+}()
+
+// byteTable marks the bytes of s.
+func byteTable(s string) [256]bool {
+	var t [256]bool
+	for i := 0; i < len(s); i++ {
+		t[s[i]] = true
+	}
+	return t
 }
 
 // orData finishes out, or returns data when nothing was blanked.
@@ -121,6 +150,9 @@ func stringEnd(data []byte, i int) (end int, ok bool) {
 // plain (see blankUnread) and its closing quotes end a line.
 func plainMultiline(data []byte, i int) (end int, ok bool) {
 	for j := i; j < len(data); j++ {
+		if !plainStop[data[j]] {
+			continue
+		}
 		switch c := data[j]; {
 		case c == '\\':
 			if j+1 >= len(data) {

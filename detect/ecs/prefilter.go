@@ -41,6 +41,12 @@ func PlainText(s string) bool {
 	if s == "" || s == "true" || s == "false" {
 		return false
 	}
+	if !strings.ContainsRune("+-.0123456789iInN", rune(s[0])) {
+		// No number strconv.ParseFloat reads starts otherwise (signs,
+		// digits, a point, inf, infinity and nan); most literals are
+		// words, and a failed parse allocates its error.
+		return true
+	}
 	if _, ok := Str(s).Number(); ok {
 		return false
 	}

@@ -2,6 +2,7 @@ package ecs
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -112,6 +113,20 @@ func FuzzPatternKey(f *testing.F) {
 		}
 		if !holds {
 			t.Fatalf("pattern %q keyed by %q (kind %d), but %q, which it matches, does not meet the key", pattern, key, kind, s)
+		}
+	})
+}
+
+// FuzzPlainText: PlainText's shortcut agrees with parsing every string.
+func FuzzPlainText(f *testing.F) {
+	for _, s := range []string{"", "1", "-1.5e3", ".5", "+inf", "Infinity", "nan", "NaN", "0x1p-2", "1_000", "bash", "true", "é", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		_, err := strconv.ParseFloat(s, 64)
+		want := s != "" && s != "true" && s != "false" && err != nil
+		if got := PlainText(s); got != want {
+			t.Fatalf("PlainText(%q) = %v, want %v", s, got, want)
 		}
 	})
 }

@@ -556,9 +556,31 @@ func (c *compiler) anyOf(x expr, test func(*ecs.Value) bool) (ecs.Predicate, err
 	}, nil
 }
 
+// textFilter rules out, without hashing, most text that a set of strings
+// does not hold: by its length (up to 62 bytes one by one, longer ones
+// together) and its first byte. A rule's list of constants is asked far
+// more often about values it does not hold than about ones it does.
+type textFilter struct {
+	lens  uint64  // bit n: a member n bytes long; bit 63: one 63 or longer
+	first byteSet // the first bytes of the non-empty members
+}
+
+func (f *textFilter) add(s string) {
+	f.lens |= 1 << min(len(s), 63)
+	if s != "" {
+		f.first.add(s[0])
+	}
+}
+
+// mayHold reports false when no member of the set can equal s.
+func (f *textFilter) mayHold(s string) bool {
+	return f.lens&(1<<min(len(s), 63)) != 0 && (s == "" || f.first.has(s[0]))
+}
+
 // valueSet is a precompiled `in` list of constants.
 type valueSet struct {
 	strs     map[string]struct{} // strings (lower-cased when fold)
+	strsIn   textFilter          // rules out most text strs does not hold
 	numAll   map[float64]struct{}
 	numKinds map[float64]struct{} // only constants that are numbers
 	bools    [2]bool
@@ -572,8 +594,10 @@ func (s *valueSet) has(e *ecs.Value) bool {
 			if inFoldSet(s.strs, e.Str) {
 				return true
 			}
-		} else if _, ok := s.strs[e.Str]; ok {
-			return true
+		} else if s.strsIn.mayHold(e.Str) {
+			if _, ok := s.strs[e.Str]; ok {
+				return true
+			}
 		}
 		if len(s.numKinds) > 0 {
 			if n, ok := parseNum(e.Str); ok {
@@ -610,6 +634,7 @@ func (c *compiler) in(e *inExpr) (ecs.Predicate, error) {
 					s = strings.ToLower(s)
 				}
 				set.strs[s] = struct{}{}
+				set.strsIn.add(s)
 				if n, ok := parseNum(v.Str); ok {
 					set.numAll[n] = struct{}{}
 				}
@@ -680,7 +705,9 @@ func (c *compiler) in(e *inExpr) (ecs.Predicate, error) {
 // means for these patterns.
 type patternSet struct {
 	lits      map[string]struct{}
+	litsIn    textFilter      // rules out most text lits does not hold
 	globs     []*glob.Pattern // lower-cased sources, matched case-sensitively
+	globsIn   endFilter       // rules out most text no glob matches
 	foldGlobs []*glob.Pattern // original sources, matched folding (fold only)
 	fold      bool
 }
@@ -722,8 +749,13 @@ func (s *patternSet) match(e *ecs.Value) bool {
 
 // matchLower matches str, already lower-cased when the set folds.
 func (s *patternSet) matchLower(str string) bool {
-	if _, hit := s.lits[str]; hit {
-		return true
+	if s.litsIn.mayHold(str) {
+		if _, hit := s.lits[str]; hit {
+			return true
+		}
+	}
+	if !s.globsIn.mayMatch(str) {
+		return false
 	}
 	for _, g := range s.globs {
 		if g.Match(str) {
@@ -731,6 +763,60 @@ func (s *patternSet) matchLower(str string) bool {
 		}
 	}
 	return false
+}
+
+// globEnd holds the byte a glob's matches start with and the byte they
+// end with, where its pattern fixes them.
+type globEnd struct {
+	first, last       byte
+	hasFirst, hasLast bool
+}
+
+func globEndOf(g *glob.Pattern) globEnd {
+	head, tail := g.Ends()
+	var e globEnd
+	if head != "" {
+		e.first, e.hasFirst = head[0], true
+	}
+	if tail != "" {
+		e.last, e.hasLast = tail[len(tail)-1], true
+	}
+	return e
+}
+
+// rulesOut reports whether text s cannot match the glob.
+func (e globEnd) rulesOut(s string) bool {
+	if s == "" {
+		return e.hasFirst || e.hasLast
+	}
+	return e.hasFirst && s[0] != e.first || e.hasLast && s[len(s)-1] != e.last
+}
+
+// endFilter rules out text that no glob of a set can match by its first
+// and last bytes: a glob with literal text at its start adds its first
+// byte to first; one with none there but some at its end adds its last
+// byte to last; one with neither leaves the set open to every text. A
+// rule's globs are asked mostly about text none of them matches. (Testing
+// each glob's own end bytes before it runs cost more than it saved.)
+type endFilter struct {
+	first, last byteSet
+	open        bool
+}
+
+func (f *endFilter) add(e globEnd) {
+	switch {
+	case e.hasFirst:
+		f.first.add(e.first)
+	case e.hasLast:
+		f.last.add(e.last)
+	default:
+		f.open = true
+	}
+}
+
+// mayMatch reports false when no glob of the set can match s.
+func (f *endFilter) mayMatch(s string) bool {
+	return f.open || s != "" && (f.first.has(s[0]) || f.last.has(s[len(s)-1]))
 }
 
 // matchIn is match over every element of v, a value of ev, for a set that
@@ -809,13 +895,16 @@ func (c *compiler) match(e *matchExpr) (ecs.Predicate, error) {
 				src = strings.ToLower(src)
 			}
 			set.lits[src] = struct{}{}
+			set.litsIn.add(src)
 			continue
 		}
 		if fold {
 			set.foldGlobs = append(set.foldGlobs, glob.Compile(src, glob.Options{Single: true, Fold: true}))
 			src = strings.ToLower(src)
 		}
-		set.globs = append(set.globs, glob.Compile(src, glob.Options{Single: true}))
+		g := glob.Compile(src, glob.Options{Single: true})
+		set.globs = append(set.globs, g)
+		set.globsIn.add(globEndOf(g))
 	}
 	if f, ok := e.x.(*fieldExpr); ok && fold {
 		// A field's text is lowered once per event for every rule that

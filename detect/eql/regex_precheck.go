@@ -47,6 +47,7 @@ const (
 	maxPrecheckSets   = 2  // required byte classes tested per value
 	maxInfoStrings    = 16 // known substrings kept per syntax node
 	maxInfoStringSize = 64 // bytes kept of a known prefix or suffix
+	maxOrder          = 32 // byte classes kept of a node's ordered bytes
 )
 
 // regexPrecheck holds necessary conditions for a value to match a regexp:
@@ -61,6 +62,9 @@ type regexPrecheck struct {
 	prefix, suffix string    // the value starts and ends with these
 	subs           []string  // the value contains each of these
 	sets           []byteSet // the value contains a byte of each of these
+	// order: the value holds a byte of each of these, in this order (each
+	// after the last); kept when it states more than one.
+	order []byteSet
 	// A non-empty value starts with a byte of first and ends with one of
 	// last when checkFirst and checkLast are set.
 	checkFirst, checkLast bool
@@ -70,7 +74,7 @@ type regexPrecheck struct {
 // trivial reports whether the precheck accepts every value.
 func (p *regexPrecheck) trivial() bool {
 	return p.minLen == 0 && p.maxLen < 0 && p.prefix == "" && p.suffix == "" && len(p.subs) == 0 && len(p.sets) == 0 &&
-		!p.checkFirst && !p.checkLast
+		len(p.order) == 0 && !p.checkFirst && !p.checkLast
 }
 
 // mayMatch reports whether s meets every condition. It does not allocate.
@@ -105,7 +109,20 @@ func (p *regexPrecheck) mayMatch(s string) bool {
 			return false
 		}
 	}
-	return true
+	return p.inOrder(s)
+}
+
+// inOrder reports whether s holds a byte of each of p.order in that
+// order. Taking each class's first byte after the last one found is never
+// worse than a later one, so one pass settles it.
+func (p *regexPrecheck) inOrder(s string) bool {
+	k := 0
+	for i := 0; i < len(s) && k < len(p.order); i++ {
+		if p.order[k].has(s[i]) {
+			k++
+		}
+	}
+	return k == len(p.order)
 }
 
 // maxByteKeys bounds the one-byte keys prefilter makes of the bytes a
@@ -177,6 +194,9 @@ func precheckOf(expr string) regexPrecheck {
 	}
 	p.subs = pickSubs(known, p.prefix, p.suffix)
 	p.sets = pickSets(top.sets, known, a.fold)
+	if len(top.order) > 1 {
+		p.order = top.order
+	}
 	return p
 }
 
@@ -217,6 +237,8 @@ type nodeInfo struct {
 	// match.
 	first, last    byteSet
 	minLen, maxLen int // maxLen < 0 is unbounded
+	// order: every match holds a byte of each of these, in this order.
+	order []byteSet
 }
 
 // exactInfo describes a node matching only lit, whose first and last
@@ -336,13 +358,18 @@ func (a *analyzer) runeInfo(r rune, fold bool) nodeInfo {
 			out.maxLen = max(out.maxLen, len(enc))
 		}
 		out.sets = []byteSet{out.first}
+		out.order = out.sets
 		return out
 	}
 	if a.fold && 'A' <= r && r <= 'Z' {
 		r += 'a' - 'A'
 	}
 	enc := string(r)
-	return exactInfo(enc, a.byteSetOf(enc[0]), a.byteSetOf(enc[len(enc)-1]))
+	out := exactInfo(enc, a.byteSetOf(enc[0]), a.byteSetOf(enc[len(enc)-1]))
+	for i := 0; i < len(enc); i++ {
+		out.order = append(out.order, a.byteSetOf(enc[i]))
+	}
+	return out
 }
 
 // byteSetOf is the set of bytes that match the literal text byte c.
@@ -383,7 +410,7 @@ func classInfo(ranges []rune) nodeInfo {
 		// An empty class matches nothing.
 		return unknownInfo()
 	}
-	return nodeInfo{sets: []byteSet{set}, first: set, last: set, minLen: 1, maxLen: 1}
+	return nodeInfo{sets: []byteSet{set}, order: []byteSet{set}, first: set, last: set, minLen: 1, maxLen: 1}
 }
 
 // optionalInfo describes zero or more repetitions of a node matching sub,
@@ -408,8 +435,12 @@ func repeatInfo(sub nodeInfo, min, max int) nodeInfo {
 	if max >= 0 && sub.maxLen >= 0 {
 		out.maxLen = sub.maxLen * max
 	}
+	// One repetition's order holds; the next ones' add little.
+	out.order = sub.order
 	if sub.exact && min == max {
-		return exactInfo(strings.Repeat(sub.lit, min), sub.first, sub.last)
+		exact := exactInfo(strings.Repeat(sub.lit, min), sub.first, sub.last)
+		exact.order = sub.order
+		return exact
 	}
 	return out.trimmed()
 }
@@ -427,10 +458,13 @@ func concatInfo(a, b nodeInfo) nodeInfo {
 	if b.minLen == 0 {
 		last.union(a.last)
 	}
+	order := concatOrder(a.order, b.order)
 	if a.exact && b.exact {
-		return exactInfo(a.lit+b.lit, first, last)
+		out := exactInfo(a.lit+b.lit, first, last)
+		out.order = order
+		return out
 	}
-	out := nodeInfo{first: first, last: last, minLen: minLen, maxLen: maxLen}
+	out := nodeInfo{first: first, last: last, minLen: minLen, maxLen: maxLen, order: order}
 	out.prefix = a.prefix
 	if a.exact {
 		out.prefix = a.lit + b.prefix
@@ -444,6 +478,18 @@ func concatInfo(a, b nodeInfo) nodeInfo {
 	return out.trimmed()
 }
 
+// concatOrder is the order of a node matching a then b: a's classes,
+// then b's, up to maxOrder (dropping classes keeps the order a necessary
+// condition). The result shares no array with a or b.
+func concatOrder(a, b []byteSet) []byteSet {
+	if len(a)+len(b) == 0 {
+		return nil
+	}
+	out := make([]byteSet, 0, min(len(a)+len(b), maxOrder))
+	out = append(out, a[:min(len(a), maxOrder)]...)
+	return append(out, b[:min(len(b), maxOrder-len(out))]...)
+}
+
 // alternateInfo describes a node matching a or b: only what both share.
 func alternateInfo(a, b nodeInfo, fold bool) nodeInfo {
 	out := nodeInfo{first: a.first, last: a.last, minLen: min(a.minLen, b.minLen), maxLen: -1}
@@ -453,7 +499,7 @@ func alternateInfo(a, b nodeInfo, fold bool) nodeInfo {
 		out.maxLen = max(a.maxLen, b.maxLen)
 	}
 	if a.exact && b.exact && a.lit == b.lit {
-		out.exact, out.lit = true, a.lit
+		out.exact, out.lit, out.order = true, a.lit, a.order
 		return out
 	}
 	out.prefix = commonPrefix(a.knownPrefix(), b.knownPrefix())

@@ -154,6 +154,21 @@ func (p *Pattern) splitStars() {
 // String returns the source of the pattern.
 func (p *Pattern) String() string { return p.src }
 
+// Ends returns the literal text every match starts with and the text every
+// match ends with ("" where the pattern starts or ends with a wildcard), as
+// the pattern compares them (lower-cased when it folds).
+func (p *Pattern) Ends() (head, tail string) {
+	if n := len(p.segs); n > 0 {
+		if p.segs[0].kind == segLiteral {
+			head = p.segs[0].lit
+		}
+		if p.segs[n-1].kind == segLiteral {
+			tail = p.segs[n-1].lit
+		}
+	}
+	return head, tail
+}
+
 // Literal reports whether the pattern has no wildcard, and its literal text.
 func (p *Pattern) Literal() (string, bool) { return p.lit, p.exact }
 

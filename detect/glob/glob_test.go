@@ -240,3 +240,25 @@ func TestIsASCII(t *testing.T) {
 		}
 	}
 }
+
+func TestEnds(t *testing.T) {
+	tests := []struct {
+		src        string
+		fold       bool
+		head, tail string
+	}{
+		{"python*", false, "python", ""},
+		{"*/zoom", false, "", "/zoom"},
+		{"*x*", false, "", ""},
+		{"a*b?c", false, "a", "c"},
+		{"lit", false, "lit", "lit"},
+		{"", false, "", ""},
+		{"PY*Z", true, "py", "z"},
+	}
+	for _, tc := range tests {
+		head, tail := Compile(tc.src, Options{Single: true, Fold: tc.fold}).Ends()
+		if head != tc.head || tail != tc.tail {
+			t.Errorf("Ends(%q) = %q, %q, want %q, %q", tc.src, head, tail, tc.head, tc.tail)
+		}
+	}
+}
